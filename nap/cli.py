@@ -1,0 +1,196 @@
+"""The ``nap`` command line: run the study or chapters, show results and parameters, synthesize.
+
+    nap study [--profile P] [-p NAME VALUE]... [--force] [--no-book]
+    nap run 05 [06 ...] [--profile P] [-p layers '[layer09, layer10]']
+    nap results [--profile P] [--json]
+    nap params [--profile P] [STAGE]
+    nap corpus synth --out DIR --minutes M --seed S
+    nap book
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from nap.params import ParamError
+from nap.profile import STAGES, available_profiles, params_class
+from nap.store import StoreError
+
+
+def _parse_value(text: str) -> Any:
+    """Values are YAML: ``3``, ``0.5``, ``true``, ``'[9, 10]'``, ``"text"``."""
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+
+
+def _changes(args: argparse.Namespace) -> dict[str, Any]:
+    changes: dict[str, Any] = {}
+    if getattr(args, "params_file", None):
+        path = Path(args.params_file)
+        if not path.is_file():
+            raise ParamError(f"parameter file {path} does not exist")
+        loaded = yaml.safe_load(path.read_text()) or {}
+        if not isinstance(loaded, dict):
+            raise ParamError(f"parameter file {path}: expected a mapping of parameter names to values")
+        changes.update(loaded)
+    for name, value in getattr(args, "param", None) or []:
+        changes[name] = _parse_value(value)
+    return changes
+
+
+def _study(args: argparse.Namespace, force: bool = False):
+    from nap.study import Study
+
+    return Study(args.profile, _changes(args), args.artifacts, force=force)
+
+
+def _add_common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--profile", default="default", help="tiny | default | paper | a profile .yaml file")
+    p.add_argument("-p", "--param", nargs=2, action="append", metavar=("NAME", "VALUE"),
+                   help="change a parameter: 'asr.epochs 3', 'layers \"[layer09, layer10]\"', 'seed 1'")
+    p.add_argument("--params", dest="params_file", metavar="FILE.yaml", help="YAML file of parameter changes")
+    p.add_argument("--artifacts", metavar="DIR", help="artifact folder (default: artifacts/<profile>, or $NAP_ARTIFACTS)")
+
+
+def cmd_study(args: argparse.Namespace) -> int:
+    from nap.runner import run_study
+
+    study = _study(args, force=args.force)
+    run_study(study, book=not args.no_book, force=args.force)
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from nap.runner import run_study
+
+    study = _study(args, force=args.force)
+    run_study(study, select=args.chapters, book=not args.no_book, force=args.force)
+    return 0
+
+
+def cmd_results(args: argparse.Namespace) -> int:
+    from nap.display import table
+
+    study = _study(args)
+    results = study.results()
+    if args.json:
+        print(json.dumps({"profile": study.profile.name, "artifacts": str(study.store.root), "stages": results},
+                         indent=2, default=str))
+        return 0
+    rows = []
+    for stage, summary in results.items():
+        if summary is None:
+            rows.append((stage, "-", "not built"))
+            continue
+        for key, value in summary.items():
+            if isinstance(value, (dict, list)):
+                value = json.dumps(value, default=str)
+                value = value if len(value) <= 70 else value[:67] + "..."
+            rows.append((stage, key, value))
+    print(table(rows, ["stage", "number", "value"], title=f"profile {study.profile.name}: {study.store.root}"))
+    return 0
+
+
+def cmd_params(args: argparse.Namespace) -> int:
+    from nap.display import table
+    from nap.profile import Profile
+
+    profile = Profile.load(args.profile, _changes(args))
+    stages = [args.stage] if args.stage else list(STAGES)
+    for stage in stages:
+        cls = params_class(stage)
+        values = profile[stage]
+        rows = [(name, tp, repr(getattr(values, name)), doc) for name, tp, _, doc in cls.describe()]
+        print(table(rows, ["parameter", "type", "value", "meaning"], title=f"[{stage}]"))
+        print()
+    return 0
+
+
+def cmd_synth(args: argparse.Namespace) -> int:
+    from nap.corpus import synthesize
+
+    summary = synthesize(Path(args.out), minutes=args.minutes, seed=args.seed, workers=args.workers)
+    print(json.dumps(summary, indent=2, default=str))
+    return 0
+
+
+def cmd_book(args: argparse.Namespace) -> int:
+    from nap.runner import build_book
+
+    build_book()
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="nap", description="Neuron Activation Profiles: run and explore the study.")
+    sub = ap.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("study", help="run every chapter with a profile and build the book")
+    _add_common(p)
+    p.add_argument("--force", action="store_true", help="recompute every stage and re-execute every chapter")
+    p.add_argument("--no-book", action="store_true", help="run the chapters but do not build the book")
+    p.set_defaults(func=cmd_study)
+
+    p = sub.add_parser("run", help="run chapters by number (e.g. 05) with changed parameters")
+    p.add_argument("chapters", nargs="+", help="chapter numbers or names, e.g. 05 or 05_naps")
+    _add_common(p)
+    p.add_argument("--force", action="store_true", help="recompute the stages of these chapters")
+    p.add_argument("--no-book", action="store_true", help="do not rebuild the book")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("results", help="every stage's headline numbers")
+    _add_common(p)
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.set_defaults(func=cmd_results)
+
+    p = sub.add_parser("params", help="every parameter with its value and meaning")
+    _add_common(p)
+    p.add_argument("stage", nargs="?", choices=list(STAGES))
+    p.set_defaults(func=cmd_params)
+
+    p = sub.add_parser("corpus", help="corpus tools")
+    csub = p.add_subparsers(dest="corpus_command", required=True)
+    s = csub.add_parser("synth", help="synthesize the embedded corpus in LibriSpeech layout")
+    s.add_argument("--out", required=True, help="output folder")
+    s.add_argument("--minutes", type=float, default=60.0, help="minutes of audio (default 60)")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--workers", type=int, default=2, help="parallel synthesis processes")
+    s.set_defaults(func=cmd_synth)
+
+    p = sub.add_parser("book", help="build the book from the executed chapters in book/")
+    p.set_defaults(func=cmd_book)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (ParamError, StoreError) as exc:
+        print(f"nap: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("nap: interrupted; finished artifacts are kept and the next run resumes", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        from nap.runner import RunnerError
+
+        if isinstance(exc, RunnerError):
+            print(f"nap: error: {exc}", file=sys.stderr)
+            return 1
+        raise
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
+
+
+__all__ = ["main", "parser", "available_profiles"]

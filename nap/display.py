@@ -1,0 +1,43 @@
+"""Small display helpers shared by the chapters: tables that render in Jupyter and the book."""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Sequence
+from typing import Any
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+class Table:
+    """Rows with headers; HTML in notebooks and the book, aligned text elsewhere."""
+
+    def __init__(self, rows: Sequence[Sequence[Any]], headers: Sequence[str], title: str = ""):
+        self.rows = [list(r) for r in rows]
+        self.headers = list(headers)
+        self.title = title
+
+    def _repr_html_(self) -> str:
+        head = "".join(f"<th>{html.escape(h)}</th>" for h in self.headers)
+        body = "".join(
+            "<tr>" + "".join(f"<td>{html.escape(_fmt(v))}</td>" for v in row) + "</tr>" for row in self.rows
+        )
+        caption = f"<caption>{html.escape(self.title)}</caption>" if self.title else ""
+        return f'<table class="nap-table">{caption}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+
+    def __str__(self) -> str:
+        cells = [self.headers] + [[_fmt(v) for v in row] for row in self.rows]
+        widths = [max(len(str(r[i])) for r in cells) for i in range(len(self.headers))]
+        lines = ["  ".join(str(c).ljust(w) for c, w in zip(row, widths)) for row in cells]
+        lines.insert(1, "  ".join("-" * w for w in widths))
+        return (self.title + "\n" if self.title else "") + "\n".join(lines)
+
+    __repr__ = __str__
+
+
+def table(rows: Sequence[Sequence[Any]], headers: Sequence[str], title: str = "") -> Table:
+    return Table(rows, headers, title)

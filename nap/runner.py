@@ -1,0 +1,166 @@
+"""Run the chapters with papermill into ``book/`` and build the book with jupyter-book.
+
+Each chapter ``chapters/NN_name.ipynb`` is executed with the parameters ``profile``,
+``params`` and ``artifacts`` into ``book/NN_name.ipynb``. A chapter is re-executed only
+when its notebook, the ``nap`` code or the keys of the stages it shows changed (a stamp
+beside the executed notebook records them), so a rerun with nothing changed only
+rebuilds the book, and a changed parameter re-executes the chapters that depend on it.
+The introduction (``00_``) reads every stage and runs last. The book is built with
+execution off, warnings as errors (``-W``) and nothing fetched from the network.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from nap.store import atomic_path, read_json, stable_hash, write_json
+from nap.study import Study, project_root
+
+#: The stages whose results each chapter shows (by chapter number).
+CHAPTER_STAGES: dict[str, tuple[str, ...]] = {
+    "00": ("corpus", "features", "asr", "g2p", "align", "naps", "cluster"),
+    "01": ("corpus", "features"),
+    "02": ("asr",),
+    "03": ("g2p",),
+    "04": ("align",),
+    "05": ("naps",),
+    "06": ("cluster",),
+    "07": ("cluster",),
+}
+
+
+class RunnerError(RuntimeError):
+    """A chapter or the book build failed."""
+
+
+def chapters(root: Path) -> list[Path]:
+    """The chapter notebooks in execution order (the ``00_`` introduction last)."""
+    found = sorted((root / "chapters").glob("[0-9][0-9]_*.ipynb"))
+    return [c for c in found if not c.name.startswith("00_")] + [c for c in found if c.name.startswith("00_")]
+
+
+def code_hash(root: Path) -> str:
+    """Hash of the ``nap`` package's source: executed chapters go stale when it changes."""
+    digest = hashlib.sha256()
+    for f in sorted((root / "nap").rglob("*")):
+        if f.suffix in (".py", ".yaml") and "__pycache__" not in f.parts:
+            digest.update(f.relative_to(root).as_posix().encode())
+            digest.update(f.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def chapter_stamp(nb: Path, study: Study, code: str) -> str:
+    number = nb.name[:2]
+    keys = {s: study.key(s) for s in CHAPTER_STAGES.get(number, tuple(study.profile.stages))}
+    return stable_hash({"notebook": hashlib.sha256(nb.read_bytes()).hexdigest(), "code": code, "keys": keys})
+
+
+def execute_chapter(nb: Path, out: Path, parameters: dict[str, Any], cwd: Path) -> float:
+    """Execute one chapter with papermill into ``out`` (atomically); returns seconds."""
+    import papermill
+
+    start = time.time()
+    with atomic_path(out) as tmp:
+        tmp_nb = tmp.with_suffix(".ipynb")
+        try:
+            papermill.execute_notebook(
+                str(nb),
+                str(tmp_nb),
+                parameters=parameters,
+                cwd=str(cwd),
+                kernel_name="python3",
+                progress_bar=False,
+                log_output=True,
+            )
+        except Exception as exc:  # papermill raises PapermillExecutionError with the cell
+            failed = out.with_name(out.stem + ".failed.ipynb")
+            if tmp_nb.exists():
+                shutil.move(tmp_nb, failed)
+            raise RunnerError(f"chapter {nb.name} failed (executed copy: {failed}):\n{exc}") from exc
+        os.replace(tmp_nb, tmp)
+    return time.time() - start
+
+
+def run_chapters(
+    study: Study,
+    select: Iterable[str] | None = None,
+    root: Path | None = None,
+    force: bool = False,
+) -> list[dict[str, Any]]:
+    """Execute the chapters (all, or those whose number or name starts with one of ``select``)."""
+    root = root or project_root()
+    book = root / "book"
+    stamps_dir = book / ".runner"
+    code = code_hash(root)
+    parameters = {"profile": str(study.profile_ref), "params": study.changes, "artifacts": str(study.store.root)}
+    report = []
+    wanted = list(select or [])
+    for nb in chapters(root):
+        if wanted and not any(nb.name.startswith(w) for w in wanted):
+            continue
+        out = book / nb.name
+        stamp = chapter_stamp(nb, study, code)
+        stamp_file = stamps_dir / f"{nb.stem}.json"
+        if not force and out.exists() and stamp_file.exists() and read_json(stamp_file).get("stamp") == stamp:
+            print(f"[nap] {nb.name}: up to date")
+            report.append({"chapter": nb.stem, "seconds": 0.0, "skipped": True})
+            continue
+        print(f"[nap] {nb.name}: executing")
+        seconds = execute_chapter(nb, out, parameters, cwd=root)
+        write_json(stamp_file, {"stamp": stamp, "seconds": round(seconds, 1), "parameters": parameters})
+        print(f"[nap] {nb.name}: done in {seconds:.0f} s")
+        report.append({"chapter": nb.stem, "seconds": round(seconds, 1), "skipped": False})
+    return report
+
+
+def build_book(root: Path | None = None, strict: bool = True) -> Path:
+    """Build the HTML book from ``book/`` (execution off, ``-W``); returns the index page."""
+    root = root or project_root()
+    cmd = [sys.executable, "-m", "jupyter_book", "build", str(root), "--builder", "html"]
+    if strict:
+        cmd += ["-W", "-n", "--keep-going"]
+    env = dict(os.environ, PYDEVD_DISABLE_FILE_VALIDATION="1")
+    print("[nap] building the book:", " ".join(cmd[2:]))
+    proc = subprocess.run(cmd, cwd=root, env=env, text=True, capture_output=True)
+    log = root / "_build" / "build.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    log.write_text(proc.stdout + proc.stderr)
+    if proc.returncode != 0:
+        tail = "\n".join((proc.stdout + proc.stderr).splitlines()[-40:])
+        raise RunnerError(f"the book build failed (full log: {log}):\n{tail}")
+    index = root / "_build" / "html" / "index.html"
+    print(f"[nap] book built: {index}")
+    return index
+
+
+def run_study(
+    study: Study,
+    select: Iterable[str] | None = None,
+    book: bool = True,
+    root: Path | None = None,
+    force: bool = False,
+) -> dict[str, Any]:
+    """Run the chapters and build the book; returns per-chapter timings (also saved)."""
+    root = root or project_root()
+    start = time.time()
+    report = run_chapters(study, select=select, root=root, force=force)
+    timings: dict[str, Any] = {"chapters": report}
+    if book:
+        t0 = time.time()
+        build_book(root)
+        timings["book_seconds"] = round(time.time() - t0, 1)
+    timings["total_seconds"] = round(time.time() - start, 1)
+    path = study.store.root / "timings.json"
+    previous = read_json(path) if path.exists() else {}
+    write_json(path, {**previous, "last_run": timings})
+    print(json.dumps(timings, indent=1))
+    return timings

@@ -1,0 +1,217 @@
+"""Artifact store: each stage's outputs in a folder keyed by its parameters and inputs.
+
+A stage's folder is ``<root>/<stage>-<key>`` where ``key`` hashes the stage's name, its
+version, its parameters and the keys of the stages it reads. A stage is built in
+``<stage>-<key>.partial`` (which survives an interruption, so long work such as training
+can resume from checkpoints kept there) and renamed into place only when complete, with a
+``manifest.json`` of every file's size and SHA-256. A folder whose files no longer match
+their manifest is moved aside and rebuilt, never used.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+MANIFEST = "manifest.json"
+SUMMARY = "summary.json"
+PARAMS = "params.json"
+
+
+class StoreError(RuntimeError):
+    """An artifact could not be written or read."""
+
+
+def stable_hash(obj: Any, length: int = 12) -> str:
+    """Hex digest of ``obj``'s canonical JSON: equal parameters give equal keys."""
+    text = json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:length]
+
+
+def file_sha256(path: Path, chunk: int = 1 << 20) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; on success it replaces ``path`` atomically.
+
+    On any error (disk full included) the temporary file is removed and ``path`` is left
+    as it was, so readers never see a half-written file.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        with open(tmp_path, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp_path, path)
+    except OSError as exc:
+        tmp_path.unlink(missing_ok=True)
+        if exc.errno == errno.ENOSPC:
+            raise StoreError(f"disk full while writing {path}; nothing was written") from exc
+        raise
+    except BaseException:
+        tmp_path.unlink(missing_ok=True)
+        raise
+
+
+def write_json(path: str | os.PathLike, obj: Any) -> None:
+    """Write ``obj`` as indented JSON, atomically."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(obj, indent=2, sort_keys=False, default=_json_default) + "\n")
+
+
+def _json_default(obj: Any) -> Any:
+    if hasattr(obj, "tolist"):
+        return obj.tolist()
+    if isinstance(obj, Path):
+        return str(obj)
+    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
+
+
+def read_json(path: str | os.PathLike) -> Any:
+    try:
+        return json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise
+    except (OSError, ValueError) as exc:
+        raise StoreError(f"cannot read JSON file {path}: {exc}") from exc
+
+
+def write_manifest(folder: Path) -> dict[str, dict[str, Any]]:
+    """Record size and SHA-256 of every file below ``folder`` (except the manifest)."""
+    files = {}
+    for f in sorted(folder.rglob("*")):
+        if f.is_file() and f.name != MANIFEST and not f.name.endswith(".tmp"):
+            rel = f.relative_to(folder).as_posix()
+            files[rel] = {"size": f.stat().st_size, "sha256": file_sha256(f)}
+    write_json(folder / MANIFEST, {"files": files, "created": time.strftime("%Y-%m-%dT%H:%M:%S")})
+    return files
+
+
+def verify_manifest(folder: Path) -> str | None:
+    """None if every file matches the manifest, else what is wrong."""
+    try:
+        manifest = read_json(folder / MANIFEST)
+    except FileNotFoundError:
+        return "no manifest"
+    except StoreError as exc:
+        return str(exc)
+    for rel, meta in manifest.get("files", {}).items():
+        f = folder / rel
+        if not f.is_file():
+            return f"{rel} is missing"
+        if f.stat().st_size != meta["size"]:
+            return f"{rel} has size {f.stat().st_size}, expected {meta['size']}"
+        if file_sha256(f) != meta["sha256"]:
+            return f"{rel} does not match its checksum"
+    return None
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """A finished stage folder: its path, key and recorded summary."""
+
+    stage: str
+    key: str
+    path: Path
+
+    @property
+    def summary(self) -> dict[str, Any]:
+        return read_json(self.path / SUMMARY)
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return read_json(self.path / PARAMS)["params"]
+
+    def __truediv__(self, name: str) -> Path:
+        return self.path / name
+
+
+class Store:
+    """Stage folders under one root (``artifacts/<profile>`` by default)."""
+
+    def __init__(self, root: str | os.PathLike):
+        self.root = Path(root)
+
+    def key(self, stage: str, params: dict[str, Any], inputs: dict[str, str], version: int = 1) -> str:
+        return stable_hash({"stage": stage, "version": version, "params": params, "inputs": inputs})
+
+    def folder(self, stage: str, key: str) -> Path:
+        return self.root / f"{stage}-{key}"
+
+    def lookup(self, stage: str, key: str, verify: bool = True) -> Artifact | None:
+        """The finished artifact, or None; a corrupt one is moved aside (and reported)."""
+        folder = self.folder(stage, key)
+        if not folder.is_dir():
+            return None
+        problem = verify_manifest(folder) if verify else None
+        if problem is None:
+            return Artifact(stage, key, folder)
+        aside = folder.with_name(f"{folder.name}.corrupt-{int(time.time())}")
+        folder.rename(aside)
+        print(f"[nap] {stage}: artifact {folder} is corrupt ({problem}); moved to {aside.name}, recomputing")
+        return None
+
+    def build(
+        self,
+        stage: str,
+        params: dict[str, Any],
+        inputs: dict[str, str],
+        compute: Callable[[Path], dict[str, Any]],
+        *,
+        version: int = 1,
+        force: bool = False,
+        verify: bool = True,
+    ) -> Artifact:
+        """Return the stage's artifact, computing it with ``compute(work_dir)`` if needed.
+
+        ``compute`` writes its files into ``work_dir`` and returns the stage's headline
+        numbers (JSON-serialisable). ``work_dir`` persists across interruptions until the
+        stage completes, so ``compute`` may resume from what it finds there.
+        """
+        key = self.key(stage, params, inputs, version)
+        final = self.folder(stage, key)
+        if force and final.exists():
+            shutil.rmtree(final)
+            shutil.rmtree(final.with_name(final.name + ".partial"), ignore_errors=True)
+        found = self.lookup(stage, key, verify=verify)
+        if found is not None:
+            return found
+        work = final.with_name(final.name + ".partial")
+        work.mkdir(parents=True, exist_ok=True)
+        start = time.time()
+        summary = dict(compute(work) or {})
+        summary.setdefault("seconds", round(time.time() - start, 2))
+        write_json(work / PARAMS, {"stage": stage, "key": key, "version": version, "params": params, "inputs": inputs})
+        write_json(work / SUMMARY, summary)
+        write_manifest(work)
+        os.replace(work, final)
+        return Artifact(stage, key, final)
+
+    def artifacts(self) -> list[Artifact]:
+        """Every finished artifact under the root, oldest first."""
+        found = []
+        for folder in sorted(self.root.glob("*-*"), key=lambda p: p.stat().st_mtime):
+            if folder.is_dir() and (folder / MANIFEST).exists() and "." not in folder.name:
+                stage, _, key = folder.name.rpartition("-")
+                found.append(Artifact(stage, key, folder))
+        return found

@@ -95,10 +95,14 @@ def run_chapters(
     select: Iterable[str] | None = None,
     root: Path | None = None,
     force: bool = False,
+    book_dir: Path | None = None,
 ) -> list[dict[str, Any]]:
-    """Execute the chapters (all, or those whose number or name starts with one of ``select``)."""
+    """Execute the chapters (all, or those whose number or name starts with one of ``select``).
+
+    The executed copies go to ``book_dir`` (default ``<root>/book``).
+    """
     root = root or project_root()
-    book = root / "book"
+    book = book_dir or root / "book"
     stamps_dir = book / ".runner"
     code = code_hash(root)
     parameters = {"profile": str(study.profile_ref), "params": study.changes, "artifacts": str(study.store.root)}
@@ -123,7 +127,10 @@ def run_chapters(
 
 
 def build_book(root: Path | None = None, strict: bool = True) -> Path:
-    """Build the HTML book from ``book/`` (execution off, ``-W``); returns the index page."""
+    """Build the HTML book of the project at ``root`` (execution off, ``-W``); returns the index page.
+
+    ``root`` holds ``_config.yml``, ``_toc.yml`` and ``book/`` (tests build a copy elsewhere).
+    """
     root = root or project_root()
     cmd = [sys.executable, "-m", "jupyter_book", "build", str(root), "--builder", "html"]
     if strict:

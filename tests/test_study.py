@@ -1,0 +1,36 @@
+"""The tiny study end to end: every stage builds, reruns skip, changes redo only what follows."""
+
+from __future__ import annotations
+
+from nap.profile import STAGES
+from nap.study import DEPENDS, Study
+
+
+def downstream(stage: str) -> set[str]:
+    out = {stage}
+    changed = True
+    while changed:
+        changed = False
+        for s, deps in DEPENDS.items():
+            if s not in out and out & set(deps):
+                out.add(s)
+                changed = True
+    return out
+
+
+def test_keys_change_for_the_stage_and_what_follows_only(tmp_path):
+    base = Study("tiny", artifacts=tmp_path)
+    for stage in STAGES:
+        changed = Study("tiny", {f"{stage}.seed": 12345}, artifacts=tmp_path)
+        differ = {s for s in STAGES if changed.key(s) != base.key(s)}
+        assert differ == downstream(stage), stage
+
+
+def test_tiny_study_builds_every_stage_and_a_rerun_skips(tiny_study):
+    tiny_study.clusters()
+    results = tiny_study.results()
+    assert all(results[s] is not None for s in STAGES), results
+    again = Study("tiny", artifacts=tiny_study.store.root)
+    for stage in STAGES:
+        art = again.artifact(stage, build=False)
+        assert art is not None and art.path == tiny_study.artifact(stage).path

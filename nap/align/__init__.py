@@ -1,0 +1,35 @@
+"""Alignment (chapter 4): a grapheme and a phoneme for every output frame of the recognizer.
+
+The cascade of paper Figure 2 (:mod:`.cascade`, with :mod:`.needleman_wunsch`), the
+frame groups for the NAP stage (:mod:`.groups`), the accuracy against the corpus' true
+phone timings (:mod:`.accuracy`), the stage (``build_alignment``) and its stored result
+(``FrameLabels``), and the chapter's figures (:mod:`.plots`).
+"""
+
+from nap.align.cascade import GRAPHEMES, PHONEMES, REASONS, CascadeResult, SymbolTable, run_cascade
+from nap.align.explain import Explanation, explain
+from nap.align.labels import GROUPINGS, FrameLabels
+from nap.align.needleman_wunsch import Alignment, needleman_wunsch
+from nap.align.params import AlignParams
+from nap.align.stage import build_alignment
+
+#: bump when a change of code changes what the stage produces (the artifact key includes it)
+VERSION = 1
+
+__all__ = [
+    "GRAPHEMES",
+    "GROUPINGS",
+    "PHONEMES",
+    "REASONS",
+    "VERSION",
+    "AlignParams",
+    "Alignment",
+    "CascadeResult",
+    "Explanation",
+    "FrameLabels",
+    "SymbolTable",
+    "build_alignment",
+    "explain",
+    "needleman_wunsch",
+    "run_cascade",
+]

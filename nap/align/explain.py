@@ -1,0 +1,95 @@
+"""The cascade on one utterance with every intermediate step kept, for Figure 2 and tables."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from nap.align.adapters import FrameGeometry, G2PLetters, RecognizerAdapter
+from nap.align.cascade import GRAPHEMES, PHONEMES, CascadeResult, normalize_transcript, run_cascade
+from nap.align.groups import frame_centres, true_phone_labels
+
+
+@dataclass
+class Explanation:
+    """One utterance through the cascade: features, per-frame symbols, alignment, labels, truth."""
+
+    utt_id: str
+    features: np.ndarray  # (input frames, n_mels)
+    logits: np.ndarray  # (output frames, classes)
+    symbols: tuple[str, ...]
+    geometry: FrameGeometry
+    centres: np.ndarray  # (output frames,) seconds
+    decoded: CascadeResult
+    truth: CascadeResult
+    true_phones: list[tuple[str, float, float]]
+    true_label: np.ndarray  # (output frames,) phoneme index at the centre, -1 silence/outside
+
+    def frame_rows(self, start: int = 0, stop: int | None = None) -> list[tuple[Any, ...]]:
+        """Per output frame: index, centre, best symbol, grapheme, cascade phoneme, true phone."""
+        rows = []
+        for t in range(start, len(self.centres) if stop is None else min(stop, len(self.centres))):
+            g, ph, tr = self.decoded.grapheme[t], self.decoded.phoneme[t], self.true_label[t]
+            rows.append(
+                (
+                    t,
+                    round(float(self.centres[t]), 3),
+                    self.symbols[self.decoded.frame_ids[t]],
+                    GRAPHEMES[g] if g >= 0 else "-",
+                    PHONEMES[ph] if ph >= 0 else "-",
+                    PHONEMES[tr] if tr >= 0 else "sil",
+                )
+            )
+        return rows
+
+    @property
+    def accuracy(self) -> float | None:
+        """Share of this utterance's labelled frames whose cascade phoneme is the true one."""
+        lab = self.decoded.phoneme >= 0
+        return float((self.decoded.phoneme[lab] == self.true_label[lab]).mean()) if lab.any() else None
+
+
+def explain(
+    corpus: Any, features: Any, recognizer: Any, g2p: Any, utt_id: str, decoder: str = "beam"
+) -> Explanation:
+    """Run the cascade on ``utt_id`` with the stage's own code, keeping every step."""
+    rec = RecognizerAdapter(recognizer, features)
+    feats = np.asarray(features.get(utt_id), dtype=np.float32)
+    (logits,) = rec.logits([feats])
+    (decoded,) = rec.decode([logits], decoder)
+    text = next((u.text for us in corpus.splits.values() for u in us if u.id == utt_id), None)
+    if text is None:
+        raise KeyError(f"utterance {utt_id!r} is not in the corpus")
+    letters = G2PLetters(g2p)
+    ids = logits.argmax(-1)
+    geom = rec.geometry
+    centres = frame_centres(len(ids), geom.receptive_field, geom.stride, geom.hop_s, geom.offset_s)
+    phones = list(corpus.true_phones(utt_id) or [])
+    true_label, _ = true_phone_labels(centres, phones)
+    return Explanation(
+        utt_id,
+        feats,
+        logits,
+        rec.table.symbols,
+        geom,
+        centres,
+        run_cascade(ids, rec.table, decoded, letters),
+        run_cascade(ids, rec.table, normalize_transcript(text), letters),
+        phones,
+        true_label,
+    )
+
+
+def pick_utterance(corpus: Any, split: str = "test_sentences", min_s: float = 2.0, max_s: float = 4.0) -> str:
+    """The first utterance of ``split`` lasting between ``min_s`` and ``max_s`` seconds (by its phones),
+    else the split's first utterance: a short example for Figure 2."""
+    utts = list(corpus.splits.get(split, []))
+    if not utts:
+        raise ValueError(f"the corpus has no utterances in split {split!r}")
+    for u in utts:
+        phones = corpus.true_phones(u.id) or []
+        if phones and min_s <= phones[-1][2] <= max_s:
+            return u.id
+    return utts[0].id

@@ -1,0 +1,46 @@
+"""Parameters of the ``align`` stage: the cascade of paper Figure 2 and the frame groups."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar, Literal
+
+from nap.params import ParamError, StageParams, param
+
+SPLITS = ("train", "test_sentences", "test_voices")
+
+
+@dataclass(frozen=True)
+class AlignParams(StageParams):
+    """A grapheme and a phoneme for every output frame, and their accuracy against the truth."""
+
+    stage: ClassVar[str] = "align"
+
+    seed: int = param(0, "recorded for uniformity; the alignment itself draws no random numbers")
+    decoder: Literal["beam", "greedy"] = param(
+        "beam", "transcript the argmax symbols are aligned to: the recognizer's beam search (paper) or greedy"
+    )
+    splits: list[str] = param(list(SPLITS), "corpus splits whose utterances are labelled")
+    eval_split: str = param("test_sentences", "split whose accuracy is the stage's headline number")
+    min_count: int = param(20, "groups with fewer frames than this are left out of the groups (and reported)")
+    max_utterances: int = param(0, "label at most this many utterances per split (0: all)")
+    chunk: int = param(100, "utterances per resumable part (a killed run resumes after the last part)")
+
+    def check(self) -> None:
+        if not self.splits:
+            raise ParamError("parameter 'align.splits' must name at least one split")
+        bad = [s for s in self.splits if s not in SPLITS]
+        if bad or len(set(self.splits)) != len(self.splits):
+            raise ParamError(
+                f"parameter 'align.splits': expected distinct names among {SPLITS}, got {self.splits}"
+            )
+        if self.eval_split not in self.splits:
+            raise ParamError(
+                f"parameter 'align.eval_split' must be in align.splits {self.splits}, got {self.eval_split!r}"
+            )
+        if self.min_count < 0:
+            raise ParamError(f"parameter 'align.min_count' must be >= 0, got {self.min_count}")
+        if self.max_utterances < 0:
+            raise ParamError(f"parameter 'align.max_utterances' must be >= 0, got {self.max_utterances}")
+        if self.chunk < 1:
+            raise ParamError(f"parameter 'align.chunk' must be at least 1, got {self.chunk}")

@@ -1,0 +1,285 @@
+"""The ``align`` stage: label every output frame of every utterance, then score the labels.
+
+Utterances are processed in fixed-order parts of ``chunk`` utterances; each finished part
+is written to ``parts/`` in the work folder, so a killed run resumes after its last part.
+Per part: the recognizer's logits (batched by length), the transcript (beam search or
+greedy), the cascade twice (decoded and true transcript, :mod:`.cascade`) with the G2P's
+letter phonemes (cached per word), the true phone at each frame's centre. Finally the
+parts are joined, groups below ``min_count`` left out, accuracies computed and
+everything written in the format of :data:`nap.align.labels.FORMAT`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from nap.align import accuracy as acc
+from nap.align.adapters import FrameGeometry, G2PLetters, RecognizerAdapter
+from nap.align.cascade import GRAPHEMES, PHONEMES, REASONS, SymbolTable, normalize_transcript, run_cascade
+from nap.align.groups import apply_min_count, frame_centres, true_phone_labels
+from nap.align.labels import EXTRA_GROUPINGS, FORMAT, GROUPINGS
+from nap.align.params import AlignParams
+from nap.store import atomic_path, write_json
+
+#: Per-frame arrays of a part, with their stored dtypes.
+FRAME_ARRAYS: dict[str, type] = {
+    "argmax": np.int16,
+    "grapheme": np.int16,
+    "phoneme": np.int16,
+    "phoneme_truetext": np.int16,
+    "phoneme_true": np.int16,
+    "grapheme_reason": np.int8,
+    "phoneme_reason": np.int8,
+    "phoneme_truetext_reason": np.int8,
+    "centre_s": np.float32,
+}
+
+
+def select_utterances(corpus: Any, p: AlignParams) -> list[tuple[str, str, str]]:
+    """``(utterance id, split, true text)`` of the utterances to label, in a fixed order."""
+    out = []
+    for split in p.splits:
+        utts = list(corpus.splits.get(split, []))
+        if p.max_utterances:
+            utts = utts[: p.max_utterances]
+        out.extend((u.id, split, u.text) for u in utts)
+    if not out:
+        raise ValueError(f"align: the corpus has no utterances in the splits {p.splits}")
+    return out
+
+
+def label_utterance(
+    utt_id: str,
+    logits: np.ndarray,
+    decoded: str,
+    truth: str,
+    table: SymbolTable,
+    geom: FrameGeometry,
+    letters: G2PLetters,
+    true_phones: Sequence[tuple[str, float, float]] | None,
+) -> dict[str, np.ndarray]:
+    """Every per-frame array of one utterance (see :data:`FRAME_ARRAYS`), plus its NW score."""
+    ids = np.asarray(logits).argmax(-1)
+    dec = run_cascade(ids, table, decoded, letters)
+    tru = run_cascade(ids, table, truth, letters)
+    centres = frame_centres(len(ids), geom.receptive_field, geom.stride, geom.hop_s, geom.offset_s)
+    true_lab, _ = true_phone_labels(centres, true_phones or [])
+    return {
+        "argmax": ids,
+        "grapheme": dec.grapheme,
+        "phoneme": dec.phoneme,
+        "phoneme_truetext": tru.phoneme,
+        "phoneme_true": true_lab,
+        "grapheme_reason": dec.grapheme_reason,
+        "phoneme_reason": dec.phoneme_reason,
+        "phoneme_truetext_reason": tru.phoneme_reason,
+        "centre_s": centres,
+        "nw_score": np.array(dec.alignment.score),
+    }
+
+
+def _label_part(
+    items: list[tuple[str, str, str]],
+    corpus: Any,
+    features: Any,
+    rec: RecognizerAdapter,
+    letters: G2PLetters,
+    p: AlignParams,
+) -> dict[str, np.ndarray]:
+    start = time.time()
+    feats = [features.get(u) for u, _, _ in items]
+    logits = rec.logits(feats)
+    decoded = rec.decode(logits, p.decoder)
+    truths = [normalize_transcript(t) for _, _, t in items]
+    letters.prefetch(w for text in [*decoded, *truths] for w in text.split())
+    per_utt = []
+    for (u, _, _), lg, dec, tru in zip(items, logits, decoded, truths, strict=True):
+        phones = corpus.true_phones(u) if hasattr(corpus, "true_phones") else None
+        per_utt.append(label_utterance(u, lg, dec, tru, rec.table, rec.geometry, letters, phones))
+    part: dict[str, np.ndarray] = {
+        name: np.concatenate([d[name] for d in per_utt]).astype(dtype) if per_utt else np.zeros(0, dtype)
+        for name, dtype in FRAME_ARRAYS.items()
+    }
+    part["utterances"] = np.array([u for u, _, _ in items], dtype=str)
+    part["splits"] = np.array([s for _, s, _ in items], dtype=str)
+    part["n_frames"] = np.array([len(d["argmax"]) for d in per_utt], dtype=np.int64)
+    part["nw_score"] = np.array([int(d["nw_score"]) for d in per_utt], dtype=np.int32)
+    part["decoded"] = np.array(decoded, dtype=str)
+    part["truth"] = np.array(truths, dtype=str)
+    part["audio_s"] = np.array(sum(f.shape[0] for f in feats) * rec.geometry.hop_s)
+    part["seconds"] = np.array(time.time() - start)
+    return part
+
+
+def _save_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+        np.savez(fh, **arrays)
+
+
+def _load_npz(path: Path) -> dict[str, np.ndarray]:
+    with np.load(path, allow_pickle=False) as data:
+        return {k: data[k] for k in data.files}
+
+
+def label_parts(
+    work: Path, p: AlignParams, corpus: Any, features: Any, rec: RecognizerAdapter, letters: G2PLetters
+) -> list[dict[str, np.ndarray]]:
+    """Label every selected utterance, part by part, resuming from parts already in ``work/parts``."""
+    from tqdm.auto import tqdm
+
+    items = select_utterances(corpus, p)
+    chunks = [items[i : i + p.chunk] for i in range(0, len(items), p.chunk)]
+    parts = []
+    with tqdm(total=len(items), desc="align", unit="utt", mininterval=2.0) as bar:
+        for k, chunk in enumerate(chunks):
+            path = work / "parts" / f"part-{k:04d}.npz"
+            part = _load_npz(path) if path.is_file() else None
+            if part is None or list(part["utterances"]) != [u for u, _, _ in chunk]:
+                part = _label_part(chunk, corpus, features, rec, letters, p)
+                _save_npz(path, part)
+            parts.append(part)
+            bar.update(len(chunk))
+    return parts
+
+
+def _splits_report(
+    joined: dict[str, np.ndarray], frame_split: np.ndarray, splits: Sequence[str]
+) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """Accuracy reports and confusion matrices per split (and ``all``), decoded and true transcript."""
+    reports: dict[str, Any] = {}
+    matrices: dict[str, np.ndarray] = {}
+    for split in [*splits, "all"]:
+        mask = np.ones(len(frame_split), bool) if split == "all" else frame_split == split
+        reports[split] = {}
+        for name, key in (("decoded", "phoneme"), ("truth", "phoneme_truetext")):
+            m = acc.confusion(joined[key][mask], joined["phoneme_true"][mask])
+            matrices[f"{split}__{name}"] = m
+            reports[split][name] = acc.report(m, total_frames=int(mask.sum()))
+    return reports, matrices
+
+
+def build_alignment(
+    work: Path, p: AlignParams, corpus: Any, features: Any, recognizer: Any, g2p: Any
+) -> dict:
+    """Label every frame of the selected splits and write the stage's files into ``work``."""
+    work = Path(work)
+    rec = RecognizerAdapter(recognizer, features)
+    letters = G2PLetters(g2p)
+    parts = label_parts(work, p, corpus, features, rec, letters)
+
+    joined = {name: np.concatenate([pt[name] for pt in parts]) for name in FRAME_ARRAYS}
+    utts = np.concatenate([pt["utterances"] for pt in parts])
+    splits = np.concatenate([pt["splits"] for pt in parts])
+    n_frames = np.concatenate([pt["n_frames"] for pt in parts])
+    offsets = np.concatenate([[0], np.cumsum(n_frames)]).astype(np.int64)
+    frame_split = np.repeat(splits, n_frames)
+    has_truth = bool((joined["phoneme_true"] >= 0).any())
+
+    reports, matrices = _splits_report(joined, frame_split, p.splits) if has_truth else ({}, {})
+
+    names = {
+        "grapheme": GRAPHEMES,
+        "phoneme": PHONEMES,
+        "phoneme_true": PHONEMES,
+        "phoneme_truetext": PHONEMES,
+    }
+    out = {
+        "utterances": utts,
+        "splits": splits,
+        "offsets": offsets,
+        "nw_score": np.concatenate([pt["nw_score"] for pt in parts]),
+    }
+    meta: dict[str, Any] = {"groups": {}, "counts": {}, "left_out": {}, "none": {}}
+    for g in (*GROUPINGS, *EXTRA_GROUPINGS):
+        relabelled, kept, counts, left_out = apply_min_count(joined[g], names[g], p.min_count)
+        out[g] = relabelled.astype(np.int16)
+        meta["groups"][g], meta["counts"][g], meta["left_out"][g] = kept, counts, left_out
+        reason_key = f"{g}_reason"
+        if reason_key in joined:
+            codes = np.bincount(joined[reason_key].astype(np.int64), minlength=len(REASONS))
+            meta["none"][g] = {r: int(c) for r, c in zip(REASONS, codes, strict=True) if r != "labelled"}
+        else:
+            meta["none"][g] = {"silence_or_outside": int((joined[g] < 0).sum())}
+    for name in ("argmax", "grapheme_reason", "phoneme_reason", "phoneme_truetext_reason", "centre_s"):
+        out[name] = joined[name]
+    geom = rec.geometry
+    meta.update(
+        {
+            "format": "nap.align frame labels, version 1 (see FORMAT.md)",
+            "min_count": p.min_count,
+            "reasons": list(REASONS),
+            "symbols": list(rec.table.symbols),
+            "frame": {
+                "receptive_field": geom.receptive_field,
+                "stride": geom.stride,
+                "hop_s": geom.hop_s,
+                "offset_s": geom.offset_s,
+            },
+        }
+    )
+
+    _save_npz(work / "labels.npz", out)
+    write_json(work / "groups.json", meta)
+    transcripts = {
+        str(u): {"decoded": str(d), "truth": str(t)}
+        for pt in parts
+        for u, d, t in zip(pt["utterances"], pt["decoded"], pt["truth"], strict=True)
+    }
+    write_json(work / "transcripts.json", transcripts)
+    write_json(work / "accuracy.json", reports)
+    _save_npz(
+        work / "confusion.npz",
+        {**matrices, "true_names": np.array(acc.TRUE_NAMES), "pred_names": np.array(acc.PRED_NAMES)},
+    )
+    with atomic_path(work / "FORMAT.md") as tmp:
+        tmp.write_text(FORMAT)
+    for f in sorted((work / "parts").glob("part-*.npz")):
+        f.unlink()
+    (work / "parts").rmdir()
+    return _summary(p, parts, joined, meta, reports, has_truth)
+
+
+def _summary(
+    p: AlignParams,
+    parts: list[dict[str, np.ndarray]],
+    joined: dict[str, np.ndarray],
+    meta: dict[str, Any],
+    reports: dict[str, Any],
+    has_truth: bool,
+) -> dict[str, Any]:
+    n = len(joined["argmax"])
+    audio_s = float(sum(float(pt["audio_s"]) for pt in parts))
+    seconds = float(sum(float(pt["seconds"]) for pt in parts))
+    summary: dict[str, Any] = {
+        "utterances": int(sum(len(pt["utterances"]) for pt in parts)),
+        "frames": n,
+        "audio_hours": round(audio_s / 3600, 3),
+        "labelling_seconds": round(seconds, 1),
+        "audio_seconds_per_second": round(audio_s / seconds, 1) if seconds else None,
+        "frames_per_audio_second": round(n / audio_s, 2) if audio_s else None,
+        "grapheme_labelled": round(float((joined["grapheme"] >= 0).mean()), 4) if n else None,
+        "phoneme_labelled": round(float((joined["phoneme"] >= 0).mean()), 4) if n else None,
+        "groups_kept": {g: len(v) for g, v in meta["groups"].items()},
+        "groups_left_out": {g: sorted(v) for g, v in meta["left_out"].items()},
+    }
+    if has_truth:
+        ev = reports[p.eval_split]
+        summary.update(
+            {
+                "eval_split": p.eval_split,
+                "phoneme_accuracy": _round(ev["decoded"]["accuracy"]),
+                "phoneme_accuracy_true_transcript": _round(ev["truth"]["accuracy"]),
+                "phoneme_class_accuracy": _round(ev["decoded"]["class_accuracy"]),
+                "phoneme_coverage": _round(ev["decoded"]["coverage"]),
+            }
+        )
+    return summary
+
+
+def _round(x: float | None) -> float | None:
+    return None if x is None else round(float(x), 4)

@@ -1,0 +1,91 @@
+"""Greedy and beam-search CTC decoding; the beam search is flashlight-text's, through torchaudio.
+
+flashlight's decoder works on the network's symbols, so a repetition symbol is just
+another token to it: it decodes ``h e l 1 o`` and :meth:`Vocab.expand` then writes
+``hello``. The word separator is the space symbol (given to flashlight as ``|``). With a
+lexicon, every word is spelled in the same symbols (``hello h e l 1 o |``), so only words
+of the lexicon can come out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from nap.asr.vocab import BLANK, SPACE, Vocab
+from nap.store import atomic_path
+
+SIL = "|"
+
+
+def greedy(vocab: Vocab, logits: torch.Tensor | np.ndarray) -> str:
+    """Best symbol per frame, repeats merged, blanks dropped, repetitions expanded; logits (frames, classes)."""
+    path = torch.as_tensor(logits).argmax(-1).tolist()
+    return " ".join(vocab.decode(vocab.collapse(path)).split())
+
+
+def decoder_tokens(vocab: Vocab) -> list[str]:
+    """The vocabulary's symbols as flashlight tokens (space written as ``|``)."""
+    return [SIL if s == SPACE else s for s in vocab.symbols]
+
+
+def write_lexicon(path: Path, vocab: Vocab, words: Iterable[str]) -> int:
+    """A flashlight lexicon file: each word, then its spelling in network symbols and ``|``."""
+    lines = []
+    for word in sorted(set(words)):
+        if not word or vocab.oov(word) or SPACE in word:
+            continue
+        lines.append(f"{word} {' '.join(vocab.tokenize(word))} {SIL}")
+    if not lines:
+        raise ValueError(f"lexicon {path}: no usable words")
+    with atomic_path(path) as tmp:
+        tmp.write_text("\n".join(lines) + "\n")
+    return len(lines)
+
+
+class BeamDecoder:
+    """flashlight-text's CTC beam search, lexicon-free unless a lexicon file is given."""
+
+    def __init__(self, vocab: Vocab, beam_size: int = 50, beam_threshold: float = 25.0,
+                 lexicon: str | Path | None = None):
+        from torchaudio.models.decoder import ctc_decoder
+
+        self.vocab = vocab
+        self.tokens = decoder_tokens(vocab)
+        self.lexicon = None if lexicon is None else Path(lexicon)
+        if self.lexicon is not None and not self.lexicon.is_file():
+            raise FileNotFoundError(f"lexicon file {self.lexicon} does not exist")
+        self._decoder = ctc_decoder(
+            lexicon=None if self.lexicon is None else str(self.lexicon),
+            tokens=self.tokens,
+            lm=None,
+            beam_size=beam_size,
+            beam_threshold=beam_threshold,
+            blank_token=BLANK,
+            sil_token=SIL,
+            unk_word="<unk>",
+        )
+
+    def __call__(self, logits: torch.Tensor | np.ndarray) -> str:
+        """The best transcript for one utterance's logits (frames, classes)."""
+        return self.batch([logits])[0]
+
+    def batch(self, logits: list[torch.Tensor | np.ndarray]) -> list[str]:
+        """Best transcripts for several utterances (each (frames, classes), any lengths)."""
+        out = []
+        for lg in logits:
+            emissions = torch.as_tensor(lg, dtype=torch.float32).log_softmax(-1)[None].contiguous()
+            hyps = self._decoder(emissions)[0]
+            if not hyps:
+                out.append("")
+                continue
+            best = hyps[0]
+            if self.lexicon is not None:
+                out.append(" ".join(w for w in best.words if w != "<unk>"))
+            else:
+                symbols = [SPACE if self.tokens[i] == SIL else self.tokens[i] for i in best.tokens.tolist()]
+                out.append(" ".join(self.vocab.expand(symbols).split()))
+        return out

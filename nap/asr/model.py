@@ -1,0 +1,157 @@
+"""Wav2Letter after Kunze et al. (``speechless``): 1D convolutions without padding, ReLU.
+
+k48 stride 2 → N × k7 → k32 → k1 → k1 (classes). Every layer is a named submodule
+``layer01``, ``layer02``, … holding a ``torch.nn.Conv1d`` (``.conv``) followed by a ReLU
+(all but the last), so a forward hook on ``model.layerNN`` sees the layer's activations as
+the NAP stage uses them. Receptive field, stride and each layer's geometry are computed
+from the modules, never typed in: N = 7 gives 194 input frames, N = 8 the paper's 206.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import nn
+
+
+@dataclass(frozen=True)
+class Architecture:
+    """Everything that determines the network's shape."""
+
+    n_mels: int = 128
+    classes: int = 31
+    channels: int = 256
+    hidden: int = 2048
+    k7_layers: int = 7
+    first_kernel: int = 48
+    first_stride: int = 2
+    wide_kernel: int = 32
+
+    def layer_specs(self) -> list[tuple[int, int, int, int]]:
+        """(in channels, out channels, kernel, stride) of every layer, in order."""
+        specs = [(self.n_mels, self.channels, self.first_kernel, self.first_stride)]
+        specs += [(self.channels, self.channels, 7, 1)] * self.k7_layers
+        specs += [
+            (self.channels, self.hidden, self.wide_kernel, 1),
+            (self.hidden, self.hidden, 1, 1),
+            (self.hidden, self.classes, 1, 1),
+        ]
+        return specs
+
+    def to_dict(self) -> dict[str, int]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class LayerGeometry:
+    """One layer's place in the network, in input frames."""
+
+    name: str
+    kernel: int
+    stride: int
+    in_channels: int
+    out_channels: int
+    receptive_field: int  # input frames one output frame of this layer sees
+    jump: int  # input frames between two neighbouring output frames of this layer
+    parameters: int
+
+
+class ConvLayer(nn.Module):
+    """A Conv1d without padding, followed by a ReLU unless it is the output layer."""
+
+    def __init__(self, c_in: int, c_out: int, kernel: int, stride: int, relu: bool):
+        super().__init__()
+        self.conv = nn.Conv1d(c_in, c_out, kernel, stride=stride)
+        self.relu = relu
+        if relu:
+            nn.init.kaiming_uniform_(self.conv.weight, nonlinearity="relu")
+            nn.init.zeros_(self.conv.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.conv(x)
+        return torch.relu(y) if self.relu else y
+
+    def extra_repr(self) -> str:
+        return f"relu={self.relu}"
+
+
+class Wav2Letter(nn.Module):
+    """(batch, n_mels, frames) → (batch, classes, out_frames) logits."""
+
+    def __init__(self, arch: Architecture):
+        super().__init__()
+        self.arch = arch
+        specs = arch.layer_specs()
+        self.layer_names = [f"layer{i:02d}" for i in range(1, len(specs) + 1)]
+        for i, (name, (c_in, c_out, k, s)) in enumerate(zip(self.layer_names, specs)):
+            self.add_module(name, ConvLayer(c_in, c_out, k, s, relu=i < len(specs) - 1))
+
+    def layers(self) -> list[ConvLayer]:
+        return [getattr(self, n) for n in self.layer_names]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for layer in self.layers():
+            x = layer(x)
+        return x
+
+    def activations(
+        self, x: torch.Tensor, layers: Iterable[str] | None = None
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """Logits and the named layers' activations (after ReLU), each (batch, channels, frames)."""
+        wanted = set(self.layer_names if layers is None else layers)
+        unknown = wanted - set(self.layer_names)
+        if unknown:
+            raise KeyError(f"unknown layer(s) {sorted(unknown)}; the model has {self.layer_names}")
+        acts = {}
+        for name, layer in zip(self.layer_names, self.layers()):
+            x = layer(x)
+            if name in wanted:
+                acts[name] = x
+        return x, acts
+
+    # -- geometry, computed from the modules ------------------------------------------
+    def geometry(self) -> list[LayerGeometry]:
+        """Receptive field and jump of every layer, from its Conv1d's kernel and stride."""
+        out, rf, jump = [], 1, 1
+        for name, layer in zip(self.layer_names, self.layers()):
+            conv = layer.conv
+            k, s, d = conv.kernel_size[0], conv.stride[0], conv.dilation[0]
+            rf += (d * (k - 1)) * jump
+            jump *= s
+            n_params = sum(p.numel() for p in conv.parameters())
+            out.append(LayerGeometry(name, k, s, conv.in_channels, conv.out_channels, rf, jump, n_params))
+        return out
+
+    @property
+    def receptive_field(self) -> int:
+        """Input frames that one output frame depends on."""
+        return self.geometry()[-1].receptive_field
+
+    @property
+    def stride(self) -> int:
+        """Input frames between two output frames."""
+        return self.geometry()[-1].jump
+
+    def output_frames(self, frames: int | torch.Tensor) -> int | torch.Tensor:
+        """Output frames for ``frames`` input frames (0 when shorter than the receptive field)."""
+        n = frames
+        for layer in self.layers():
+            conv = layer.conv
+            k, s, d = conv.kernel_size[0], conv.stride[0], conv.dilation[0]
+            n = (n - d * (k - 1) - 1) // s + 1
+        if isinstance(n, torch.Tensor):
+            return n.clamp(min=0)
+        return max(int(n), 0)
+
+    @property
+    def context_pad(self) -> int:
+        """Frames of silence added at each end of an utterance so every frame gets an output
+        centred on it: (receptive field - stride) / 2."""
+        return (self.receptive_field - self.stride) // 2
+
+    def input_window(self, t: int, pad: int = 0) -> tuple[int, int]:
+        """The frames [start, end) of the unpadded utterance that output frame ``t`` sees, when
+        ``pad`` frames were added at its start (start < 0: the window reaches into the padding)."""
+        return t * self.stride - pad, t * self.stride - pad + self.receptive_field

@@ -1,0 +1,75 @@
+"""Parameters of the ``asr`` stage: the Wav2Letter network, its training and decoding."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar, Literal
+
+from nap.params import ParamError, StageParams, param
+
+
+@dataclass(frozen=True)
+class AsrParams(StageParams):
+    """Wav2Letter recognizer: architecture, CTC training, decoding and evaluation."""
+
+    stage: ClassVar[str] = "asr"
+
+    seed: int = param(0, "seed of weight initialisation, batch order and augmentation")
+    # -- architecture
+    channels: int = param(192, "channels of the k48 and kernel-7 layers (paper: 256)")
+    hidden: int = param(768, "channels of the k32 and k1 layers (paper: 2048)")
+    k7_layers: int = param(7, "number of kernel-7 layers (7: receptive field 194 frames; 8: the paper's 206)")
+    repetitions: int = param(2, "Collobert repetition symbols (a doubled letter = letter + '1'); 0 = none")
+    pad: bool = param(True, "add (receptive field - stride)/2 frames of silence at both ends of every "
+                      "utterance, so each frame gets an output (off: the paper's unpadded input)")
+    # -- training
+    epochs: int = param(12, "passes over the training split")
+    batch_size: int = param(16, "utterances per optimisation step (over all processes)")
+    lr: float = param(1.5e-3, "Adam's peak learning rate")
+    warmup_steps: int = param(200, "steps of linear learning-rate warm-up; cosine decay to lr_final after")
+    lr_final: float = param(0.02, "final learning rate as a fraction of lr")
+    weight_decay: float = param(0.0, "Adam weight decay (decoupled, AdamW)")
+    grad_clip: float = param(1.0, "clip the gradient's global norm to this; 0 = off")
+    freq_masks: int = param(2, "SpecAugment: frequency masks per training utterance")
+    freq_mask_width: int = param(15, "SpecAugment: widest frequency mask (mel bands)")
+    time_masks: int = param(2, "SpecAugment: time masks per training utterance")
+    time_mask_width: int = param(20, "SpecAugment: widest time mask (frames)")
+    precision: Literal["float32", "bfloat16"] = param(
+        "float32", "arithmetic of the training convolutions (bfloat16: CPU autocast, faster on AVX512-BF16)"
+    )
+    max_seconds: float = param(20.0, "training utterances longer than this are skipped (and counted)")
+    checkpoint_every: int = param(100, "steps between checkpoints in the stage's work folder")
+    device: str = param("auto", "training device: auto (a GPU when there is one), cpu or cuda")
+    threads: int = param(2, "torch CPU threads per process (0: leave torch's default)")
+    max_bad_steps: int = param(20, "non-finite losses in a row before training stops with an error")
+    # -- decoding and evaluation
+    beam_size: int = param(50, "hypotheses kept by the flashlight-text CTC beam search")
+    beam_threshold: float = param(25.0, "flashlight's beam score threshold")
+    lexicon: bool = param(False, "restrict beam search to words of the training transcripts")
+    eval_every: int = param(0, "steps between held-out CER checks for the learning curves (0: each epoch)")
+    eval_utterances: int = param(64, "utterances per held-out split in the learning-curve checks")
+    examples: int = param(8, "decoded examples kept per test split for the chapter")
+
+    def check(self) -> None:
+        positive = ("channels", "hidden", "epochs", "batch_size", "checkpoint_every", "beam_size", "max_bad_steps")
+        for name in positive:
+            if getattr(self, name) < 1:
+                raise ParamError(f"parameter 'asr.{name}' must be at least 1, got {getattr(self, name)}")
+        if self.k7_layers < 0:
+            raise ParamError(f"parameter 'asr.k7_layers' must be >= 0, got {self.k7_layers}")
+        if not 0 <= self.repetitions <= 9:
+            raise ParamError(f"parameter 'asr.repetitions' must be 0..9, got {self.repetitions}")
+        if self.lr <= 0:
+            raise ParamError(f"parameter 'asr.lr' must be > 0, got {self.lr}")
+        if not 0 <= self.lr_final <= 1:
+            raise ParamError(f"parameter 'asr.lr_final' must be in [0, 1], got {self.lr_final}")
+        for name in ("warmup_steps", "freq_masks", "freq_mask_width", "time_masks", "time_mask_width",
+                     "threads", "eval_every", "eval_utterances", "examples"):
+            if getattr(self, name) < 0:
+                raise ParamError(f"parameter 'asr.{name}' must be >= 0, got {getattr(self, name)}")
+        if self.device not in ("auto", "cpu", "cuda"):
+            raise ParamError(f"parameter 'asr.device' must be auto, cpu or cuda, got {self.device!r}")
+        if self.max_seconds <= 0:
+            raise ParamError(f"parameter 'asr.max_seconds' must be > 0, got {self.max_seconds}")
+        if self.grad_clip < 0 or self.weight_decay < 0:
+            raise ParamError("parameters 'asr.grad_clip' and 'asr.weight_decay' must be >= 0")

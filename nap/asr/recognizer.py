@@ -1,0 +1,146 @@
+"""A trained recognizer loaded from its artifact folder: network, vocabulary, decoders."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from nap.asr.data import pad_silence
+from nap.asr.decode import BeamDecoder, greedy
+from nap.asr.model import Architecture, LayerGeometry, Wav2Letter
+from nap.asr.vocab import Vocab
+from nap.store import read_json
+
+CONFIG = "config.json"
+MODEL = "model.pt"
+
+
+class Recognizer:
+    """Wav2Letter with its vocabulary; ``.logits``, ``.greedy``, ``.beam`` take features (frames, n_mels)."""
+
+    def __init__(self, model: Wav2Letter, vocab: Vocab, path: Path | None = None,
+                 beam_size: int = 50, beam_threshold: float = 25.0, lexicon: Path | None = None,
+                 pad: int = 0):
+        self.model = model.eval()
+        self.pad = pad
+        self.vocab = vocab
+        self.path = path
+        self.beam_size = beam_size
+        self.beam_threshold = beam_threshold
+        self.lexicon = lexicon
+
+    @classmethod
+    def open(cls, path: str | Path) -> Recognizer:
+        """Load ``config.json`` and ``model.pt`` (``weights_only=True``) from an asr artifact folder."""
+        path = Path(path)
+        for name in (CONFIG, MODEL):
+            if not (path / name).is_file():
+                raise FileNotFoundError(f"{path / name} is missing: {path} is not a finished asr artifact")
+        config = read_json(path / CONFIG)
+        model = Wav2Letter(Architecture(**config["architecture"]))
+        model.load_state_dict(torch.load(path / MODEL, map_location="cpu", weights_only=True))
+        vocab = Vocab(int(config["vocab"]["repetitions"]))
+        lexicon = path / config["decoding"]["lexicon"] if config["decoding"].get("lexicon") else None
+        return cls(model, vocab, path, config["decoding"]["beam_size"], config["decoding"]["beam_threshold"],
+                   lexicon, int(config["input"]["pad"]))
+
+    def __repr__(self) -> str:
+        a = self.model.arch
+        return (f"Recognizer({len(self.layer_names)} layers, {a.channels}/{a.hidden} channels, "
+                f"receptive field {self.receptive_field}, stride {self.stride}, {len(self.vocab)} classes)")
+
+    # -- geometry -------------------------------------------------------------------------
+    @property
+    def layer_names(self) -> list[str]:
+        return list(self.model.layer_names)
+
+    @property
+    def receptive_field(self) -> int:
+        return self.model.receptive_field
+
+    @property
+    def stride(self) -> int:
+        return self.model.stride
+
+    def geometry(self) -> list[LayerGeometry]:
+        return self.model.geometry()
+
+    def input_window(self, t: int) -> tuple[int, int]:
+        """Frames [start, end) of the unpadded utterance that output frame ``t`` sees; they reach
+        ``pad`` frames into the added silence at the ends (start < 0 or end > frames)."""
+        return self.model.input_window(t, self.pad)
+
+    def output_frames(self, frames: int) -> int:
+        """Output frames for an utterance of ``frames`` frames (silence padding included)."""
+        return self.model.output_frames(frames + 2 * self.pad)
+
+    def padded(self, features: np.ndarray) -> np.ndarray:
+        """The utterance as the network sees it: ``pad`` frames of silence added at both ends."""
+        return pad_silence(np.asarray(features, dtype=np.float32), self.pad)
+
+    # -- inference ------------------------------------------------------------------------
+    def _input(self, features: np.ndarray | torch.Tensor) -> torch.Tensor:
+        feats = np.asarray(features, dtype=np.float32)
+        if feats.ndim != 2 or feats.shape[1] != self.model.arch.n_mels:
+            raise ValueError(f"features must be (frames, {self.model.arch.n_mels}), got {feats.shape}")
+        x = torch.from_numpy(self.padded(feats))
+        if x.shape[0] < self.receptive_field:
+            raise ValueError(f"{feats.shape[0]} frames (+{2 * self.pad} of padding) are fewer than "
+                             f"the receptive field ({self.receptive_field})")
+        return x.T[None]
+
+    def logits(self, features: np.ndarray | torch.Tensor) -> np.ndarray:
+        """The network's output for one utterance: (output frames, classes), float32."""
+        with torch.inference_mode():
+            return self.model(self._input(features))[0].T.contiguous().numpy()
+
+    def activations(self, features: np.ndarray | torch.Tensor,
+                    layers: Iterable[str] | None = None) -> dict[str, np.ndarray]:
+        """Each named layer's activations (after ReLU) for one utterance: (channels, frames); the
+        input is padded first (see :meth:`padded`)."""
+        with torch.inference_mode():
+            _, acts = self.model.activations(self._input(features), layers)
+        return {k: v[0].numpy() for k, v in acts.items()}
+
+    def greedy(self, features: np.ndarray | torch.Tensor) -> str:
+        """Transcript from the best symbol of every frame."""
+        return greedy(self.vocab, self.logits(features))
+
+    @cached_property
+    def beam_decoder(self) -> BeamDecoder:
+        return BeamDecoder(self.vocab, self.beam_size, self.beam_threshold, self.lexicon)
+
+    def beam(self, features: np.ndarray | torch.Tensor) -> str:
+        """Transcript from flashlight-text's CTC beam search."""
+        return self.beam_decoder(self.logits(features))
+
+    def frame_symbols(self, logits: np.ndarray) -> list[str]:
+        """The best symbol of each output frame (``<b>`` for blank, ``1``… for repetitions)."""
+        syms = self.vocab.symbols
+        return [syms[i] for i in np.asarray(logits).argmax(-1)]
+
+    def frame_graphemes(self, logits: np.ndarray) -> list[str | None]:
+        """Each output frame's grapheme: its best symbol, a repetition symbol read as the letter it
+        repeats, None for blank. Consecutive equal entries are one emission (CTC)."""
+        out: list[str | None] = []
+        last: str | None = None
+        for s in self.frame_symbols(logits):
+            if s == "<b>":
+                out.append(None)
+                continue
+            if self.vocab.is_repetition(s):
+                out.append(last)
+                continue
+            out.append(s)
+            last = s
+        return out
+
+    def info(self) -> dict[str, Any]:
+        return {"layers": self.layer_names, "receptive_field": self.receptive_field, "stride": self.stride,
+                "pad": self.pad,
+                "classes": len(self.vocab), "architecture": self.model.arch.to_dict()}

@@ -1,0 +1,122 @@
+"""The ``asr`` stage: train Wav2Letter on the corpus's features, evaluate, write the artifact.
+
+Files of the finished artifact: ``model.pt`` (state dict), ``config.json`` (architecture,
+vocabulary, decoding), ``training.json`` (training record and learning curves),
+``evaluation.json`` (CER/WER and every transcript of the test splits), ``lexicon.txt``
+(when decoding with a lexicon).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from nap.asr.data import Examples, prepare
+from nap.asr.decode import BeamDecoder, greedy, write_lexicon
+from nap.asr.evaluate import score
+from nap.asr.model import Architecture, Wav2Letter
+from nap.asr.params import AsrParams
+from nap.asr.recognizer import CONFIG, Recognizer
+from nap.asr.train import train
+from nap.asr.vocab import Vocab
+from nap.store import read_json, write_json
+
+EVALUATION = "evaluation.json"
+LEXICON = "lexicon.txt"
+TEST_SPLITS = ("test_sentences", "test_voices")
+
+
+def _pairs(corpus: Any, split: str) -> list[tuple[str, str]]:
+    splits = corpus.splits
+    if split not in splits:
+        raise KeyError(f"corpus {getattr(corpus, 'path', '')} has no split {split!r} (it has {sorted(splits)})")
+    return [(u.id, u.text.lower()) for u in splits[split]]
+
+
+def architecture(p: AsrParams, n_mels: int) -> Architecture:
+    return Architecture(n_mels=n_mels, classes=len(Vocab(p.repetitions)), channels=p.channels, hidden=p.hidden,
+                        k7_layers=p.k7_layers)
+
+
+def prepare_all(
+    p: AsrParams, corpus: Any, features: Any, curves: bool = True
+) -> tuple[Architecture, Examples, dict[str, tuple[Examples, list[int]]]]:
+    """Architecture, checked training utterances, and the held-out subsets for the learning curves."""
+    train_pairs = _pairs(corpus, "train")
+    if not train_pairs:
+        raise ValueError(f"corpus {getattr(corpus, 'path', '')}: the train split is empty")
+    n_mels = int(features.get(train_pairs[0][0]).shape[1])
+    arch = architecture(p, n_mels)
+    model = Wav2Letter(arch)
+    vocab = Vocab(p.repetitions)
+    hop = float(getattr(features, "hop_s", 0.01))
+    pad = model.context_pad if p.pad else 0
+    train_set = prepare(train_pairs, features.get, vocab, model.output_frames, int(p.max_seconds / hop), pad=pad)
+    eval_sets: dict[str, tuple[Examples, list[int]]] = {}
+    if curves and p.eval_utterances:
+        for split in TEST_SPLITS:
+            ex = prepare(_pairs(corpus, split), features.get, vocab, model.output_frames, pad=pad)
+            rng = np.random.default_rng([p.seed, 5])
+            n = min(p.eval_utterances, len(ex.items))
+            eval_sets[split] = (ex, sorted(rng.choice(len(ex.items), n, replace=False).tolist()))
+    return arch, train_set, eval_sets
+
+
+def build_asr(work: Path, p: AsrParams, corpus: Any, features: Any) -> dict[str, Any]:
+    """Train (or resume) in ``work``, evaluate on the test splits, return the headline numbers."""
+    work = Path(work)
+    arch, train_set, eval_sets = prepare_all(p, corpus, features)
+    record = train(work, p, arch, train_set, eval_sets)
+    vocab = Vocab(p.repetitions)
+    lexicon = None
+    if p.lexicon:
+        words = {w for e in train_set.items for w in e.text.split()}
+        write_lexicon(work / LEXICON, vocab, words)
+        lexicon = LEXICON
+    write_json(work / CONFIG, {
+        "architecture": arch.to_dict(),
+        "vocab": vocab.to_dict(),
+        "input": {"pad": Wav2Letter(arch).context_pad if p.pad else 0},
+        "decoding": {"beam_size": p.beam_size, "beam_threshold": p.beam_threshold, "lexicon": lexicon},
+    })
+    rec = Recognizer.open(work)
+    evaluation = evaluate(rec, corpus, features, p) if not (work / EVALUATION).is_file() else read_json(
+        work / EVALUATION)
+    write_json(work / EVALUATION, evaluation)
+    summary: dict[str, Any] = {
+        "layers": len(rec.layer_names), "receptive_field": rec.receptive_field, "stride": rec.stride,
+        "parameters": sum(q.numel() for q in rec.model.parameters()),
+        "train_utterances": record["train_utterances"], "train_audio_minutes": round(
+            record["train_audio_seconds"] / 60, 2),
+        "skipped": record["skipped"], "steps": record["steps"], "epochs": record["epochs"],
+        "train_minutes": round(record["train_seconds"] / 60, 2), "final_loss": round(record["final_loss"], 4),
+        "bad_steps": record["history"]["bad_steps"],
+    }
+    for split, res in evaluation["splits"].items():
+        for dec in ("greedy", "beam"):
+            summary[f"{split}_{dec}_cer"] = round(res[dec]["cer"], 4)
+            summary[f"{split}_{dec}_wer"] = round(res[dec]["wer"], 4)
+    summary["cer"] = summary.get("test_sentences_beam_cer")
+    summary["wer"] = summary.get("test_sentences_beam_wer")
+    return summary
+
+
+def evaluate(rec: Recognizer, corpus: Any, features: Any, p: AsrParams) -> dict[str, Any]:
+    """Greedy and beam-search CER/WER on both test splits, with every transcript."""
+    torch.set_num_threads(p.threads or torch.get_num_threads())
+    beam = BeamDecoder(rec.vocab, p.beam_size, p.beam_threshold, rec.lexicon)
+    decoders = {"greedy": lambda lg: greedy(rec.vocab, lg), "beam": beam}
+    out: dict[str, Any] = {"splits": {}}
+    for split in TEST_SPLITS:
+        ex = prepare(_pairs(corpus, split), features.get, rec.vocab, rec.model.output_frames, pad=rec.pad)
+        t0 = time.perf_counter()
+        res = score(rec.model, rec.vocab, ex, decoders=decoders)
+        res["skipped"] = dict(ex.skipped)
+        res["seconds"] = round(time.perf_counter() - t0, 1)
+        out["splits"][split] = res
+    return out
+

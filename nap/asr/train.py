@@ -1,0 +1,329 @@
+"""CTC training of Wav2Letter: Adam, bucketed batches, checkpoints that resume, DDP through torchrun.
+
+Everything random is a function of the seed and the step (weights from the seed, batch
+order from (seed, epoch), SpecAugment masks from (seed, step, position in the batch)), so
+a run killed at any point and resumed from its last checkpoint ends with the same weights
+as an uninterrupted one. The checkpoint (``checkpoint.pt``: weights, Adam's state, step,
+learning curves) is rewritten atomically every ``checkpoint_every`` steps; the finished
+model is ``model.pt`` plus ``training.json``. Every file loads with ``weights_only=True``.
+
+Command line (one process, or one per GPU/CPU share through torchrun)::
+
+    torchrun --nproc_per_node 2 -m nap.asr.train --profile tiny -p asr.epochs 3
+    python -m nap.asr.train --profile default --train-only
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from nap.asr import distributed as D
+from nap.asr.data import Examples, collate, epoch_batches, spec_augment
+from nap.asr.model import Architecture, Wav2Letter
+from nap.asr.params import AsrParams
+from nap.asr.vocab import Vocab
+from nap.store import atomic_path, read_json, write_json
+
+CHECKPOINT = "checkpoint.pt"
+MODEL = "model.pt"
+TRAINING = "training.json"
+
+
+class TrainingError(RuntimeError):
+    """Training cannot go on (e.g. the loss stays non-finite)."""
+
+
+@dataclass
+class History:
+    """Learning curves: per-step training loss and learning rate, periodic held-out checks."""
+
+    step: list[int] = field(default_factory=list)
+    loss: list[float] = field(default_factory=list)
+    lr: list[float] = field(default_factory=list)
+    evals: list[dict[str, Any]] = field(default_factory=list)
+    bad_steps: int = 0
+    nonfinite_utterances: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"step": self.step, "loss": self.loss, "lr": self.lr, "evals": self.evals,
+                "bad_steps": self.bad_steps, "nonfinite_utterances": self.nonfinite_utterances}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> History:
+        return cls(list(d["step"]), list(d["loss"]), list(d["lr"]), list(d["evals"]),
+                   int(d["bad_steps"]), int(d["nonfinite_utterances"]))
+
+
+def lr_at(step: int, total: int, p: AsrParams) -> float:
+    """Linear warm-up to ``lr``, then cosine decay to ``lr * lr_final`` at the last step."""
+    if p.warmup_steps and step < p.warmup_steps:
+        return p.lr * (step + 1) / p.warmup_steps
+    span = max(total - p.warmup_steps, 1)
+    progress = min(max(step - p.warmup_steps, 0) / span, 1.0)
+    return p.lr * (p.lr_final + (1 - p.lr_final) * 0.5 * (1 + math.cos(math.pi * progress)))
+
+
+def build_model(arch: Architecture, seed: int) -> Wav2Letter:
+    """A freshly initialised network; the weights depend on ``seed`` only."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return Wav2Letter(arch)
+
+
+def _augment_seed(seed: int, step: int, position: int) -> int:
+    return int(np.random.SeedSequence([seed, step, position, 11]).generate_state(1)[0])
+
+
+def save_checkpoint(path: Path, model: Wav2Letter, opt: torch.optim.Optimizer, step: int,
+                    seconds: float, history: History, fingerprint: str) -> None:
+    """Weights, optimizer state, step and curves, written atomically."""
+    state = {"model": model.state_dict(), "optimizer": opt.state_dict(), "step": step,
+             "seconds": seconds, "history": history.to_dict(), "fingerprint": fingerprint}
+    with atomic_path(path) as tmp:
+        torch.save(state, tmp)
+
+
+def load_checkpoint(path: Path) -> dict[str, Any]:
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - any unreadable checkpoint is reported the same way
+        raise TrainingError(f"checkpoint {path} cannot be read ({exc}); delete it to train from scratch") from exc
+
+
+def is_trained(work: Path) -> bool:
+    """True when ``work`` holds a finished training (``model.pt`` and ``training.json``)."""
+    return (work / MODEL).is_file() and (work / TRAINING).is_file()
+
+
+def train(
+    work: Path,
+    p: AsrParams,
+    arch: Architecture,
+    train_set: Examples,
+    eval_sets: dict[str, tuple[Examples, list[int]]] | None = None,
+    info: D.DistInfo | None = None,
+    progress: bool = True,
+    stop_after: int | None = None,
+) -> dict[str, Any]:
+    """Train in ``work`` (resuming from its checkpoint) and return the training record.
+
+    ``eval_sets`` maps a name to (examples, indices) scored with greedy decoding for the
+    learning curves (monitoring only: the final model is the last step's). ``stop_after``
+    ends the run after that many steps without finishing (tests of resumption).
+    """
+    work = Path(work)
+    info = info or D.DistInfo()
+    if is_trained(work):
+        return read_json(work / TRAINING)
+    if p.threads:
+        torch.set_num_threads(p.threads)
+    device = D.device_for(info, p.device)
+    D.init(info, device)
+    vocab = Vocab(p.repetitions)
+    if arch.classes != len(vocab):
+        raise TrainingError(f"architecture has {arch.classes} classes, vocabulary {len(vocab)}")
+    if not train_set.items:
+        raise TrainingError(f"no usable training utterances (skipped: {dict(train_set.skipped)})")
+
+    model = build_model(arch, p.seed).to(device)
+    opt = torch.optim.AdamW(model.parameters(), lr=p.lr, weight_decay=p.weight_decay)
+    fingerprint = train_set.fingerprint()
+    history, step, seconds = History(), 0, 0.0
+    ckpt_path = work / CHECKPOINT
+    if ckpt_path.is_file():
+        ckpt = load_checkpoint(ckpt_path)
+        if ckpt["fingerprint"] != fingerprint:
+            raise TrainingError(f"checkpoint {ckpt_path} was made on other training data; delete it to restart")
+        model.load_state_dict(ckpt["model"])
+        opt.load_state_dict(ckpt["optimizer"])
+        step, seconds, history = int(ckpt["step"]), float(ckpt["seconds"]), History.from_dict(ckpt["history"])
+    net = model
+    if info.active:
+        net = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda"
+                                                        else None)
+
+    steps_per_epoch = len(epoch_batches(train_set.items, p.batch_size, p.seed, 0))
+    total = p.epochs * steps_per_epoch
+    eval_every = p.eval_every or steps_per_epoch
+    autocast = p.precision == "bfloat16"
+    bad_in_a_row = 0
+    bar = tqdm(total=total, initial=step, disable=not (progress and info.main), desc="asr training",
+               unit="step", mininterval=0.5 if sys.stderr.isatty() else 10.0, dynamic_ncols=True)
+    model.train()
+    epoch_cache: tuple[int, list[list[int]]] = (-1, [])
+    try:
+        while step < total:
+            if stop_after is not None and step >= stop_after:
+                return {"stopped_at": step}
+            t0 = time.perf_counter()
+            epoch, pos = divmod(step, steps_per_epoch)
+            if epoch_cache[0] != epoch:
+                epoch_cache = (epoch, epoch_batches(train_set.items, p.batch_size, p.seed, epoch))
+            batch = epoch_cache[1][pos]
+            lr = lr_at(step, total, p)
+            for group in opt.param_groups:
+                group["lr"] = lr
+            stats = _step(net, model, opt, train_set, batch, step, p, info, device, autocast)
+            if stats is None:
+                history.bad_steps += 1
+                bad_in_a_row += 1
+                if bad_in_a_row > p.max_bad_steps:
+                    raise TrainingError(
+                        f"asr training: {bad_in_a_row} steps in a row had a non-finite loss or gradient "
+                        f"(step {step}, lr {lr:.3g}); lower 'asr.lr' or check the features for NaN/inf")
+            else:
+                bad_in_a_row = 0
+                loss, nonfinite = stats
+                history.nonfinite_utterances += nonfinite
+                history.step.append(step)
+                history.loss.append(loss)
+                history.lr.append(lr)
+                bar.set_postfix(loss=f"{loss:.3f}", epoch=epoch + 1)
+            step += 1
+            seconds += time.perf_counter() - t0
+            bar.update(1)
+            if info.main and eval_sets and (step % eval_every == 0 or step == total):
+                history.evals.append(_curve_point(model, eval_sets, step, steps_per_epoch, seconds, device))
+            if info.main and (step % p.checkpoint_every == 0 or step == total):
+                save_checkpoint(ckpt_path, model, opt, step, seconds, history, fingerprint)
+        record = {
+            "steps": total, "steps_per_epoch": steps_per_epoch, "epochs": p.epochs,
+            "train_seconds": round(seconds, 1), "processes": info.world,
+            "train_utterances": len(train_set.items), "train_audio_seconds": round(train_set.seconds, 1),
+            "skipped": dict(train_set.skipped), "final_loss": float(np.mean(history.loss[-20:])) if history.loss
+            else float("nan"), "history": history.to_dict(),
+        }
+        if info.main:
+            with atomic_path(work / MODEL) as tmp:
+                torch.save(model.state_dict(), tmp)
+            write_json(work / TRAINING, record)
+            ckpt_path.unlink(missing_ok=True)
+        D.barrier(info)
+        return record
+    finally:
+        bar.close()
+
+
+def _step(net: torch.nn.Module, model: Wav2Letter, opt: torch.optim.Optimizer, data: Examples,
+          batch: list[int], step: int, p: AsrParams, info: D.DistInfo, device: torch.device,
+          autocast: bool) -> tuple[float, int] | None:
+    """One optimisation step on this process's share of ``batch``; None when it was skipped."""
+    share = list(range(info.rank, len(batch), info.world))
+    opt.zero_grad(set_to_none=True)
+    if share:
+        x, lengths, targets, target_lengths = collate(data, [batch[k] for k in share])
+        seeds = [_augment_seed(p.seed, step, k) for k in share]
+        x = spec_augment(x, lengths, seeds, p.freq_masks, p.freq_mask_width, p.time_masks, p.time_mask_width)
+        x = x.to(device)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=autocast):
+            logits = net(x)
+        logp = logits.float().log_softmax(1).permute(2, 0, 1)  # (frames, batch, classes)
+        out_lens = model.output_frames(lengths)
+        losses = F.ctc_loss(logp, targets.to(device), out_lens.to(device), target_lengths.to(device),
+                            blank=0, reduction="none", zero_infinity=True)
+        losses = losses / target_lengths.to(device)
+        finite = torch.isfinite(losses)
+        kept = torch.where(finite, losses, torch.zeros_like(losses))
+        loss = kept.sum() * (info.world / len(batch))
+        local = [float(kept.detach().sum()), float(finite.sum()), float((~finite).sum())]
+    else:  # fewer utterances than processes: take part in the gradient exchange with nothing
+        rf = model.receptive_field
+        loss = net(torch.zeros(1, model.arch.n_mels, rf, device=device)).sum() * 0.0
+        local = [0.0, 0.0, 0.0]
+    loss_sum, n_finite, n_bad = D.all_sum(local, info, device)
+    loss.backward()
+    if n_finite == 0:
+        opt.zero_grad(set_to_none=True)
+        return None
+    if p.grad_clip:
+        norm = torch.nn.utils.clip_grad_norm_(model.parameters(), p.grad_clip)
+    else:
+        norm = torch.nn.utils.get_total_norm([q.grad for q in model.parameters() if q.grad is not None])
+    if not torch.isfinite(norm):
+        opt.zero_grad(set_to_none=True)
+        return None
+    opt.step()
+    return loss_sum / n_finite, int(n_bad)
+
+
+def _curve_point(model: Wav2Letter, eval_sets: dict[str, tuple[Examples, list[int]]], step: int,
+                 steps_per_epoch: int, seconds: float, device: torch.device) -> dict[str, Any]:
+    from nap.asr.evaluate import score
+
+    point: dict[str, Any] = {"step": step, "epoch": step / steps_per_epoch, "train_seconds": round(seconds, 1)}
+    for name, (examples, indices) in eval_sets.items():
+        res = score(model, Vocab(_repetitions(model)), examples, indices, device=device)
+        point[name] = {"loss": res["loss"], "cer": res["greedy"]["cer"], "wer": res["greedy"]["wer"]}  # type: ignore[index]
+    return point
+
+
+def _repetitions(model: Wav2Letter) -> int:
+    from nap.asr.vocab import ALPHABET
+
+    return model.arch.classes - 1 - len(ALPHABET)
+
+
+# -- command line ---------------------------------------------------------------------------
+def main(argv: list[str] | None = None) -> int:
+    """Train the ``asr`` stage of a profile, in its work folder, in one or (torchrun) several processes."""
+    ap = argparse.ArgumentParser(prog="python -m nap.asr.train", description=main.__doc__)
+    ap.add_argument("--profile", default="default", help="profile name or YAML file (default: default)")
+    ap.add_argument("-p", "--param", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
+                    help="change a parameter, e.g. -p asr.epochs 3 (VALUE is YAML)")
+    ap.add_argument("--artifacts", default=None, help="artifact folder (default: artifacts/<profile>)")
+    ap.add_argument("--work", default=None, help="train into this folder instead of the stage's work folder")
+    ap.add_argument("--train-only", action="store_true", help="do not evaluate and finish the stage afterwards")
+    ap.add_argument("--no-progress", action="store_true", help="no progress bar")
+    args = ap.parse_args(argv)
+
+    import yaml
+
+    from nap.study import Study
+
+    changes = {name: yaml.safe_load(value) for name, value in args.param}
+    study = Study(args.profile, changes, args.artifacts)
+    info = D.from_env()
+    p: AsrParams = study.params("asr")  # type: ignore[assignment]
+    device = D.device_for(info, p.device)
+    D.init(info, device)
+    if info.main:  # inputs are built once, by the first process
+        study.corpus()
+        study.features()
+    D.barrier(info)
+    corpus, features = study.corpus(), study.features()
+    from nap.asr.stage import prepare_all
+
+    work = Path(args.work) if args.work else study.store.folder("asr", study.key("asr")).with_name(
+        f"asr-{study.key('asr')}.partial")
+    done = study.artifact("asr", build=False)
+    if done is not None and not args.work:
+        if info.main:
+            print(f"[nap] asr: already built at {done.path}")
+        D.shutdown(info)
+        return 0
+    work.mkdir(parents=True, exist_ok=True)
+    arch, train_set, eval_sets = prepare_all(p, corpus, features, curves=info.main)
+    record = train(work, p, arch, train_set, eval_sets, info=info, progress=not args.no_progress)
+    D.shutdown(info)
+    if info.main:
+        print(json.dumps({k: v for k, v in record.items() if k != "history"}, indent=1))
+        if not args.train_only and not args.work:
+            art = study.artifact("asr")
+            print(f"[nap] asr: finished at {art.path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

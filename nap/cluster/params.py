@@ -1,0 +1,69 @@
+"""Parameters of the cluster stage: hierarchical clustering of NAPs, scores and probes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar, Literal
+
+from nap.params import ParamError, StageParams, param
+
+
+@dataclass(frozen=True)
+class ClusterParams(StageParams):
+    """How the NAPs of every layer are clustered, scored and probed (paper §3.3, beyond it)."""
+
+    stage: ClassVar[str] = "cluster"
+
+    percentile: float = param(
+        80.0, "clusters are cut at this percentile of the layer's pairwise NAP distances (paper: 80)"
+    )
+    linkage: Literal["complete", "average", "single", "ward"] = param(
+        "complete", "hierarchical clustering linkage (paper: complete)"
+    )
+    metric: Literal["euclidean", "cityblock", "cosine", "correlation"] = param(
+        "euclidean", "distance between flattened NAPs (paper: euclidean)"
+    )
+    groupings: list[str] | None = param(None, "groupings to cluster; None = every grouping of the NAP set")
+    layers: list[str] | None = param(None, "layers to cluster and probe; None = every layer of the NAP set")
+    phoneme_grouping: str = param(
+        "phoneme", "the phoneme grouping the paper's claims are judged on (phoneme = the G2P cascade)"
+    )
+    permutations: int = param(2000, "label permutations behind the p-values of the class-agreement scores")
+    alpha: float = param(0.05, "significance level for the claims (permutation p-values)")
+    emergence: float = param(
+        0.5, "a grouping 'emerges' at the first layer whose probe accuracy gain over chance reaches "
+        "this share of its best gain over all layers"
+    )
+    probes: bool = param(True, "train linear probes (logistic regression) per layer")
+    probe_groupings: list[str] | None = param(None, "groupings to probe; None = every grouping")
+    probe_C: float = param(1.0, "inverse L2 regularisation strength of the logistic-regression probes")
+    probe_max_iter: int = param(300, "L-BFGS iterations of each probe")
+    probe_test_fraction: float = param(0.25, "share of utterances held out to test the probes")
+    probe_max_train: int = param(12000, "at most this many frames (sampled) train one probe")
+    seed: int = param(0, "seed of the probe split, the frame sample and the permutations")
+
+    def check(self) -> None:
+        if not 0.0 < self.percentile < 100.0:
+            raise ParamError(f"parameter 'cluster.percentile' must lie in (0, 100), got {self.percentile}")
+        if self.linkage == "ward" and self.metric != "euclidean":
+            raise ParamError("parameter 'cluster.linkage' = 'ward' needs cluster.metric = 'euclidean'")
+        if self.permutations < 1:
+            raise ParamError(f"parameter 'cluster.permutations' must be ≥ 1, got {self.permutations}")
+        if not 0.0 < self.alpha < 1.0:
+            raise ParamError(f"parameter 'cluster.alpha' must lie in (0, 1), got {self.alpha}")
+        if not 0.0 < self.emergence <= 1.0:
+            raise ParamError(f"parameter 'cluster.emergence' must lie in (0, 1], got {self.emergence}")
+        if self.probe_C <= 0:
+            raise ParamError(f"parameter 'cluster.probe_C' must be > 0, got {self.probe_C}")
+        if self.probe_max_iter < 1:
+            raise ParamError(f"parameter 'cluster.probe_max_iter' must be ≥ 1, got {self.probe_max_iter}")
+        if not 0.0 < self.probe_test_fraction < 1.0:
+            raise ParamError(
+                f"parameter 'cluster.probe_test_fraction' must lie in (0, 1), got {self.probe_test_fraction}"
+            )
+        if self.probe_max_train < 10:
+            raise ParamError(f"parameter 'cluster.probe_max_train' must be ≥ 10, got {self.probe_max_train}")
+        for name in ("groupings", "layers", "probe_groupings"):
+            value = getattr(self, name)
+            if value is not None and not value:
+                raise ParamError(f"parameter 'cluster.{name}' is an empty list; use None for all")

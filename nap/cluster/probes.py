@@ -1,0 +1,83 @@
+"""Linear probes: how well a layer's activations predict a frame's grapheme or phoneme.
+
+After Alain & Bengio (2016), the probe the paper names as future work. For each layer, the
+NAP stage samples output frames and gives each a feature vector: the activations of the
+frame's input window, averaged over positions (one value per channel). A multinomial
+logistic regression (scikit-learn, L-BFGS, features standardised on the training frames)
+learns the frame's label on the frames of some utterances and is tested on the frames of
+the others (``test_fraction`` of the utterances, chosen by the seed), so no utterance is
+seen on both sides. Frames without a label (-1) take no part; test frames of a class the
+probe never saw in training count as errors. ``chance`` is the accuracy of always
+answering the most frequent training class.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from typing import Any
+
+import numpy as np
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import balanced_accuracy_score
+from sklearn.preprocessing import StandardScaler
+from threadpoolctl import threadpool_limits
+
+
+def split_utterances(utt_index: np.ndarray, test_fraction: float, seed: int) -> np.ndarray:
+    """Boolean mask of test frames: all frames of a seeded ``test_fraction`` of the utterances."""
+    utts = np.unique(utt_index)
+    if len(utts) < 2:
+        raise ValueError(f"probes need frames of at least 2 utterances to hold some out, got {len(utts)}")
+    rng = np.random.default_rng(seed)
+    n_test = min(max(1, math.ceil(test_fraction * len(utts))), len(utts) - 1)
+    test_utts = rng.permutation(utts)[:n_test]
+    return np.isin(utt_index, test_utts)
+
+
+def train_probe(
+    x: np.ndarray,
+    y: np.ndarray,
+    test: np.ndarray,
+    *,
+    c: float = 1.0,
+    max_iter: int = 300,
+    max_train: int = 12000,
+    seed: int = 0,
+    threads: int = 2,
+) -> dict[str, Any]:
+    """Fit one probe on the frames outside ``test`` and score it on ``test``; see module docstring."""
+    x = np.asarray(x, dtype=np.float32)
+    y = np.asarray(y)
+    labelled = y >= 0
+    train_idx = np.flatnonzero(labelled & ~test)
+    test_idx = np.flatnonzero(labelled & test)
+    out: dict[str, Any] = {"n_train": int(len(train_idx)), "n_test": int(len(test_idx))}
+    classes = np.unique(y[train_idx])
+    if len(classes) < 2 or len(test_idx) == 0:
+        why = "fewer than 2 classes in the training frames" if len(classes) < 2 else "no labelled test frames"
+        return {**out, "accuracy": float("nan"), "balanced_accuracy": float("nan"), "chance": float("nan"),
+                "n_classes": int(len(classes)), "converged": False, "message": why}
+    rng = np.random.default_rng(seed)
+    if len(train_idx) > max_train:
+        train_idx = np.sort(rng.choice(train_idx, size=max_train, replace=False))
+    scaler = StandardScaler().fit(x[train_idx])
+    model = LogisticRegression(C=c, max_iter=max_iter)
+    with threadpool_limits(limits=threads), warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model.fit(scaler.transform(x[train_idx]), y[train_idx])
+        pred = model.predict(scaler.transform(x[test_idx]))
+    truth = y[test_idx]
+    values, counts = np.unique(y[train_idx], return_counts=True)
+    majority = values[counts.argmax()]
+    return {
+        **out,
+        "n_train": int(len(train_idx)),
+        "accuracy": float(np.mean(pred == truth)),
+        "balanced_accuracy": float(balanced_accuracy_score(truth, pred)),
+        "chance": float(np.mean(truth == majority)),
+        "n_classes": int(len(classes)),
+        "converged": bool(np.all(model.n_iter_ < max_iter)),
+        "message": None,
+    }

@@ -1,0 +1,149 @@
+"""``Clustering``: the cluster stage's results read back, with the chapter's tables and figures."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from nap.cluster.claims import Claim, claims_markdown, evaluate_claims, figure4_layers, pick_grouping
+from nap.cluster.hierarchy import LayerClustering
+from nap.cluster.plots import plot_grid, plot_scores
+from nap.display import Table, table
+from nap.store import StoreError, read_json
+
+
+class Markdown(str):
+    """Text that notebooks and the book render as Markdown."""
+
+    def _repr_markdown_(self) -> str:
+        return str(self)
+
+
+class Clustering:
+    """The stored clusterings, scores, probes and claims of one cluster artifact (see ``stage``)."""
+
+    def __init__(self, path: Path, doc: dict[str, Any], arrays: dict[str, np.ndarray],
+                 probes: dict[str, dict[str, Any]], params: dict[str, Any]):
+        self.path = path
+        self.doc = doc
+        self.arrays = arrays
+        self.probes = probes
+        self.params = params
+
+    @classmethod
+    def open(cls, path: str | Path) -> Clustering:
+        path = Path(path)
+        for name in ("clusters.json", "clusters.npz", "probes.json"):
+            if not (path / name).is_file():
+                raise StoreError(f"{path} is not a cluster artifact: {name} is missing")
+        with np.load(path / "clusters.npz", allow_pickle=False) as npz:
+            arrays = {k: npz[k] for k in npz.files}
+        params = read_json(path / "params.json")["params"] if (path / "params.json").is_file() else {}
+        return cls(path, read_json(path / "clusters.json"), arrays, read_json(path / "probes.json"), params)
+
+    def __repr__(self) -> str:
+        return f"Clustering({len(self.groupings)} groupings × {len(self.layers)} layers at '{self.path}')"
+
+    # -- contents -------------------------------------------------------------------------
+    @property
+    def groupings(self) -> list[str]:
+        return list(self.doc["groupings"])
+
+    @property
+    def layers(self) -> list[str]:
+        return list(self.doc["layers"])
+
+    @property
+    def kinds(self) -> dict[str, str]:
+        """Grouping → "phoneme" or "grapheme" (which class table scores it)."""
+        return dict(self.doc["kinds"])
+
+    def classes(self, grouping: str) -> dict[str, str | None]:
+        return dict(self.doc["classes"][grouping])
+
+    def _check(self, grouping: str, layer: str) -> dict[str, Any]:
+        if grouping not in self.doc["results"]:
+            raise KeyError(f"no grouping {grouping!r} in {self.path}; it has {self.groupings}")
+        if layer not in self.doc["results"][grouping]:
+            raise KeyError(f"no layer {layer!r} in {self.path}; it has {self.layers}")
+        return self.doc["results"][grouping][layer]
+
+    def result(self, grouping: str, layer: str) -> LayerClustering:
+        """One layer's clustering for one grouping."""
+        m = self._check(grouping, layer)
+        a = {k: self.arrays[f"{grouping}.{layer}.{k}"] for k in ("distances", "linkage", "order", "clusters")}
+        return LayerClustering(
+            grouping, layer, list(m["names"]), a["distances"], a["linkage"], a["order"].astype(int),
+            a["clusters"].astype(int), float("nan") if m["threshold"] is None else float(m["threshold"]),
+            float(m["percentile"]), m["method"], m["metric"], dict(m["excluded"]), m["message"],
+        )
+
+    def scores(self, grouping: str | None = None) -> dict[str, Any]:
+        """``{grouping: {layer: scores}}``, or one grouping's ``{layer: scores}``."""
+        allg = {g: {lay: r["scores"] for lay, r in per.items()} for g, per in self.doc["results"].items()}
+        return allg if grouping is None else allg[grouping]
+
+    # -- judgements -----------------------------------------------------------------------
+    @property
+    def phoneme_grouping(self) -> str:
+        return str(self.params.get("phoneme_grouping", "phoneme"))
+
+    @property
+    def alpha(self) -> float:
+        return float(self.params.get("alpha", 0.05))
+
+    def figure4_layers(self) -> list[str]:
+        """The two hidden layers with the best phonetic-class agreement (paper Figure 4: 9 and 10)."""
+        ph = pick_grouping(self.kinds, "phoneme", self.phoneme_grouping)
+        return figure4_layers(self.scores(), self.layers, ph) if ph else []
+
+    def claims(self) -> list[Claim]:
+        return evaluate_claims(self.scores(), self.probes, self.layers, self.kinds, self.phoneme_grouping,
+                               self.alpha, float(self.params.get("emergence", 0.5)))
+
+    def claims_text(self) -> Markdown:
+        """The claims with verdicts and numbers, as Markdown for the chapter."""
+        return Markdown(claims_markdown(self.claims()))
+
+    # -- tables and figures ---------------------------------------------------------------
+    def figure(self, layers: Sequence[str], groupings: Sequence[str] | None = None,
+               scale: Literal["figure", "row", "panel"] = "figure") -> Figure:
+        """Paper-style panels: one row per layer, one column per grouping (default: grapheme, phoneme)."""
+        groupings = list(groupings or self.default_groupings())
+        return plot_grid([[self.result(g, lay) for g in groupings] for lay in layers], scale=scale)
+
+    def default_groupings(self) -> list[str]:
+        """The grapheme grouping and the phoneme grouping the claims use, as in the paper."""
+        gr = pick_grouping(self.kinds, "grapheme", "grapheme")
+        ph = pick_grouping(self.kinds, "phoneme", self.phoneme_grouping)
+        return [g for g in (gr, ph) if g]
+
+    def score_figure(self) -> Figure:
+        """Probe accuracy and class agreement across layers, graphemes and phonemes side by side."""
+        return plot_scores(self.scores(), self.probes, self.layers, self.kinds, self.alpha,
+                           highlight=self.figure4_layers())
+
+    def score_table(self, grouping: str) -> Table:
+        """Per layer: clusters, class agreement (AUC, p, ARI), vowel separation and probe accuracy."""
+        rows = []
+        for lay in self.layers:
+            s = self.scores(grouping).get(lay, {})
+            pr = self.probes.get(grouping, {}).get(lay, {})
+            cls, vow = s.get("classes", {}), s.get("vowels", {})
+            rows.append([
+                lay, s.get("separation", {}).get("n_clusters", 0),
+                cls.get("auc", float("nan")), cls.get("p"), cls.get("ari", float("nan")),
+                vow.get("auc", float("nan")), vow.get("p"), pr.get("accuracy", float("nan")),
+                pr.get("chance", float("nan")),
+            ])
+        headers = ["layer", "clusters", "class AUC", "p", "class ARI", "vowel AUC", "p", "probe acc.",
+                   "chance"]
+        return table(rows, headers, title=f"{grouping}: scores per layer")
+
+    def messages(self) -> list[str]:
+        """Every clustering that could not be made, with its reason."""
+        return [r["message"] for per in self.doc["results"].values() for r in per.values() if r["message"]]

@@ -1,0 +1,202 @@
+"""The cluster stage: every layer's NAPs clustered and scored, linear probes per layer.
+
+``build_clusters(work, p, napset)`` writes into ``work`` (the format, readable without
+``nap``):
+
+``clusters.npz``
+    for grouping ``g`` and layer ``l``: ``g.l.distances`` (G, G) pairwise NAP distances,
+    ``g.l.linkage`` scipy's (G-1, 4) linkage matrix, ``g.l.order`` the dendrogram's leaf
+    order, ``g.l.clusters`` a flat cluster id per group (1.. in dendrogram order). Rows
+    follow ``clusters.json``'s ``names``; a layer without a clustering has empty arrays.
+``clusters.json``
+    ``{"groupings", "layers", "classes": {g: {name: class or null}},
+    "results": {g: {l: {names, threshold, percentile, method, metric, n_clusters,
+    excluded: {name: why}, message, scores}}}}``; ``scores`` holds ``classes`` and
+    ``vowels`` (see :mod:`nap.cluster.scores`), ``vowel_purity``, ``separation`` and, for
+    phoneme groupings, ``shared_grapheme``.
+``probes.json``
+    ``{g: {l: {accuracy, balanced_accuracy, chance, n_train, n_test, n_classes,
+    converged, message}}}`` (see :mod:`nap.cluster.probes`); ``probes/<layer>.json`` keep
+    finished layers so an interrupted stage resumes.
+``claims.json``
+    the paper's claims judged on these numbers (:mod:`nap.cluster.claims`).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from nap.cluster.claims import evaluate_claims, figure4_layers
+from nap.cluster.hierarchy import LayerClustering, cluster_naps
+from nap.cluster.params import ClusterParams
+from nap.cluster.probes import split_utterances, train_probe
+from nap.cluster.scores import class_purity, class_scores, dominant_partner, grapheme_classes, separation
+from nap.params import ParamError
+from nap.phonetics import PHONE_CLASS
+from nap.store import atomic_path, read_json, write_json
+
+ARRAYS = ("distances", "linkage", "order", "clusters")
+
+
+def phone_classes(names: list[str]) -> dict[str, str | None]:
+    """The phonetic class of each ARPAbet name (table in :mod:`nap.phonetics`); None for others (``sil``)."""
+    return {n: PHONE_CLASS.get(n.upper().rstrip("012")) for n in names}
+
+
+def group_classes(grouping: str, names: list[str]) -> tuple[str, dict[str, str | None]]:
+    """("phoneme", phonetic classes) or ("grapheme", vowel/consonant letters) for a grouping.
+
+    A grouping named ``phoneme…`` or ``grapheme…`` is what its name says; any other is a
+    phoneme grouping when at least five of its names are two-letter ARPAbet phones (every
+    vowel is), since single letters such as ``d`` or ``s`` are phones too.
+    """
+    if grouping.startswith("phoneme"):
+        return "phoneme", phone_classes(names)
+    if grouping.startswith("grapheme"):
+        return "grapheme", grapheme_classes(names)
+    two_letter = sum(len(n.rstrip("012")) == 2 and n.upper().rstrip("012") in PHONE_CLASS for n in names)
+    return ("phoneme", phone_classes(names)) if two_letter >= 5 else ("grapheme", grapheme_classes(names))
+
+
+def vowel_labels(classes: dict[str, str | None]) -> dict[str, str | None]:
+    """vowel / consonant from a class table (None stays None)."""
+    return {k: None if c is None else ("vowel" if c == "vowel" else "consonant") for k, c in classes.items()}
+
+
+def _selected(wanted: list[str] | None, available: list[str], what: str) -> list[str]:
+    if wanted is None:
+        return list(available)
+    missing = [w for w in wanted if w not in available]
+    if missing:
+        raise ParamError(f"parameter 'cluster.{what}': {missing} not in the NAP set (it has {available})")
+    return list(wanted)
+
+
+def score_layer(
+    result: LayerClustering, classes: dict[str, str | None], partner: dict[str, str | None] | None,
+    permutations: int, rng: np.random.Generator,
+) -> dict[str, Any]:
+    """Every score of one clustering (see :mod:`nap.cluster.scores`)."""
+    vowels = vowel_labels(classes)
+    scores: dict[str, Any] = {
+        "classes": class_scores(result, classes, permutations, rng),
+        "vowels": class_scores(result, vowels, permutations, rng),
+        "vowel_purity": class_purity(result, vowels, "vowel"),
+        "separation": separation(result),
+    }
+    if partner is not None:
+        scores["shared_grapheme"] = class_scores(result, partner, permutations, rng)
+    return scores
+
+
+def _partners(napset: Any, groupings: list[str], kinds: dict[str, str], layers: list[str]) -> dict[str, Any]:
+    """For each phoneme grouping, its groups' most frequent grapheme (from the probe sample)."""
+    if "grapheme" not in napset.groupings or not layers:
+        return {}
+    try:
+        _, labels, _, _ = napset.probe_features(layers[0])
+    except (KeyError, FileNotFoundError, AttributeError):
+        return {}
+    out = {}
+    for g in groupings:
+        if kinds[g] == "phoneme" and g in labels and "grapheme" in labels:
+            out[g] = dominant_partner(np.asarray(labels[g]), np.asarray(labels["grapheme"]),
+                                      napset.groups(g), napset.groups("grapheme"))
+    return out
+
+
+def run_clustering(napset: Any, p: ClusterParams) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """Cluster and score every selected grouping and layer: (JSON document, npz arrays)."""
+    groupings = _selected(p.groupings, list(napset.groupings), "groupings")
+    layers = _selected(p.layers, list(napset.layers), "layers")
+    kinds, classes = {}, {}
+    for g in groupings:
+        kinds[g], classes[g] = group_classes(g, napset.groups(g))
+    partners = _partners(napset, groupings, kinds, layers)
+    rng = np.random.default_rng(p.seed)
+    doc: dict[str, Any] = {"groupings": groupings, "layers": layers, "kinds": kinds, "classes": classes,
+                           "partners": partners, "results": {}}
+    arrays: dict[str, np.ndarray] = {}
+    for g in groupings:
+        names, counts = napset.groups(g), napset.counts(g)
+        doc["results"][g] = {}
+        for layer in layers:
+            res = cluster_naps(napset.nap(g, layer), names, grouping=g, layer=layer, counts=counts,
+                               percentile=p.percentile, method=p.linkage, metric=p.metric)
+            meta = res.meta()
+            meta["scores"] = score_layer(res, classes[g], partners.get(g), p.permutations, rng)
+            doc["results"][g][layer] = meta
+            for a in ARRAYS:
+                arrays[f"{g}.{layer}.{a}"] = np.asarray(getattr(res, a))
+    return doc, arrays
+
+
+def run_probes(napset: Any, p: ClusterParams, layers: list[str], work: Path) -> dict[str, dict[str, Any]]:
+    """Probe every layer for every selected grouping; finished layers are kept in ``work/probes``."""
+    groupings = _selected(p.probe_groupings, list(napset.groupings), "probe_groupings")
+    out: dict[str, dict[str, Any]] = {g: {} for g in groupings}
+    for layer in layers:
+        done = work / "probes" / f"{layer}.json"
+        if done.is_file():
+            per = read_json(done)
+        else:
+            x, labels, utt, _ = napset.probe_features(layer)
+            test = split_utterances(np.asarray(utt), p.probe_test_fraction, p.seed)
+            per = {g: train_probe(x, labels[g], test, c=p.probe_C, max_iter=p.probe_max_iter,
+                                  max_train=p.probe_max_train, seed=p.seed) for g in groupings if g in labels}
+            write_json(done, json_safe(per))
+        for g, r in per.items():
+            out[g][layer] = r
+    return out
+
+
+def json_safe(obj: Any) -> Any:
+    """NaN and infinities become null, so the JSON files are standard JSON."""
+    if isinstance(obj, float):
+        return obj if np.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [json_safe(v) for v in obj]
+    return obj
+
+
+def build_clusters(work: Path, p: ClusterParams, napset: Any) -> dict[str, Any]:
+    """Write clusters, scores, probes and claims for ``napset`` into ``work``; return headline numbers."""
+    work = Path(work)
+    start = time.time()
+    doc, arrays = run_clustering(napset, p)
+    with atomic_path(work / "clusters.npz") as tmp:
+        with open(tmp, "wb") as fh:
+            np.savez_compressed(fh, **arrays)
+    write_json(work / "clusters.json", json_safe(doc))
+    t_cluster = time.time() - start
+    probes: dict[str, dict[str, Any]] = {}
+    if p.probes:
+        probes = run_probes(napset, p, doc["layers"], work)
+    write_json(work / "probes.json", probes)
+    t_probes = time.time() - start - t_cluster
+    scores = {g: {lay: r["scores"] for lay, r in per.items()} for g, per in doc["results"].items()}
+    claims = evaluate_claims(scores, probes, doc["layers"], doc["kinds"], p.phoneme_grouping, p.alpha,
+                             p.emergence)
+    write_json(work / "claims.json", json_safe([c.to_dict() for c in claims]))
+    fig4 = figure4_layers(scores, doc["layers"], p.phoneme_grouping)
+    summary: dict[str, Any] = {
+        "groupings": doc["groupings"],
+        "layers": len(doc["layers"]),
+        "figure4_layers": fig4,
+        "cluster_seconds": round(t_cluster, 2),
+        "probe_seconds": round(t_probes, 2),
+        "claims": {c.key: c.holds for c in claims},
+        "messages": sum(r["message"] is not None for per in doc["results"].values() for r in per.values()),
+    }
+    for g, per in probes.items():
+        accs = {lay: r["accuracy"] for lay, r in per.items() if r["accuracy"] == r["accuracy"]}
+        if accs:
+            best = max(accs, key=accs.__getitem__)
+            summary[f"probe_best_{g}"] = {"layer": best, "accuracy": round(accs[best], 4)}
+    return summary

@@ -1,0 +1,151 @@
+"""espeak-ng through ctypes: audio plus the exact start sample of every phoneme.
+
+The library and its data come from the PyPI wheel ``espeakng-loader`` (no system package).
+``espeak_Initialize`` runs in synchronous mode with ``espeakINITIALIZE_PHONEME_EVENTS``: the
+synthesis callback receives each block of 22,050 Hz samples together with the events in
+that block, and a phoneme event's ``sample`` field is the phoneme's first sample counted
+from the start of the text. A phoneme ends where the next phoneme (or pause) starts; the
+last one ends with the audio. Mnemonics (espeak's own phoneme names, stress marks
+stripped) are turned into ARPAbet by :mod:`nap.corpus.phones`.
+
+espeak-ng keeps global state and is not thread-safe: one :class:`Espeak` per process (the
+corpus synthesizes in worker processes), and the ctypes callback object is kept referenced
+for as long as the library may call it.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import threading
+from dataclasses import dataclass
+
+import numpy as np
+
+SAMPLE_RATE = 22050
+
+# espeak_ng/speak_lib.h
+_AUDIO_OUTPUT_SYNCHRONOUS = 2
+_INITIALIZE_PHONEME_EVENTS = 0x0001
+_INITIALIZE_DONT_EXIT = 0x8000
+_CHARS_UTF8 = 1
+_ENDPAUSE = 0x1000
+_POS_CHARACTER = 1
+_EVENT_LIST_TERMINATED = 0
+_EVENT_PHONEME = 7
+_PARAM_RATE = 1
+_PARAM_VOLUME = 2
+_PARAM_PITCH = 3
+_PARAM_RANGE = 4
+_PARAM_WORDGAP = 7
+
+#: English voices of espeak-ng 1.52 (``en-Shaw``, Shavian script, left out).
+LANGUAGES = ("en-us", "en", "en-us-nyc", "en-029", "en-gb-scotland", "en-gb-x-rp",
+             "en-gb-x-gbclan", "en-gb-x-gbcwmd")
+#: Voice variants (``<language>+<variant>``): formant settings of male, female and klatt voices.
+VARIANTS = tuple([f"m{i}" for i in range(1, 9)] + [f"f{i}" for i in range(1, 6)]
+                 + ["klatt", "klatt2", "klatt3", "klatt4", "klatt5", "klatt6"])
+
+
+class EspeakError(RuntimeError):
+    """espeak-ng could not be loaded or refused a call."""
+
+
+class _Event(ctypes.Structure):
+    _fields_ = [
+        ("type", ctypes.c_int),
+        ("unique_identifier", ctypes.c_uint),
+        ("text_position", ctypes.c_int),
+        ("length", ctypes.c_int),
+        ("audio_position", ctypes.c_int),
+        ("sample", ctypes.c_int),
+        ("user_data", ctypes.c_void_p),
+        ("id", ctypes.c_char * 8),   # union {int number; const char *name; char string[8]}
+    ]
+
+
+_CALLBACK = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int, ctypes.POINTER(_Event))
+
+
+@dataclass(frozen=True)
+class EspeakOutput:
+    """22,050 Hz int16 audio and (mnemonic, start sample) for each phoneme, in order."""
+
+    audio: np.ndarray
+    events: list[tuple[str, int]]
+    sample_rate: int = SAMPLE_RATE
+
+
+class Espeak:
+    """The espeak-ng library of this process (use :func:`engine`)."""
+
+    def __init__(self) -> None:
+        try:
+            import espeakng_loader
+        except ImportError as exc:  # pragma: no cover - a dependency
+            raise EspeakError("the PyPI package 'espeakng-loader' is not installed") from exc
+        path = espeakng_loader.get_library_path()
+        try:
+            self.lib = ctypes.CDLL(path)
+        except OSError as exc:
+            raise EspeakError(f"cannot load espeak-ng from {path}: {exc}") from exc
+        lib = self.lib
+        lib.espeak_Initialize.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_char_p, ctypes.c_int]
+        lib.espeak_SetVoiceByName.argtypes = [ctypes.c_char_p]
+        lib.espeak_SetParameter.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int]
+        lib.espeak_Synth.argtypes = [ctypes.c_char_p, ctypes.c_size_t, ctypes.c_uint, ctypes.c_int,
+                                     ctypes.c_uint, ctypes.c_uint, ctypes.c_void_p, ctypes.c_void_p]
+        data = espeakng_loader.get_data_path().encode()
+        rate = lib.espeak_Initialize(_AUDIO_OUTPUT_SYNCHRONOUS, 0, data,
+                                     _INITIALIZE_PHONEME_EVENTS | _INITIALIZE_DONT_EXIT)
+        if rate != SAMPLE_RATE:
+            raise EspeakError(f"espeak_Initialize({data.decode()}) returned {rate}, expected {SAMPLE_RATE} Hz")
+        self._chunks: list[np.ndarray] = []
+        self._events: list[tuple[str, int]] = []
+        self._callback = _CALLBACK(self._on_audio)   # kept referenced: the library calls it
+        lib.espeak_SetSynthCallback(self._callback)
+        self._lock = threading.Lock()
+        self._pid = os.getpid()
+
+    def _on_audio(self, wav, n, events) -> int:
+        if n > 0 and wav:
+            self._chunks.append(np.ctypeslib.as_array(wav, (n,)).copy())
+        i = 0
+        while events[i].type != _EVENT_LIST_TERMINATED:
+            ev = events[i]
+            if ev.type == _EVENT_PHONEME:
+                self._events.append((ev.id.decode("ascii", errors="replace"), int(ev.sample)))
+            i += 1
+        return 0
+
+    def synth(self, text: str, voice: str = "en-us", rate: int = 175, pitch: int = 50,
+              pitch_range: int = 50, word_gap: int = 0) -> EspeakOutput:
+        """Speak ``text`` with ``voice`` (``language+variant``), ``rate`` (words/min), ``pitch`` (0-100)."""
+        if os.getpid() != self._pid:
+            raise EspeakError("an Espeak object cannot be used in a forked child; call engine() there")
+        with self._lock:
+            lib = self.lib
+            if lib.espeak_SetVoiceByName(voice.encode()) != 0:
+                raise EspeakError(f"espeak-ng has no voice {voice!r}")
+            for par, value in ((_PARAM_RATE, rate), (_PARAM_PITCH, pitch), (_PARAM_RANGE, pitch_range),
+                               (_PARAM_VOLUME, 100), (_PARAM_WORDGAP, word_gap)):
+                if lib.espeak_SetParameter(par, int(value), 0) != 0:
+                    raise EspeakError(f"espeak_SetParameter({par}, {value}) failed")
+            self._chunks, self._events = [], []
+            data = text.encode("utf-8")
+            err = lib.espeak_Synth(data, len(data) + 1, 0, _POS_CHARACTER, 0, _CHARS_UTF8 | _ENDPAUSE, None, None)
+            if err != 0 or lib.espeak_Synchronize() != 0:
+                raise EspeakError(f"espeak_Synth failed (error {err}) on {text!r}")
+            audio = np.concatenate(self._chunks) if self._chunks else np.zeros(0, np.int16)
+            return EspeakOutput(audio, list(self._events))
+
+
+_ENGINE: Espeak | None = None
+
+
+def engine() -> Espeak:
+    """This process's espeak-ng (created on first use, again after a fork)."""
+    global _ENGINE
+    if _ENGINE is None or _ENGINE._pid != os.getpid():
+        _ENGINE = Espeak()
+    return _ENGINE

@@ -1,0 +1,230 @@
+"""The NAP stage's stored result and its reader, :class:`NapSet`.
+
+Plain numpy and JSON, readable without ``nap`` (``FORMAT`` below is also written into the
+artifact folder as ``FORMAT.md``)::
+
+    import json, numpy as np
+    meta = json.load(open("napset.json"))
+    with np.load("naps_phoneme.npz") as f:
+        groups, naps = list(f["groups"]), f["layer09"]   # (G, C, P)
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from nap.naps.geometry import Geometry
+from nap.store import atomic_path, read_json, write_json
+
+FORMAT_NAME = "nap-napset"
+FORMAT_VERSION = 1
+META = "napset.json"
+
+FORMAT = """\
+# Time-independent NAPs of the naps stage (format version 1)
+
+For every grouping (e.g. `grapheme`, `phoneme`, `phoneme_true`) and every profiled layer:
+the group's mean window activations (paper Figure 1 C), minus the normalization
+(D), each channel's values sorted ascending over the window's positions (E).
+
+## napset.json
+| key | meaning |
+|---|---|
+| `format`, `version` | `"nap-napset"`, 1 |
+| `layers` | layer names, in network order (the keys of the arrays below) |
+| `groupings` | grouping -> `{"groups": [...], "counts": [...], "left_out": {name: frames}, "files": {...}}` |
+| `normalization` | `global_mean` (minus the mean window over all frames of the kept groups, the paper's) or `mean_of_groups` (minus the unweighted mean of the kept groups' means) |
+| `min_count` | groups with fewer frames are left out (listed in `left_out`) |
+| `sort` | `"ascending"`: each channel's values sorted along the positions axis |
+| `activations` | where each layer's activations are taken (after its ReLU; the output layer has none) |
+| `geometry` | `receptive_field` R and `stride` S (input frames), per layer: `positions` P, `step`, `offset`, `jump`, `receptive_field`, `kernel_size`, `stride`, `dilation`, `channels`, `module`, `activation`: output frame t's window is positions `[offset + t*step, offset + t*step + P)` of the layer, i.e. input frames `[t*S, t*S + R)` |
+| `utterances`, `frames` | how many utterances and output frames were profiled |
+| `probe` | `frames` sampled, `seed`, `file` |
+
+## naps_<grouping>.npz
+`groups` (G,) str; `counts` (G,) int64 frames per group; `<layer>` (G, C, P) float32: the NAPs.
+
+## means_<grouping>.npz
+`groups`, `counts` as above; `<layer>` (G, C, P) float32: each group's mean window
+(not normalized, not sorted); `overall__<layer>` (C, P) float64: what was subtracted.
+So `np.sort(means[layer] - means["overall__" + layer], axis=-1)` equals the NAPs.
+
+## probe.npz (features for linear probes)
+A seeded sample of labelled output frames (at most `probe_frames`): `utterances` (U,) str;
+`utt_index` (n,) int32 (into `utterances`); `frame` (n,) int32 (output frame in its
+utterance); `split` (n,) str (the utterance's corpus split); `label__<grouping>` (n,) int16:
+index into that grouping's `groups`, -1 = none or left out; `X__<layer>` (n, C) float32:
+the frame's window activations averaged over positions.
+"""
+
+
+def _str_array(values: list[str]) -> np.ndarray:
+    return np.asarray(values, dtype=np.str_) if values else np.zeros(0, dtype="<U1")
+
+
+def save_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    """``np.savez`` (uncompressed, no pickles), atomically."""
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as fh:
+            np.savez(fh, **arrays)
+
+
+def write_napset(folder: Path, meta: dict[str, Any], naps: dict[str, dict[str, np.ndarray]],
+                 means: dict[str, dict[str, np.ndarray]], overall: dict[str, dict[str, np.ndarray]],
+                 probe: dict[str, np.ndarray] | None) -> None:
+    """Write the format above into ``folder`` (``meta`` is napset.json without file names)."""
+    folder = Path(folder)
+    meta = dict(meta)
+    meta["groupings"] = {k: dict(v) for k, v in meta["groupings"].items()}
+    for k, info in meta["groupings"].items():
+        groups = _str_array(list(info["groups"]))
+        counts = np.asarray(info["counts"], dtype=np.int64)
+        save_npz(folder / f"naps_{k}.npz",
+                 {"groups": groups, "counts": counts, **{lay: a.astype(np.float32) for lay, a in naps[k].items()}})
+        save_npz(folder / f"means_{k}.npz", {
+            "groups": groups, "counts": counts, **{lay: a.astype(np.float32) for lay, a in means[k].items()},
+            **{f"overall__{lay}": a.astype(np.float64) for lay, a in overall[k].items()},
+        })
+        info["files"] = {"naps": f"naps_{k}.npz", "means": f"means_{k}.npz"}
+    if probe is not None:
+        save_npz(folder / "probe.npz", probe)
+        meta["probe"] = {**meta.get("probe", {}), "file": "probe.npz"}
+    with atomic_path(folder / "FORMAT.md") as tmp:
+        tmp.write_text(FORMAT)
+    write_json(folder / META, {"format": FORMAT_NAME, "version": FORMAT_VERSION, **meta})
+
+
+class NapSet:
+    """Time-independent NAPs per grouping and layer, read from a naps artifact folder."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        meta_file = self.path / META
+        if not meta_file.is_file():
+            raise FileNotFoundError(f"{meta_file} does not exist: is {self.path} a finished naps artifact?")
+        self.meta: dict[str, Any] = read_json(meta_file)
+        if self.meta.get("format") != FORMAT_NAME or self.meta.get("version") != FORMAT_VERSION:
+            raise ValueError(
+                f"{meta_file}: format {self.meta.get('format')!r} version {self.meta.get('version')!r}, "
+                f"expected {FORMAT_NAME!r} version {FORMAT_VERSION}"
+            )
+        self._cache: dict[tuple[str, str], np.ndarray] = {}
+
+    @classmethod
+    def open(cls, path: str | Path) -> NapSet:
+        return cls(path)
+
+    def __repr__(self) -> str:
+        sizes = ", ".join(f"{k}: {len(self.groups(k))}" for k in self.groupings)
+        return (f"NapSet({len(self.layers)} layers, groups {{{sizes}}}, normalization "
+                f"{self.normalization!r}, path='{self.path}')")
+
+    # -- what is in it -----------------------------------------------------------------
+    @property
+    def groupings(self) -> list[str]:
+        return list(self.meta["groupings"])
+
+    @property
+    def layers(self) -> list[str]:
+        return list(self.meta["layers"])
+
+    @property
+    def normalization(self) -> str:
+        return str(self.meta["normalization"])
+
+    @property
+    def min_count(self) -> int:
+        return int(self.meta["min_count"])
+
+    @cached_property
+    def geometry(self) -> Geometry:
+        return Geometry.from_dict(self.meta["geometry"])
+
+    def _grouping(self, grouping: str) -> dict[str, Any]:
+        try:
+            return self.meta["groupings"][grouping]
+        except KeyError:
+            raise KeyError(f"no grouping {grouping!r} in {self.path}; groupings: {self.groupings}") from None
+
+    def groups(self, grouping: str) -> list[str]:
+        """Names of the grouping's groups (the NAPs' first axis)."""
+        return list(self._grouping(grouping)["groups"])
+
+    def counts(self, grouping: str) -> np.ndarray:
+        """Frames per group (int64, aligned with :meth:`groups`)."""
+        return np.asarray(self._grouping(grouping)["counts"], dtype=np.int64)
+
+    def left_out(self, grouping: str) -> dict[str, int]:
+        """Groups with fewer than ``min_count`` frames, with their frame counts."""
+        return dict(self._grouping(grouping)["left_out"])
+
+    # -- arrays ------------------------------------------------------------------------
+    def _array(self, file_key: str, grouping: str, name: str) -> np.ndarray:
+        key = (f"{file_key}/{grouping}", name)
+        if key not in self._cache:
+            path = self.path / self._grouping(grouping)["files"][file_key]
+            with np.load(path, allow_pickle=False) as data:
+                if name not in data.files:
+                    raise KeyError(f"no layer {name!r} in {path}; layers: {self.layers}")
+                self._cache[key] = data[name]
+        return self._cache[key]
+
+    def nap(self, grouping: str, layer: str) -> np.ndarray:
+        """(G, C, P) float32: the time-independent NAPs of the grouping's groups in ``layer``."""
+        self._check_layer(layer)
+        return self._array("naps", grouping, layer)
+
+    def mean(self, grouping: str, layer: str) -> np.ndarray:
+        """(G, C, P) float32: each group's mean window (Figure 1 C: not normalized, not sorted)."""
+        self._check_layer(layer)
+        return self._array("means", grouping, layer)
+
+    def overall(self, grouping: str, layer: str) -> np.ndarray:
+        """(C, P) float64: the window subtracted by the normalization (Figure 1 D)."""
+        self._check_layer(layer)
+        return self._array("means", grouping, f"overall__{layer}")
+
+    def _check_layer(self, layer: str) -> None:
+        if layer not in self.layers:
+            raise KeyError(f"no layer {layer!r} in {self.path}; layers: {self.layers}")
+
+    @cached_property
+    def _probe(self) -> dict[str, np.ndarray]:
+        info = self.meta.get("probe") or {}
+        if not info.get("file"):
+            raise FileNotFoundError(f"{self.path} has no probe features (probe_frames was 0)")
+        with np.load(self.path / info["file"], allow_pickle=False) as data:
+            return {k: data[k] for k in data.files}
+
+    def probe_features(self, layer: str) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray, np.ndarray]:
+        """``(X (n, C) float32, {grouping: (n,) int64 group index, -1 none}, utt_index (n,), split (n,))``."""
+        self._check_layer(layer)
+        data = self._probe
+        labels = {k: data[f"label__{k}"].astype(np.int64) for k in self.groupings}
+        return (data[f"X__{layer}"], labels, data["utt_index"].astype(np.int64), data["split"].astype(str))
+
+    @property
+    def probe_utterances(self) -> list[str]:
+        """Utterance ids that ``probe_features``' ``utt_index`` points into."""
+        return [str(u) for u in self._probe["utterances"]]
+
+    @property
+    def probe_frames(self) -> np.ndarray:
+        """Each probe sample's output frame within its utterance."""
+        return self._probe["frame"].astype(np.int64)
+
+    def summary_table(self) -> Any:
+        """Groups, frames and left-out groups per grouping, as a table for the chapter."""
+        from nap.display import table
+
+        rows = []
+        for k in self.groupings:
+            c = self.counts(k)
+            rows.append((k, len(c), int(c.sum()), int(c.min()) if len(c) else 0, int(c.max()) if len(c) else 0,
+                         ", ".join(f"{n} ({m})" for n, m in self.left_out(k).items()) or "—"))
+        return table(rows, ["grouping", "groups", "frames", "fewest", "most", f"left out (< {self.min_count})"],
+                     title="NAP groups")

@@ -46,7 +46,7 @@ NAP_CMAP = "RdBu_r"
 
 
 class NapSource(Protocol):
-    """What the explorer reads from a NAP set (:class:`nap.naps.NapSet`, :class:`~nap.cluster.ArrayNapSet`)."""
+    """What the explorer reads from a NAP set (:class:`nap.naps.NapSet`, :class:`nap.cluster.ArrayNapSet`)."""
 
     def groups(self, grouping: str) -> list[str]: ...
 
@@ -122,8 +122,10 @@ class Views:
         if key not in self._layer:
             naps = np.asarray(self.napset.nap(grouping, layer), dtype=np.float32)
             if naps.ndim != 3:
-                raise ValueError(f"NAPs of {grouping}/{layer} have shape {naps.shape}; expected (groups, "
-                                 "channels, positions)")
+                raise ValueError(
+                    f"NAPs of {grouping}/{layer} have shape {naps.shape}; expected (groups, "
+                    "channels, positions)"
+                )
             finite = np.isfinite(naps)
             with np.errstate(invalid="ignore"):
                 means = np.nanmean(np.where(finite, naps, np.nan), axis=(0, 2))
@@ -167,8 +169,9 @@ class Views:
             self._png[key] = png_bytes(draw(), self.dpi)
         return self._png[key]
 
-    def matrix(self, grouping: str, layer: str, highlight: str | None = None,
-               size: tuple[float, float] = (6.4, 5.4)) -> bytes:
+    def matrix(
+        self, grouping: str, layer: str, highlight: str | None = None, size: tuple[float, float] = (6.4, 5.4)
+    ) -> bytes:
         """The layer's distance matrix in dendrogram order, dendrogram at its left, ``highlight`` outlined."""
 
         def draw() -> Figure:
@@ -185,7 +188,9 @@ class Views:
 
         return self._cached(("matrix", grouping, layer, highlight, size), draw)
 
-    def nap_figure(self, grouping: str, layer: str, group: str, size: tuple[float, float] = (4.2, 3.6)) -> Figure:
+    def nap_figure(
+        self, grouping: str, layer: str, group: str, size: tuple[float, float] = (4.2, 3.6)
+    ) -> Figure:
         """One group's NAP in one layer as a heat map (neurons × sorted window positions)."""
         naps, order, vmax = self.layer_naps(grouping, layer)
         a = self.nap(grouping, layer, group)[order]
@@ -193,8 +198,14 @@ class Views:
         ax = fig.add_subplot(1, 1, 1)
         if not np.all(np.isfinite(a)):
             ax.set_axis_off()
-            ax.text(0.5, 0.5, f"no NAP for {group!r}\n(no frames in this group)", ha="center", va="center",
-                    transform=ax.transAxes)
+            ax.text(
+                0.5,
+                0.5,
+                f"no NAP for {group!r}\n(no frames in this group)",
+                ha="center",
+                va="center",
+                transform=ax.transAxes,
+            )
         else:
             im = ax.imshow(a, aspect="auto", cmap=NAP_CMAP, vmin=-vmax, vmax=vmax, interpolation="nearest")
             fig.colorbar(im, ax=ax, fraction=0.06, pad=0.02, label="activation − mean")
@@ -209,7 +220,7 @@ class Views:
         return self._cached(("nap", grouping, layer, group), lambda: self.nap_figure(grouping, layer, group))
 
     def gallery_figure(self, grouping: str, layer: str, columns: int = 10) -> Figure:
-        """Every group's NAP of one layer as a thumbnail, in dendrogram order, named in its cluster's colour."""
+        """Every group's NAP of one layer as a thumbnail, in dendrogram order, named in cluster colours."""
         res = self.result(grouping, layer)
         naps, order, vmax = self.layer_naps(grouping, layer)
         names = self.groups(grouping)
@@ -231,16 +242,30 @@ class Views:
             name = shown[k]
             a = naps[names.index(name)][order]
             if np.all(np.isfinite(a)):
-                ax.imshow(_block_mean(a, 24, 16), aspect="auto", cmap=NAP_CMAP, vmin=-vmax, vmax=vmax,
-                          interpolation="nearest")
+                ax.imshow(
+                    _block_mean(a, 24, 16),
+                    aspect="auto",
+                    cmap=NAP_CMAP,
+                    vmin=-vmax,
+                    vmax=vmax,
+                    interpolation="nearest",
+                )
             else:
                 ax.text(0.5, 0.5, "–", ha="center", va="center", transform=ax.transAxes)
-            ax.set_title(name, fontsize=7, color=colour.get(name, "#999999"), pad=1.5,
-                         fontweight="bold" if name in colour else "normal")
+            ax.set_title(
+                name,
+                fontsize=7,
+                color=colour.get(name, "#999999"),
+                pad=1.5,
+                fontweight="bold" if name in colour else "normal",
+            )
             for spine in ax.spines.values():
                 spine.set_edgecolor(colour.get(name, "#cccccc"))
-        fig.suptitle(f"NAPs of all {grouping_label(grouping)} · {layer_label(layer)} (dendrogram order, "
-                     "cluster colours; one colour scale)", fontsize=8)
+        fig.suptitle(
+            f"NAPs of all {grouping_label(grouping)} · {layer_label(layer)} (dendrogram order, "
+            "cluster colours; one colour scale)",
+            fontsize=8,
+        )
         return fig
 
     def gallery(self, grouping: str, layer: str) -> bytes:
@@ -250,7 +275,9 @@ class Views:
 def _image(value: bytes, width: str = "100%", max_width: str = "640px") -> Any:
     import ipywidgets as w
 
-    return w.Image(value=value, format="png", layout=w.Layout(width=width, max_width=max_width, height="auto"))
+    return w.Image(
+        value=value, format="png", layout=w.Layout(width=width, max_width=max_width, height="auto")
+    )
 
 
 def _pick(available: Sequence[str], wanted: Sequence[str] | None, what: str) -> list[str]:
@@ -269,9 +296,16 @@ def default_groupings(clustering: Any) -> list[str]:
 
 
 # -- the kernel-free explorer -----------------------------------------------------------
-def static_explorer(clustering: ClusterSource, napset: NapSource, groupings: Sequence[str] | None = None,
-                    layers: Sequence[str] | None = None, gallery: bool = True, compare: bool = True,
-                    dpi: float = 72, views: Views | None = None) -> Any:
+def static_explorer(
+    clustering: ClusterSource,
+    napset: NapSource,
+    groupings: Sequence[str] | None = None,
+    layers: Sequence[str] | None = None,
+    gallery: bool = True,
+    compare: bool = True,
+    dpi: float = 90,
+    views: Views | None = None,
+) -> Any:
     """A widget that browses pre-rendered figures with no kernel (see the module docstring).
 
     Returns an ``ipywidgets.VBox``; display it as a cell's last value. Every figure is drawn
@@ -286,35 +320,54 @@ def static_explorer(clustering: ClusterSource, napset: NapSource, groupings: Seq
         raise ValueError("explorer: nothing to show (no grouping or no layer)")
     views = views or Views(clustering, napset, dpi=dpi)
     matrices = {(g, lay): _image(views.matrix(g, lay)) for g in groupings for lay in layers}
-    galleries = {(g, lay): _image(views.gallery(g, lay)) for g in groupings for lay in layers} if gallery else {}
+    galleries = (
+        {(g, lay): _image(views.gallery(g, lay)) for g in groupings for lay in layers} if gallery else {}
+    )
     options = [(layer_label(lay), lay) for lay in layers]
 
-    toggle = w.ToggleButtons(options=[(grouping_label(g), g) for g in groupings], index=0,
-                             description="", style={"button_width": "auto"})
+    toggle = w.ToggleButtons(
+        options=[(grouping_label(g), g) for g in groupings],
+        index=0,
+        description="",
+        style={"button_width": "auto"},
+    )
     links: list[Any] = []
+    full = w.Layout(width="100%")
 
     def layer_column(slider: Any, with_gallery: bool) -> Any:
         per_grouping = []
         for g in groupings:
-            pages = [w.VBox([matrices[g, lay], *([galleries[g, lay]] if with_gallery else [])]) for lay in layers]
-            stack = w.Stack(pages, selected_index=slider.index)
+            pages = [
+                w.VBox([matrices[g, lay], *([galleries[g, lay]] if with_gallery else [])], layout=full)
+                for lay in layers
+            ]
+            stack = w.Stack(pages, selected_index=slider.index, layout=full)
             links.append(w.jslink((slider, "index"), (stack, "selected_index")))
             per_grouping.append(stack)
-        outer = w.Stack(per_grouping, selected_index=0)
+        outer = w.Stack(per_grouping, selected_index=0, layout=full)
         links.append(w.jslink((toggle, "index"), (outer, "selected_index")))
         return outer
 
     def slider(description: str, index: int) -> Any:
-        return w.SelectionSlider(options=options, index=index, description=description, continuous_update=True,
-                                 layout=w.Layout(width="100%", max_width="640px"),
-                                 style={"description_width": "initial"})
+        return w.SelectionSlider(
+            options=options,
+            index=index,
+            description=description,
+            continuous_update=True,
+            layout=w.Layout(width="100%", max_width="640px"),
+            style={"description_width": "initial"},
+        )
 
     main_slider = slider("layer", 0)
     parts = [
-        w.HTML("<b>Layer explorer</b> — move the slider to walk through the network's layers; the buttons "
-               "switch between groupings. Each layer shows its clustered distance matrix (dendrogram at the "
-               "left, clusters coloured)" + (" and the NAPs of all groups." if gallery else ".")),
-        toggle, main_slider, layer_column(main_slider, gallery),
+        w.HTML(
+            "<b>Layer explorer</b> — move the slider to walk through the network's layers; the buttons "
+            "switch between groupings. Each layer shows its clustered distance matrix (dendrogram at the "
+            "left, clusters coloured)" + (" and the NAPs of all groups." if gallery else ".")
+        ),
+        toggle,
+        main_slider,
+        layer_column(main_slider, gallery),
     ]
     if compare and len(layers) > 1:
         left, right = slider("left", 0), slider("right", len(layers) - 1)
@@ -335,8 +388,14 @@ class Explorer:
     ``layer_b``, ``group_b``) so code can drive it, e.g. ``ex.layer.value = "layer09"``.
     """
 
-    def __init__(self, clustering: ClusterSource, napset: NapSource, groupings: Sequence[str] | None = None,
-                 layers: Sequence[str] | None = None, dpi: float = 80):
+    def __init__(
+        self,
+        clustering: ClusterSource,
+        napset: NapSource,
+        groupings: Sequence[str] | None = None,
+        layers: Sequence[str] | None = None,
+        dpi: float = 80,
+    ):
         import ipywidgets as w
 
         self.views = Views(clustering, napset, dpi=dpi)
@@ -345,16 +404,25 @@ class Explorer:
         opts = [(layer_label(lay), lay) for lay in self.layers]
         wide = w.Layout(width="100%", max_width="640px")
         init = {"description_width": "initial"}
-        self.grouping = w.ToggleButtons(options=[(grouping_label(g), g) for g in self.groupings],
-                                        style={"button_width": "auto"})
-        self.layer = w.SelectionSlider(options=opts, description="layer", continuous_update=False, layout=wide,
-                                       style=init)
+        self.grouping = w.ToggleButtons(
+            options=[(grouping_label(g), g) for g in self.groupings], style={"button_width": "auto"}
+        )
+        self.layer = w.SelectionSlider(
+            options=opts, description="layer", continuous_update=False, layout=wide, style=init
+        )
         self.group = w.Dropdown(description="group", style=init)
-        self.mode = w.ToggleButtons(options=[("the group in two layers", "layers"),
-                                             ("two groups in this layer", "groups")],
-                                    style={"button_width": "auto"})
-        self.layer_b = w.SelectionSlider(options=opts, index=len(opts) - 1, description="second layer",
-                                         continuous_update=False, layout=wide, style=init)
+        self.mode = w.ToggleButtons(
+            options=[("the group in two layers", "layers"), ("two groups in this layer", "groups")],
+            style={"button_width": "auto"},
+        )
+        self.layer_b = w.SelectionSlider(
+            options=opts,
+            index=len(opts) - 1,
+            description="second layer",
+            continuous_update=False,
+            layout=wide,
+            style=init,
+        )
         self.group_b = w.Dropdown(description="second group", style=init)
         self.matrix = _image(b"", max_width="560px")
         self.nap = _image(b"", max_width="420px")
@@ -363,21 +431,42 @@ class Explorer:
         self.left_nap, self.right_nap = _image(b"", max_width="440px"), _image(b"", max_width="440px")
         self.compare_info = w.HTML()
         self._set_groups()
-        for ctl, fn in ((self.grouping, self._on_grouping), (self.layer, self._update),
-                        (self.group, self._update), (self.mode, self._update), (self.layer_b, self._update),
-                        (self.group_b, self._update)):
+        for ctl, fn in (
+            (self.grouping, self._on_grouping),
+            (self.layer, self._update),
+            (self.group, self._update),
+            (self.mode, self._update),
+            (self.layer_b, self._update),
+            (self.group_b, self._update),
+        ):
             ctl.observe(fn, names="value")
         half = w.Layout(width="50%")
-        self.widget = w.VBox([
-            w.HTML("<b>Layer explorer</b> (live)"),
-            self.grouping, self.layer, self.group,
-            w.HBox([w.VBox([self.matrix], layout=w.Layout(width="58%")),
-                    w.VBox([self.nap, self.info], layout=w.Layout(width="42%"))]),
-            w.HTML("<b>Compare</b>"), self.mode, self.layer_b, self.group_b,
-            w.HBox([w.VBox([self.left, self.left_nap], layout=half),
-                    w.VBox([self.right, self.right_nap], layout=half)]),
-            self.compare_info,
-        ], layout=w.Layout(width="100%", max_width="1000px"))
+        self.widget = w.VBox(
+            [
+                w.HTML("<b>Layer explorer</b> (live)"),
+                self.grouping,
+                self.layer,
+                self.group,
+                w.HBox(
+                    [
+                        w.VBox([self.matrix], layout=w.Layout(width="58%")),
+                        w.VBox([self.nap, self.info], layout=w.Layout(width="42%")),
+                    ]
+                ),
+                w.HTML("<b>Compare</b>"),
+                self.mode,
+                self.layer_b,
+                self.group_b,
+                w.HBox(
+                    [
+                        w.VBox([self.left, self.left_nap], layout=half),
+                        w.VBox([self.right, self.right_nap], layout=half),
+                    ]
+                ),
+                self.compare_info,
+            ],
+            layout=w.Layout(width="100%", max_width="1000px"),
+        )
         self._update()
 
     @classmethod
@@ -394,8 +483,10 @@ class Explorer:
         self.group_b.options = names
         if busiest is not None:
             self.group.value = busiest
-            self.group_b.value = next((n for n in self.views.cluster_of(g, self.layer.value, busiest)
-                                       if n != busiest), names[0] if names[0] != busiest else names[-1])
+            self.group_b.value = next(
+                (n for n in self.views.cluster_of(g, self.layer.value, busiest) if n != busiest),
+                names[0] if names[0] != busiest else names[-1],
+            )
 
     def _on_grouping(self, _: Any = None) -> None:
         self._set_groups()
@@ -411,17 +502,20 @@ class Explorer:
         members = v.cluster_of(g, lay, grp)
         near = ", ".join(f"{html.escape(n)} ({d:.3g})" for n, d in v.neighbours(g, lay, grp))
         res = v.result(g, lay)
-        self.info.value = (
-            f"<p><b>{html.escape(grp)}</b>: {v.count(g, grp):,} frames. "
-            + (f"Its cluster in {layer_label(lay)}: {html.escape(', '.join(members))}. Nearest: {near}.</p>"
-               if res.ok else f"{html.escape(str(res.message))}</p>")
+        self.info.value = f"<p><b>{html.escape(grp)}</b>: {v.count(g, grp):,} frames. " + (
+            f"Its cluster in {layer_label(lay)}: {html.escape(', '.join(members))}. Nearest: {near}.</p>"
+            if res.ok
+            else f"{html.escape(str(res.message))}</p>"
         )
         layers_mode = self.mode.value == "layers"
         self.layer_b.layout.display = None if layers_mode else "none"
         self.group_b.layout.display = "none" if layers_mode else None
         if layers_mode:
             lb = self.layer_b.value
-            self.left.value, self.right.value = v.matrix(g, lay, grp, (5, 4.4)), v.matrix(g, lb, grp, (5, 4.4))
+            self.left.value, self.right.value = (
+                v.matrix(g, lay, grp, (5, 4.4)),
+                v.matrix(g, lb, grp, (5, 4.4)),
+            )
             self.left_nap.value, self.right_nap.value = v.nap_png(g, lay, grp), v.nap_png(g, lb, grp)
             both = [f"{layer_label(x)}: {html.escape(', '.join(v.cluster_of(g, x, grp)))}" for x in (lay, lb)]
             self.compare_info.value = f"<p>Cluster of <b>{html.escape(grp)}</b> — " + "; ".join(both) + "</p>"
@@ -435,9 +529,13 @@ class Explorer:
                 d = float(res.distances[i, j])
                 rank = float(np.mean(res.condensed() < d))
                 same = res.clusters[i] == res.clusters[j]
-                text = (f"distance {d:.3g}, closer than {100 * (1 - rank):.0f}% of the layer's pairs; "
-                        f"{'the same' if same else 'different'} clusters")
-            self.compare_info.value = f"<p><b>{html.escape(grp)}</b> vs <b>{html.escape(str(gb))}</b>: {text}</p>"
+                text = (
+                    f"distance {d:.3g}, closer than {100 * (1 - rank):.0f}% of the layer's pairs; "
+                    f"{'the same' if same else 'different'} clusters"
+                )
+            self.compare_info.value = (
+                f"<p><b>{html.escape(grp)}</b> vs <b>{html.escape(str(gb))}</b>: {text}</p>"
+            )
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
         return self.widget._repr_mimebundle_(**kwargs)
@@ -467,10 +565,14 @@ def demo(seed: int = 0, layers: int = 4, channels: int = 16, positions: int = 12
     for k in range(layers):
         depth = (k + 1) / layers
         layer = f"layer{k + 1:02d}"
-        ph = [depth * centres[PHONE_CLASS[p]] + (1.2 - depth) * rng.normal(size=(channels, positions))
-              for p in PHONES]
-        gr = [(depth ** 4) * (vowel_centre if ch in "aeiou" else 0) + rng.normal(size=(channels, positions))
-              for ch in letters]
+        ph = [
+            depth * centres[PHONE_CLASS[p]] + (1.2 - depth) * rng.normal(size=(channels, positions))
+            for p in PHONES
+        ]
+        gr = [
+            (depth**4) * (vowel_centre if ch in "aeiou" else 0) + rng.normal(size=(channels, positions))
+            for ch in letters
+        ]
         naps["phoneme"][layer] = np.sort(np.stack(ph), axis=2).astype(np.float32)
         naps["grapheme"][layer] = np.sort(np.stack(gr), axis=2).astype(np.float32)
     counts = {g: rng.integers(20, 2000, size=len(n)) for g, n in names.items()}

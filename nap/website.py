@@ -63,6 +63,27 @@ CSS = """\
 """
 
 
+#: Loaded between require.js and embed-amd.js: maps the html-manager's AMD modules to the
+#: folder of this script, so that the Font Awesome files it loads relative to its modules'
+#: addresses come from ``_static/widgets/`` instead of 404s beside each page.
+REQUIRE_CONFIG_JS = """\
+/* nap: the widget modules live beside this script (see nap/website.py) */
+(function () {
+  var dir = document.currentScript.src.replace(/\\/[^\\/]*$/, "");
+  window.require.config({paths: {"@jupyter-widgets": dir, "@jupyter-widgets/html-manager/dist": dir}});
+})();
+"""
+
+#: The site's icon (browsers ask for one; without it every page logs a 404).
+FAVICON_SVG = """\
+<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16">
+<rect width="16" height="16" rx="3" fill="#1f3b57"/>
+<rect x="3" y="3" width="3" height="10" fill="#d6604d"/>
+<rect x="7" y="6" width="3" height="7" fill="#f4a582"/>
+<rect x="11" y="9" width="2" height="4" fill="#92c5de"/></svg>
+"""
+
+
 class WidgetJsError(RuntimeError):
     """The widget JavaScript could not be installed or verified."""
 
@@ -96,10 +117,14 @@ def _npm_pack(spec: str, dest: Path) -> Path:
         )
     proc = subprocess.run(
         [npm, "pack", spec, "--pack-destination", str(dest), "--json", "--silent"],
-        capture_output=True, text=True, cwd=dest,
+        capture_output=True,
+        text=True,
+        cwd=dest,
     )
     if proc.returncode != 0:
-        raise WidgetJsError(f"`npm pack {spec}` failed (is the npm registry reachable?):\n{proc.stderr[-2000:]}")
+        raise WidgetJsError(
+            f"`npm pack {spec}` failed (is the npm registry reachable?):\n{proc.stderr[-2000:]}"
+        )
     try:
         name = json.loads(proc.stdout)[0]["filename"]
     except (ValueError, LookupError) as exc:
@@ -138,8 +163,11 @@ def install(root: Path | None = None, force: bool = False) -> Path:
         folder.mkdir(parents=True)
         manager = _npm_pack(f"{HTML_MANAGER[0]}@{HTML_MANAGER[1]}", tmp)
         with tarfile.open(manager) as tar:
-            fonts = {m.name: Path(m.name).name for m in tar.getmembers()
-                     if m.name.startswith("package/dist/") and m.name.endswith(FONT_SUFFIXES)}
+            fonts = {
+                m.name: Path(m.name).name
+                for m in tar.getmembers()
+                if m.name.startswith("package/dist/") and m.name.endswith(FONT_SUFFIXES)
+            }
         _extract(manager, {"package/dist/embed-amd.js": "embed-amd.js", **fonts}, folder)
         rjs = _npm_pack(f"{REQUIREJS[0]}@{REQUIREJS[1]}", tmp)
         _extract(rjs, {"package/require.js": "require.js"}, folder)
@@ -178,13 +206,42 @@ def _on_config_inited(app: Any, config: Any) -> None:
     assets = Path(app.doctreedir) / "nap-assets"  # not served itself; copied into _static/
     assets.mkdir(parents=True, exist_ok=True)
     (assets / "nap.css").write_text(CSS)
+    (assets / FOLDER).mkdir(exist_ok=True)
+    (assets / FOLDER / "require-config.js").write_text(REQUIRE_CONFIG_JS)
     config.html_static_path = [*config.html_static_path, str(assets)]
     app.add_css_file("nap.css")
+    if not config.html_favicon:
+        (assets / "favicon.svg").write_text(FAVICON_SVG)
+        config.html_favicon = str(assets / "favicon.svg")
+
+
+def _drop_duplicate_scripts(
+    app: Any, pagename: str, templatename: str, context: dict[str, Any], doctree: Any
+) -> None:
+    """Keep one copy of each inline script.
+
+    Sphinx 7.4 registers a body-only script (filename None) a second time as filename ''
+    when writing starts, so sphinx-thebe's ``const THEBE_JS_URL = ...`` appears twice and
+    every page logs "Identifier 'THEBE_JS_URL' has already been declared".
+    """
+    scripts = context.get("script_files")
+    if not isinstance(scripts, list):
+        return
+    seen: set[tuple[Any, ...]] = set()
+    keep = []
+    for js in scripts:
+        attrs = getattr(js, "attributes", {}) or {}
+        key = (getattr(js, "filename", js) or "", tuple(sorted((k, str(v)) for k, v in attrs.items())))
+        if key not in seen:
+            seen.add(key)
+            keep.append(js)
+    scripts[:] = keep
 
 
 def setup(app: Any) -> dict[str, Any]:
     """Sphinx extension: serve the widget scripts from ``_static/widgets/`` and add nap.css."""
     app.connect("config-inited", _on_config_inited)
+    app.connect("html-page-context", _drop_duplicate_scripts)
     return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}
 
 
@@ -248,6 +305,77 @@ def page_weight(page: str | os.PathLike) -> PageWeight:
         else:
             missing.append(ref)
     return PageWeight(page, len(text.encode()), files, missing, remote)
+
+
+# -- the introduction's numbers ---------------------------------------------------------
+#: Curated headline numbers for the book's front page: (stage, candidate keys, what it is).
+#: The first key a stage's summary has is shown; a stage that is not built is left out.
+GLANCE: tuple[tuple[str, tuple[str, ...], str], ...] = (
+    ("corpus", ("minutes", "audio_minutes", "train_minutes"), "minutes of synthesized speech"),
+    ("corpus", ("utterances", "n_utterances"), "utterances"),
+    ("corpus", ("voices", "n_voices"), "voices"),
+    ("asr", ("layers",), "convolutional layers of the recognizer"),
+    ("asr", ("receptive_field",), "receptive field (input frames; the paper states 206)"),
+    ("asr", ("parameters",), "recognizer parameters"),
+    ("asr", ("cer",), "CER, held-out sentences (beam search)"),
+    ("asr", ("wer",), "WER, held-out sentences (beam search)"),
+    ("asr", ("test_voices_beam_cer",), "CER, held-out voices (beam search)"),
+    ("g2p", ("wer", "test_wer"), "G2P word error rate (paper: 0.29)"),
+    ("g2p", ("bleu", "test_bleu"), "G2P BLEU (paper: 0.78)"),
+    (
+        "align",
+        ("phoneme_accuracy", "cascade_accuracy", "true_phoneme_agreement"),
+        "frames whose cascade phoneme is the true one",
+    ),
+    ("naps", ("frames",), "frames behind the NAPs"),
+    ("naps", ("extraction_seconds",), "seconds to extract every layer's NAPs"),
+    ("cluster", ("figure4_layers",), "layers where phoneme structure is strongest"),
+)
+
+
+def _first(summary: dict[str, Any], keys: tuple[str, ...]) -> Any:
+    for k in keys:
+        if k in summary and summary[k] is not None:
+            return summary[k]
+    return None
+
+
+def at_a_glance(study: Any) -> Any:
+    """The study's key numbers (read from the stages' summaries, never typed) as a table."""
+    from nap.display import table
+
+    rows = []
+    for stage, keys, what in GLANCE:
+        summary = study.summary(stage) or {}
+        value = _first(summary, keys)
+        if value is None:
+            continue
+        if isinstance(value, list):
+            value = ", ".join(map(str, value))
+        elif (
+            isinstance(value, float)
+            and 0 <= value <= 1
+            and ("CER" in what or "WER" in what or "frames" in what)
+        ):
+            value = f"{value:.1%}"
+        elif isinstance(value, int):
+            value = f"{value:,}"
+        rows.append((what, value, stage))
+    return table(
+        rows, ["", "value", "stage"], title=f"The study at a glance (profile '{study.profile.name}')"
+    )
+
+
+def stage_numbers(study: Any) -> Any:
+    """Every built stage's scalar headline numbers, one row each (the complete record)."""
+    from nap.display import table
+
+    rows = []
+    for stage, summary in study.results().items():
+        for key, value in (summary or {}).items():
+            if isinstance(value, (bool, int, float)) or (isinstance(value, str) and len(value) < 40):
+                rows.append((stage, key, value))
+    return table(rows, ["stage", "number", "value"], title="Every stage's headline numbers")
 
 
 def main(argv: list[str] | None = None) -> int:

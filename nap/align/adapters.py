@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from nap.align.cascade import SymbolTable
+from nap.align.groups import frame_centres
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,11 @@ class FrameGeometry:
     stride: int
     hop_s: float
     offset_s: float = 0.0
+    pad: int = 0  # input frames of padding in front of each utterance
+
+    def centres(self, n_frames: int) -> np.ndarray:
+        """Time (s) of the centre of each output frame's receptive field."""
+        return frame_centres(n_frames, self.receptive_field, self.stride, self.hop_s, self.offset_s, self.pad)
 
 
 def feature_offset_s(features: Any) -> float:
@@ -42,7 +48,12 @@ def feature_offset_s(features: Any) -> float:
 
 
 class RecognizerAdapter:
-    """Batched logits and transcripts from a :class:`nap.asr.Recognizer`."""
+    """Batched logits and transcripts from a :class:`nap.asr.Recognizer`.
+
+    The recognizer may add ``pad`` frames of silence at both ends of an utterance
+    (``.padded(features)``) so that every frame gets an output centred on it; the same
+    padded input is used here, and the frame geometry records the padding.
+    """
 
     def __init__(self, recognizer: Any, features: Any, batch_size: int = 16):
         self.recognizer = recognizer
@@ -52,8 +63,13 @@ class RecognizerAdapter:
             int(recognizer.stride),
             float(features.hop_s),
             feature_offset_s(features),
+            int(getattr(recognizer, "pad", 0)),
         )
         self.batch_size = batch_size
+
+    def _padded(self, feats: np.ndarray) -> np.ndarray:
+        f = np.asarray(feats, dtype=np.float32)
+        return self.recognizer.padded(f) if hasattr(self.recognizer, "padded") else f
 
     def logits(self, feats: Sequence[np.ndarray]) -> list[np.ndarray]:
         """(output frames, classes) per utterance; one shorter than the receptive field gives 0 frames."""
@@ -62,21 +78,22 @@ class RecognizerAdapter:
         model = self.recognizer.model
         n_classes = len(self.table.symbols)
         out: list[np.ndarray] = [np.zeros((0, n_classes), np.float32)] * len(feats)
+        inputs = [self._padded(f) for f in feats]
         order = sorted(
-            (i for i, f in enumerate(feats) if len(f) >= self.geometry.receptive_field),
-            key=lambda i: len(feats[i]),
+            (i for i, x in enumerate(inputs) if len(x) >= self.geometry.receptive_field),
+            key=lambda i: len(inputs[i]),
         )
         model.eval()
         with torch.inference_mode():
             for start in range(0, len(order), self.batch_size):
                 chunk = order[start : start + self.batch_size]
-                longest = len(feats[chunk[-1]])
-                x = np.zeros((len(chunk), longest, feats[chunk[0]].shape[1]), dtype=np.float32)
+                longest = len(inputs[chunk[-1]])
+                x = np.zeros((len(chunk), longest, inputs[chunk[0]].shape[1]), dtype=np.float32)
                 for k, i in enumerate(chunk):
-                    x[k, : len(feats[i])] = feats[i]
+                    x[k, : len(inputs[i])] = inputs[i]
                 y = model(torch.from_numpy(x).transpose(1, 2)).float()
                 for k, i in enumerate(chunk):
-                    n_out = int(model.output_frames(len(feats[i])))
+                    n_out = int(model.output_frames(len(inputs[i])))
                     out[i] = y[k, :, :n_out].T.contiguous().numpy()
         return out
 

@@ -109,6 +109,14 @@ class CascadeResult:
     phoneme_reason: np.ndarray  # (T,) reason code of the phoneme label
     frame_token: np.ndarray = field(repr=False, default_factory=lambda: np.zeros(0, np.int64))  # (T,) -1 none
 
+    @property
+    def position(self) -> np.ndarray:
+        """(T,) each frame's position in the transcript, -1 for blanks, dropped symbols and gaps."""
+        pos = np.full(len(self.frame_token), NONE, dtype=np.int64)
+        has = self.frame_token >= 0
+        pos[has] = self.token_position[self.frame_token[has]]
+        return pos
+
     def reason_counts(self, which: str = "phoneme") -> dict[str, int]:
         codes = self.phoneme_reason if which == "phoneme" else self.grapheme_reason
         counts = np.bincount(codes, minlength=len(REASONS))
@@ -151,7 +159,8 @@ def collapse(frame_ids: np.ndarray, table: SymbolTable) -> tuple[Tokens, np.ndar
         if not chars:
             frame_token[s:e] = -2
             continue
-        # k copies of the previous symbol share the run's frames as evenly as possible
+        # k copies of the previous symbol share the run's frames as evenly as possible (a copy gets
+        # no frame of its own when the run is shorter than k frames)
         edges = s + (np.arange(k + 1) * (e - s)) // k
         for a, b in zip(edges[:-1].tolist(), edges[1:].tolist(), strict=True):
             frame_token[a:b] = len(chars)

@@ -9,7 +9,7 @@ import numpy as np
 
 from nap.align.adapters import FrameGeometry, G2PLetters, RecognizerAdapter
 from nap.align.cascade import GRAPHEMES, PHONEMES, CascadeResult, normalize_transcript, run_cascade
-from nap.align.groups import frame_centres, true_phone_labels
+from nap.align.groups import true_phone_labels
 
 
 @dataclass
@@ -65,7 +65,7 @@ def explain(
     letters = G2PLetters(g2p)
     ids = logits.argmax(-1)
     geom = rec.geometry
-    centres = frame_centres(len(ids), geom.receptive_field, geom.stride, geom.hop_s, geom.offset_s)
+    centres = geom.centres(len(ids))
     phones = list(corpus.true_phones(utt_id) or [])
     true_label, _ = true_phone_labels(centres, phones)
     return Explanation(

@@ -5,10 +5,11 @@ Three groupings label every output frame of the recognizer (-1 = no group):
 * ``grapheme``: the frame's own predicted letter (paper §3.1); blank frames belong to none;
 * ``phoneme``: the frame's phoneme from the cascade of paper Figure 2 (:mod:`.cascade`);
 * ``phoneme_true``: the true phone (corpus timings) at the frame's centre, where the
-  centre of output frame ``t`` is the centre of its receptive field: input frames
-  ``t * stride ... t * stride + receptive_field - 1``, so input frame
-  ``t * stride + (receptive_field - 1) / 2``, at ``that * hop_s + offset_s`` seconds
-  (``offset_s``: the time of input frame 0's centre, 0 for centred STFT frames).
+  centre of output frame ``t`` is the centre of its receptive field: the network sees the
+  utterance with ``pad`` frames of silence added in front, so output frame ``t`` covers
+  utterance frames ``t * stride - pad ... t * stride - pad + receptive_field - 1``, centred
+  on frame ``c = t * stride - pad + (receptive_field - 1) / 2``, at ``c * hop_s + offset_s``
+  seconds (``offset_s``: the time of frame 0's centre, 0 for centred STFT frames).
   Frames on silence (``sil``) or outside every phone belong to none.
 
 A group with fewer frames than a minimum count is left out (its frames get -1) and
@@ -28,14 +29,15 @@ _PHONE_INDEX = {p: i for i, p in enumerate(PHONEMES)}
 
 
 def frame_centres(
-    n_frames: int, receptive_field: int, stride: int, hop_s: float, offset_s: float = 0.0
+    n_frames: int, receptive_field: int, stride: int, hop_s: float, offset_s: float = 0.0, pad: int = 0
 ) -> np.ndarray:
-    """Time in seconds of the centre of each output frame's receptive field."""
+    """Time in seconds of the centre of each output frame's receptive field (``pad``: input
+    frames of padding the network saw in front of the utterance)."""
     if receptive_field < 1 or stride < 1 or hop_s <= 0:
         raise ValueError(
             f"need receptive_field, stride >= 1 and hop_s > 0, got {receptive_field}, {stride}, {hop_s}"
         )
-    centre_frame = np.arange(n_frames, dtype=np.float64) * stride + (receptive_field - 1) / 2
+    centre_frame = np.arange(n_frames, dtype=np.float64) * stride - pad + (receptive_field - 1) / 2
     return centre_frame * hop_s + offset_s
 
 

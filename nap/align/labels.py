@@ -36,6 +36,7 @@ One label per **output frame** of the recognizer, per grouping; -1 = no group.
 | `argmax` | (N,) int16 | the recognizer's best class per frame (names: `groups.json["symbols"]`) |
 | `<grouping>_reason` | (N,) int8 | why the label is -1: index into `groups.json["reasons"]` (0: labelled) |
 | `centre_s` | (N,) float32 | time (s) of the centre of the frame's receptive field |
+| `position` | (N,) int16 | the frame's position in its decoded transcript (-1: blank or gap) |
 | `nw_score` | (U,) int32 | Needleman-Wunsch score of argmax symbols vs decoded transcript |
 
 Groups with fewer frames than `min_count` are left out (their frames are -1); their
@@ -44,8 +45,9 @@ counts are in `groups.json["left_out"]`.
 ## groups.json
 `groups` (grouping -> names), `counts` (grouping -> name -> frames), `left_out`,
 `min_count`, `none` (grouping -> reason -> frames without a label), `reasons`, `symbols`,
-`frame` (`receptive_field`, `stride`, `hop_s`, `offset_s`: frame `t`'s centre is
-`(t * stride + (receptive_field - 1) / 2) * hop_s + offset_s`).
+`frame` (`receptive_field`, `stride`, `hop_s`, `offset_s`, `pad`: the network saw `pad`
+frames of silence before the utterance, and output frame `t`'s centre is
+`(t * stride - pad + (receptive_field - 1) / 2) * hop_s + offset_s` seconds).
 
 ## transcripts.json
 utterance id -> `{"decoded": ..., "truth": ...}`.
@@ -119,7 +121,7 @@ class FrameLabels:
 
     @property
     def frame(self) -> dict[str, float]:
-        """Frame geometry: receptive_field, stride, hop_s, offset_s."""
+        """Frame geometry: receptive_field, stride, hop_s, offset_s, pad."""
         return dict(self.meta["frame"])
 
     def _slice(self, utt_id: str) -> slice:

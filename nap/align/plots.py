@@ -31,7 +31,9 @@ def _window(
 def _token_x(ex: Explanation) -> np.ndarray:
     """Time of each collapsed token: the mean centre of its frames."""
     tok = ex.decoded.tokens
-    return np.array([ex.centres[s:e].mean() for s, e in zip(tok.start, tok.end, strict=True)])
+    last = len(ex.centres) - 1
+    spans = zip(tok.start.tolist(), tok.end.tolist(), strict=True)
+    return np.array([ex.centres[min(s, last) : max(e, s + 1)].mean() for s, e in spans])
 
 
 def _transcript_x(ex: Explanation, token_x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -116,12 +118,8 @@ def plot_cascade(
     for k, c in enumerate(tok.chars):
         if not t0 <= token_x[k] <= t1:
             continue
-        ax.plot(
-            [ex.centres[tok.start[k]], ex.centres[tok.end[k] - 1]],
-            [y["collapsed"] - 0.3] * 2,
-            color="0.5",
-            lw=1,
-        )
+        first, last = tok.start[k], max(tok.end[k] - 1, tok.start[k])
+        ax.plot([ex.centres[first], ex.centres[last]], [y["collapsed"] - 0.3] * 2, color="0.5", lw=1)
         ax.text(token_x[k], y["collapsed"], "␣" if c == " " else c, fontsize=10, ha="center", va="center")
         j = ex.decoded.token_position[k]
         if j >= 0:

@@ -21,7 +21,7 @@ import numpy as np
 from nap.align import accuracy as acc
 from nap.align.adapters import FrameGeometry, G2PLetters, RecognizerAdapter
 from nap.align.cascade import GRAPHEMES, PHONEMES, REASONS, SymbolTable, normalize_transcript, run_cascade
-from nap.align.groups import apply_min_count, frame_centres, true_phone_labels
+from nap.align.groups import apply_min_count, true_phone_labels
 from nap.align.labels import EXTRA_GROUPINGS, FORMAT, GROUPINGS
 from nap.align.params import AlignParams
 from nap.store import atomic_path, write_json
@@ -37,6 +37,7 @@ FRAME_ARRAYS: dict[str, type] = {
     "phoneme_reason": np.int8,
     "phoneme_truetext_reason": np.int8,
     "centre_s": np.float32,
+    "position": np.int16,
 }
 
 
@@ -67,7 +68,7 @@ def label_utterance(
     ids = np.asarray(logits).argmax(-1)
     dec = run_cascade(ids, table, decoded, letters)
     tru = run_cascade(ids, table, truth, letters)
-    centres = frame_centres(len(ids), geom.receptive_field, geom.stride, geom.hop_s, geom.offset_s)
+    centres = geom.centres(len(ids))
     true_lab, _ = true_phone_labels(centres, true_phones or [])
     return {
         "argmax": ids,
@@ -79,6 +80,7 @@ def label_utterance(
         "phoneme_reason": dec.phoneme_reason,
         "phoneme_truetext_reason": tru.phoneme_reason,
         "centre_s": centres,
+        "position": dec.position,
         "nw_score": np.array(dec.alignment.score),
     }
 
@@ -205,7 +207,14 @@ def build_alignment(
             meta["none"][g] = {r: int(c) for r, c in zip(REASONS, codes, strict=True) if r != "labelled"}
         else:
             meta["none"][g] = {"silence_or_outside": int((joined[g] < 0).sum())}
-    for name in ("argmax", "grapheme_reason", "phoneme_reason", "phoneme_truetext_reason", "centre_s"):
+    for name in (
+        "argmax",
+        "grapheme_reason",
+        "phoneme_reason",
+        "phoneme_truetext_reason",
+        "centre_s",
+        "position",
+    ):
         out[name] = joined[name]
     geom = rec.geometry
     meta.update(
@@ -219,6 +228,7 @@ def build_alignment(
                 "stride": geom.stride,
                 "hop_s": geom.hop_s,
                 "offset_s": geom.offset_s,
+                "pad": geom.pad,
             },
         }
     )

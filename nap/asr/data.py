@@ -1,8 +1,8 @@
 """Training data: utterances checked against the vocabulary and the network, batches bucketed by length.
 
 Utterances the network cannot learn from are skipped and counted, never a crash
-mid-epoch: longer than ``max_seconds``, too short for the receptive field or for CTC to
-fit their transcript, transcripts with characters outside the vocabulary, missing features.
+mid-epoch: longer than ``max_seconds``, too short for CTC to fit their transcript,
+transcripts with characters outside the vocabulary, missing or non-finite features.
 Batch order is a pure function of (seed, epoch), so a resumed run sees the same batches.
 """
 
@@ -101,6 +101,9 @@ def prepare(
             feats = get(utt_id)
         except (KeyError, FileNotFoundError):
             skipped["missing_features"] += 1
+            continue
+        if not np.isfinite(feats).all():
+            skipped["non_finite_features"] += 1
             continue
         frames = int(feats.shape[0])
         targets = tuple(vocab.encode(text))

@@ -11,6 +11,7 @@ draw from the stored artifact without recomputing.
 
 from __future__ import annotations
 
+import io
 import textwrap
 from collections.abc import Callable, Sequence
 from typing import Any, Literal
@@ -21,6 +22,16 @@ from matplotlib.figure import Figure, SubFigure
 from scipy.cluster.hierarchy import dendrogram
 
 from nap.cluster.hierarchy import LayerClustering
+
+
+class ShownFigure(Figure):
+    """A matplotlib Figure that notebooks show as PNG even where pyplot was never imported."""
+
+    def _repr_png_(self) -> bytes:
+        buf = io.BytesIO()
+        self.savefig(buf, format="png", dpi=100, bbox_inches="tight")
+        return buf.getvalue()
+
 
 ABOVE_CUT = "#222222"
 SINGLETON = "#555555"
@@ -125,7 +136,7 @@ def plot_grid(results: Sequence[Sequence[LayerClustering]],
     each its own. The colour bar stands at the right of each row (of each panel for "panel").
     """
     rows, cols = len(results), max(len(r) for r in results)
-    fig = Figure(figsize=(panel_size[0] * cols, panel_size[1] * rows), layout="constrained")
+    fig = ShownFigure(figsize=(panel_size[0] * cols, panel_size[1] * rows), layout="constrained")
     subs = np.atleast_2d(fig.subfigures(rows, cols, squeeze=False))
 
     def top(res: Sequence[LayerClustering]) -> float | None:
@@ -161,7 +172,7 @@ def plot_scores(scores: dict[str, dict[str, dict[str, Any]]], probes: dict[str, 
     Filled markers are significant (permutation p < ``alpha``), hollow ones are not;
     ``highlight`` shades layers (the ones chosen for Figure 4).
     """
-    fig = Figure(figsize=(10, 6.4), layout="constrained")
+    fig = ShownFigure(figsize=(10, 6.4), layout="constrained")
     axes = fig.subplots(2, 2, sharex=True)
     x = np.arange(len(layers))
     columns = {"grapheme": [g for g, k in kinds.items() if k == "grapheme"],
@@ -193,7 +204,7 @@ def plot_scores(scores: dict[str, dict[str, dict[str, Any]]], probes: dict[str, 
         ax_s.set_title(f"{kind}s: NAP distances vs classes", fontsize=10)
         ax_p.set_ylim(0, 1.02)
         ax_s.axhline(0.5, color="#999999", lw=0.8, ls=":")
-        ax_s.set_ylim(0.3, 1.02)
+        ax_s.set_ylim(0.0, 1.02)
         ax_p.set_ylabel("accuracy")
         ax_s.set_ylabel("pair AUC (filled: significant)")
         for ax in (ax_p, ax_s):

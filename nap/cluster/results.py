@@ -98,8 +98,7 @@ class Clustering:
 
     def figure4_layers(self) -> list[str]:
         """The two hidden layers with the best phonetic-class agreement (paper Figure 4: 9 and 10)."""
-        ph = pick_grouping(self.kinds, "phoneme", self.phoneme_grouping)
-        return figure4_layers(self.scores(), self.layers, ph) if ph else []
+        return figure4_layers(self.scores(), self.layers, self.phoneme) if self.phoneme else []
 
     def claims(self) -> list[Claim]:
         return evaluate_claims(self.scores(), self.probes, self.layers, self.kinds, self.phoneme_grouping,
@@ -116,11 +115,19 @@ class Clustering:
         groupings = list(groupings or self.default_groupings())
         return plot_grid([[self.result(g, lay) for g in groupings] for lay in layers], scale=scale)
 
+    @property
+    def grapheme(self) -> str | None:
+        """The grapheme grouping the claims and figures use."""
+        return pick_grouping(self.kinds, "grapheme", "grapheme")
+
+    @property
+    def phoneme(self) -> str | None:
+        """The phoneme grouping the claims and figures use (``phoneme_grouping``, else the first)."""
+        return pick_grouping(self.kinds, "phoneme", self.phoneme_grouping)
+
     def default_groupings(self) -> list[str]:
         """The grapheme grouping and the phoneme grouping the claims use, as in the paper."""
-        gr = pick_grouping(self.kinds, "grapheme", "grapheme")
-        ph = pick_grouping(self.kinds, "phoneme", self.phoneme_grouping)
-        return [g for g in (gr, ph) if g]
+        return [g for g in (self.grapheme, self.phoneme) if g]
 
     def score_figure(self) -> Figure:
         """Probe accuracy and class agreement across layers, graphemes and phonemes side by side."""

@@ -101,7 +101,10 @@ def class_scores(result: LayerClustering, classes: Mapping[str, str | None], per
 
 
 def class_purity(result: LayerClustering, classes: Mapping[str, str | None], target: str) -> float:
-    """Share of the ``target``-class groups that sit in a cluster whose majority is ``target``."""
+    """Share of the ``target``-class groups in clusters of ≥ 2 groups whose majority is ``target``.
+
+    A group alone in its cluster does not count as clustering with its class.
+    """
     if not result.ok:
         return float("nan")
     hits = total = 0
@@ -109,7 +112,7 @@ def class_purity(result: LayerClustering, classes: Mapping[str, str | None], tar
         own = [classes.get(m) for m in members if classes.get(m)]
         n_target = sum(c == target for c in own)
         total += n_target
-        if n_target and n_target > len(own) / 2:
+        if len(members) >= 2 and n_target > len(own) / 2:
             hits += n_target
     return hits / total if total else float("nan")
 

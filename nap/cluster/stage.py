@@ -136,7 +136,10 @@ def run_clustering(napset: Any, p: ClusterParams) -> tuple[dict[str, Any], dict[
 
 
 def run_probes(napset: Any, p: ClusterParams, layers: list[str], work: Path) -> dict[str, dict[str, Any]]:
-    """Probe every layer for every selected grouping; finished layers are kept in ``work/probes``."""
+    """Probe every layer for every selected grouping; finished layers are kept in ``work/probes``.
+
+    A NAP set without probe features (``naps.probe_frames`` = 0) gives no probes, not an error.
+    """
     groupings = _selected(p.probe_groupings, list(napset.groupings), "probe_groupings")
     out: dict[str, dict[str, Any]] = {g: {} for g in groupings}
     for layer in layers:
@@ -144,7 +147,11 @@ def run_probes(napset: Any, p: ClusterParams, layers: list[str], work: Path) -> 
         if done.is_file():
             per = read_json(done)
         else:
-            x, labels, utt, _ = napset.probe_features(layer)
+            try:
+                x, labels, utt, _ = napset.probe_features(layer)
+            except FileNotFoundError as exc:
+                print(f"[nap] cluster: no linear probes: {exc}")
+                return {}
             test = split_utterances(np.asarray(utt), p.probe_test_fraction, p.seed)
             per = {g: train_probe(x, labels[g], test, c=p.probe_C, max_iter=p.probe_max_iter,
                                   max_train=p.probe_max_train, seed=p.seed) for g in groupings if g in labels}

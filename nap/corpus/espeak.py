@@ -114,7 +114,7 @@ class Espeak:
         while events[i].type != _EVENT_LIST_TERMINATED:
             ev = events[i]
             if ev.type == _EVENT_PHONEME:
-                self._events.append((ev.id.decode("ascii", errors="replace"), int(ev.sample)))
+                self._events.append((ev.id.decode("utf-8", errors="replace"), int(ev.sample)))
             i += 1
         return 0
 
@@ -149,3 +149,35 @@ def engine() -> Espeak:
     if _ENGINE is None or _ENGINE._pid != os.getpid():
         _ENGINE = Espeak()
     return _ENGINE
+
+
+def synthesize(text: str, language: str = "en-us", variant: str = "", rate: int = 175, pitch: int = 50,
+               sample_rate: int = 16000):
+    """Speak ``text``: a :class:`nap.corpus.synth.Synthesis` at ``sample_rate`` with ARPAbet timings.
+
+    The 22,050 Hz output is resampled with ``scipy.signal.resample_poly`` (zero-phase, so
+    times are kept); timings are computed from the event samples at 22,050 Hz.
+    """
+    from math import gcd
+
+    from scipy.signal import resample_poly
+
+    from nap.corpus.phones import SIL, espeak_phones, segments
+    from nap.corpus.synth import Synthesis
+
+    voice = f"{language}+{variant}" if variant else language
+    out = engine().synth(text, voice, rate=rate, pitch=pitch)
+    n = len(out.audio)
+    if n == 0 or not out.events:
+        raise EspeakError(f"espeak-ng produced no audio for {text!r} with voice {voice}")
+    marks = [(m, s) for m, s in out.events if 0 <= s <= n]
+    units: list[tuple[tuple[str, ...], float, float]] = []
+    if marks[0][1] > 0:
+        units.append(((SIL,), 0.0, marks[0][1] / SAMPLE_RATE))
+    for i, (m, s) in enumerate(marks):
+        end = marks[i + 1][1] if i + 1 < len(marks) else n
+        units.append((espeak_phones(m, language), s / SAMPLE_RATE, end / SAMPLE_RATE))
+    g = gcd(sample_rate, SAMPLE_RATE)
+    audio = resample_poly(out.audio.astype(np.float32), sample_rate // g, SAMPLE_RATE // g)
+    audio = np.clip(np.round(audio), -32768, 32767).astype(np.int16)
+    return Synthesis(audio, segments(units), sample_rate)

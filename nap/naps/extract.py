@@ -93,23 +93,79 @@ class Item:
     probe_rows: np.ndarray | None = None  # their rows in the probe arrays
 
 
+@dataclass
+class _Order:
+    """A batch's labelled frames (or run pieces) of all groupings, sorted by (grouping, group)."""
+
+    b: torch.Tensor  # (n,) utterance index in the batch
+    t: torch.Tensor  # (n,) first output frame of the piece
+    level: torch.Tensor  # (n,) the piece covers 2**level consecutive frames
+    starts: torch.Tensor  # (sum G,) first entry of each (grouping, group)
+    n: int
+    max_level: int
+
+
+def _runs(lab: np.ndarray, b: np.ndarray, max_level: int) -> tuple[np.ndarray, ...]:
+    """Cut runs of equal labels (within an utterance) into pieces of 2**level frames, longest first.
+
+    Returns (label, utterance, first frame, level) per piece; with ``max_level`` 0 every
+    labelled frame is its own piece.
+    """
+    t = np.arange(lab.size)
+    if max_level == 0:
+        keep = lab >= 0
+        return lab[keep], b[keep], t[keep], np.zeros(int(keep.sum()), np.int64)
+    new_run = np.ones(lab.size, bool)
+    new_run[1:] = (lab[1:] != lab[:-1]) | (b[1:] != b[:-1])
+    starts = np.flatnonzero(new_run & (lab >= 0))
+    ends = np.r_[np.flatnonzero(new_run)[1:], lab.size]
+    ends = ends[np.searchsorted(np.flatnonzero(new_run), starts)]
+    length = ends - starts
+    big = 1 << max_level
+    q, r = length >> max_level, length & (big - 1)
+    parts = [(np.repeat(starts, q) + big * (np.arange(q.sum()) - np.repeat(np.cumsum(q) - q, q)),
+              np.repeat(starts, q), np.full(int(q.sum()), max_level))]
+    for k in range(max_level - 1, -1, -1):
+        has = (r >> k) & 1 == 1
+        s0 = starts[has]
+        parts.append((s0 + q[has] * big + ((r[has] >> (k + 1)) << (k + 1)), s0, np.full(int(has.sum()), k)))
+    first = np.concatenate([p[0] for p in parts])
+    run_start = np.concatenate([p[1] for p in parts])
+    level = np.concatenate([p[2] for p in parts])
+    return lab[run_start], b[run_start], first, level
+
+
 class NapAccumulator:
     """Per-group window sums and counts for chosen layers and groupings; mergeable by summing.
 
-    ``sums[layer][grouping]`` is a float64 tensor (P, G, C); ``counts[grouping]`` int64 (G,);
-    ``probe[layer]`` (n, C) float32 holds the sampled frames' window means.
+    ``sums[layer]`` is a float64 tensor (P, sum of G over groupings, C), grouping ``k``
+    owning the middle slice ``slices[k]``; ``counts[grouping]`` int64 (G,); ``probe[layer]``
+    (n, C) float32 the sampled frames' window means. Bag sums of a batch are float32 and go
+    through a float32 partial sum that is added to the float64 sums every ``flush_every``
+    batches (a float64 add per batch of the whole (P, G, C) output costs more than the
+    gathering itself).
+
+    Runs of consecutive frames with one label (phones last several frames) are summed
+    with fewer gathers: rows ``L_k[j] = sum_{i < 2**k} X[j + i*step]`` (``max_level``
+    levels, built with one add per level) let a run of length ``L`` be gathered as
+    ``popcount(L)`` pieces; a layer uses them only when that saves work.
     """
 
     def __init__(self, geometry: Geometry, layers: Sequence[LayerGeometry], n_groups: dict[str, int],
-                 probe_size: int = 0):
+                 probe_size: int = 0, flush_every: int = 8, max_level: int = 3):
         self.geometry = geometry
         self.layers = list(layers)
         self.n_groups = dict(n_groups)
-        self.sums = {
-            g.name: {k: torch.zeros(g.positions, n, g.channels, dtype=torch.float64)
-                     for k, n in self.n_groups.items()}
-            for g in self.layers
-        }
+        self.flush_every = int(flush_every)
+        self.max_level = int(max_level)
+        self.slices, start = {}, 0
+        for k, n in self.n_groups.items():
+            self.slices[k] = slice(start, start + n)
+            start += n
+        self.total_groups = start
+        self.sums = {g.name: torch.zeros(g.positions, start, g.channels, dtype=torch.float64) for g in self.layers}
+        self._partial: dict[str, torch.Tensor] = {}
+        self._pending = 0
         self.counts = {k: torch.zeros(n, dtype=torch.int64) for k, n in self.n_groups.items()}
         self.probe = {g.name: torch.zeros(probe_size, g.channels, dtype=torch.float32) for g in self.layers}
         self.probe_filled = torch.zeros(probe_size, dtype=torch.int64)
@@ -117,12 +173,19 @@ class NapAccumulator:
         self.utterances = torch.zeros((), dtype=torch.int64)
 
     # -- state: checkpoints and merging ----------------------------------------------
+    def flush(self) -> None:
+        """Move the float32 partial sums into the float64 sums."""
+        for name, part in self._partial.items():
+            self.sums[name].add_(part.double())
+        self._partial = {}
+        self._pending = 0
+
     def tensors(self) -> dict[str, torch.Tensor]:
         """Every accumulated tensor by a flat name (the order is fixed: used for all_reduce)."""
+        self.flush()
         out: dict[str, torch.Tensor] = {}
         for g in self.layers:
-            for k in self.n_groups:
-                out[f"sum/{g.name}/{k}"] = self.sums[g.name][k]
+            out[f"sum/{g.name}"] = self.sums[g.name]
             out[f"probe/{g.name}"] = self.probe[g.name]
         for k in self.n_groups:
             out[f"count/{k}"] = self.counts[k]
@@ -152,12 +215,14 @@ class NapAccumulator:
     def add(self, acts: dict[str, torch.Tensor], items: Sequence[Item]) -> None:
         """Add one batch: ``acts[layer]`` is (B, C, T_layer) for the batch's ``items``."""
         frame_counts = [self._n_frames(it) for it in items]
-        order = self._group_order(items)
+        frames_order, pieces_order, counts = self._orders(items)
         probe = self._probe_index(items)
         for g in self.layers:
             a = acts[g.name]
-            rows = a.transpose(1, 2).contiguous().view(-1, a.shape[1]).float()  # (B*T, C)
-            self._add_layer(g, rows, a.shape[2], order)
+            use_pieces = self._worth_pieces(g, frames_order, pieces_order, a.shape[0] * a.shape[2])
+            order = pieces_order if use_pieces else frames_order
+            rows = self._rows(a, g, order.max_level)
+            self._add_layer(g, rows, a.shape[0] * a.shape[2], a.shape[2], order)
             if probe is not None:
                 b, t, dest = probe
                 base = b * a.shape[2] + g.offset + t * g.step
@@ -166,10 +231,31 @@ class NapAccumulator:
                 self.probe[g.name][dest] = F.embedding_bag(idx, rows, offsets, mode="mean")
         if probe is not None:
             self.probe_filled[probe[2]] += 1
-        for k, (_, _, counts, _) in order.items():
-            self.counts[k] += counts
+        for k, c in counts.items():
+            self.counts[k] += c
         self.frames += sum(frame_counts)
         self.utterances += len(items)
+        self._pending += 1
+        if self._pending >= self.flush_every:
+            self.flush()
+
+    def _worth_pieces(self, g: LayerGeometry, frames: _Order, pieces: _Order, n_rows: int) -> bool:
+        """Gathering run pieces saves (frames - pieces) * P row adds and costs a level build per level."""
+        if pieces.max_level == 0:
+            return False
+        return (frames.n - pieces.n) * g.positions > 2 * pieces.max_level * n_rows
+
+    def _rows(self, a: torch.Tensor, g: LayerGeometry, levels: int) -> torch.Tensor:
+        """(levels+1) * B*T rows of C: the activations as rows, then the run-sum levels."""
+        bt, c = a.shape[0] * a.shape[2], a.shape[1]
+        rows = torch.empty((levels + 1) * bt, c, dtype=torch.float32)
+        rows[:bt].view(a.shape[0], a.shape[2], c).copy_(a.transpose(1, 2))
+        for k in range(1, levels + 1):
+            prev, cur = rows[(k - 1) * bt:k * bt], rows[k * bt:(k + 1) * bt]
+            shift = (1 << (k - 1)) * g.step
+            torch.add(prev[:bt - shift], prev[shift:], out=cur[:bt - shift])
+            cur[bt - shift:] = 0  # never gathered: pieces stay inside their utterance
+        return rows
 
     def _n_frames(self, it: Item) -> int:
         n = {len(v) for v in it.labels.values()}
@@ -177,24 +263,33 @@ class NapAccumulator:
             raise LabelError(f"the groupings' label arrays differ in length: {sorted(n)}")
         return n.pop()
 
-    def _group_order(self, items: Sequence[Item]) -> dict[str, tuple[torch.Tensor, torch.Tensor, torch.Tensor, int]]:
-        """Per grouping: (utterance index, frame) of labelled frames sorted by group, counts, n."""
-        order = {}
+    def _orders(self, items: Sequence[Item]) -> tuple[_Order, _Order, dict[str, torch.Tensor]]:
+        """The batch's labelled frames, and its run pieces, sorted by (grouping, group); frame counts."""
+        lengths = [self._n_frames(it) for it in items]
+        b = np.repeat(np.arange(len(items)), lengths)
+        t0 = np.r_[0, np.cumsum(lengths)[:-1]] if items else np.zeros(0, np.int64)
+        counts = {}
+        per_level: dict[int, list[tuple[np.ndarray, ...]]] = {0: [], self.max_level: []}
         for k, n_groups in self.n_groups.items():
-            labs = [np.asarray(it.labels[k]) for it in items]
-            lab = np.concatenate(labs) if labs else np.zeros(0, np.int64)
-            b = np.repeat(np.arange(len(labs)), [len(x) for x in labs])
-            t = np.concatenate([np.arange(len(x)) for x in labs]) if labs else np.zeros(0, np.int64)
+            lab = np.concatenate([np.asarray(it.labels[k], dtype=np.int64) for it in items])
             if lab.size and (lab.max() >= n_groups or lab.min() < -1):
                 bad = int(lab.max() if lab.max() >= n_groups else lab.min())
                 raise LabelError(f"grouping {k!r}: label {bad} outside -1..{n_groups - 1} ({n_groups} groups)")
-            keep = lab >= 0
-            lab, b, t = lab[keep], b[keep], t[keep]
-            perm = np.argsort(lab, kind="stable")
-            counts = np.bincount(lab, minlength=n_groups)
-            order[k] = (torch.from_numpy(b[perm]), torch.from_numpy(t[perm]),
-                        torch.from_numpy(counts.astype(np.int64)), int(lab.size))
-        return order
+            counts[k] = torch.from_numpy(np.bincount(lab[lab >= 0], minlength=n_groups).astype(np.int64))
+            for level in per_level:
+                g, bb, first, lev = _runs(lab, b, level)
+                per_level[level].append((g + self.slices[k].start, bb, first - t0[bb], lev))
+        orders = []
+        for level in (0, self.max_level):
+            g, bb, t, lev = (np.concatenate(x) for x in zip(*per_level[level]))
+            perm = np.argsort(g, kind="stable")
+            n_per = np.bincount(g, minlength=self.total_groups)
+            orders.append(_Order(
+                torch.from_numpy(bb[perm].astype(np.int64)), torch.from_numpy(t[perm].astype(np.int64)),
+                torch.from_numpy(lev[perm].astype(np.int64)),
+                torch.from_numpy((np.cumsum(n_per) - n_per).astype(np.int64)), int(g.size), level,
+            ))
+        return orders[0], orders[1], counts
 
     def _probe_index(self, items: Sequence[Item]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None:
         bs, ts, dests = [], [], []
@@ -208,30 +303,29 @@ class NapAccumulator:
         return (torch.from_numpy(np.concatenate(bs)).long(), torch.from_numpy(np.concatenate(ts)).long(),
                 torch.from_numpy(np.concatenate(dests)).long())
 
-    def _add_layer(self, g: LayerGeometry, rows: torch.Tensor, length: int, order: dict) -> None:
-        """All groupings' (position, group) bags of one layer in one embedding_bag call."""
-        p = torch.arange(g.positions)
-        idx_parts, off_parts, total = [], [], 0
-        for b, t, counts, n in order.values():
-            base = b * length + g.offset + t * g.step
-            idx_parts.append((base[None, :] + p[:, None]).reshape(-1))
-            starts = torch.cumsum(counts, 0) - counts
-            off_parts.append((starts[None, :] + n * p[:, None]).reshape(-1) + total)
-            total += n * g.positions
-        idx, offsets = torch.cat(idx_parts), torch.cat(off_parts)
-        if total == 0:
+    def _add_layer(self, g: LayerGeometry, rows: torch.Tensor, bt: int, length: int, order: _Order) -> None:
+        """Every grouping's (position, group) bags of one layer in one embedding_bag call.
+
+        Bag (p, group) sums rows ``level*B*T + b*T + offset + t*step + p`` over the group's
+        pieces: position-major, so the bag offsets are ``p*n + start[group]``.
+        """
+        if order.n == 0:
             return
-        out = F.embedding_bag(idx, rows, offsets, mode="sum")
-        start = 0
-        for k, n_groups in self.n_groups.items():
-            size = g.positions * n_groups
-            self.sums[g.name][k].add_(out[start:start + size].view(g.positions, n_groups, -1))
-            start += size
+        p = torch.arange(g.positions, dtype=torch.int64)
+        base = order.level * bt + order.b * length + g.offset + order.t * g.step
+        idx = (base[None, :] + p[:, None]).reshape(-1)
+        offsets = (order.starts[None, :] + order.n * p[:, None]).reshape(-1)
+        out = F.embedding_bag(idx, rows, offsets, mode="sum").view(g.positions, self.total_groups, -1)
+        if g.name in self._partial:
+            self._partial[g.name].add_(out)
+        else:
+            self._partial[g.name] = out
 
     # -- results --------------------------------------------------------------------
     def group_sums(self, layer: str, grouping: str) -> torch.Tensor:
-        """(G, C, P) float64 sums of the group's windows."""
-        return self.sums[layer][grouping].permute(1, 2, 0)
+        """(G, C, P) float64 sums of the grouping's groups' windows."""
+        self.flush()
+        return self.sums[layer][:, self.slices[grouping], :].permute(1, 2, 0)
 
 
 def batches(items: Sequence[str], batch_size: int) -> list[list[str]]:

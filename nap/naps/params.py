@@ -1,0 +1,47 @@
+"""Parameters of the naps stage (time-independent NAPs, chapter 5)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar, Literal
+
+from nap.params import ParamError, StageParams, param
+
+
+@dataclass(frozen=True)
+class NapParams(StageParams):
+    """Which layers and groupings to profile, the normalization, the probe sample."""
+
+    stage: ClassVar[str] = "naps"
+
+    layers: list[str] | None = param(
+        None, "layers to profile (the recognizer's names, e.g. layer09; 'input' = the spectrogram window); "
+        "None = every Conv1d layer")
+    groupings: list[str] = param(
+        ["grapheme", "phoneme", "phoneme_true"],
+        "frame groupings from the align stage; one missing there (e.g. phoneme_true on LibriSpeech) is "
+        "skipped and reported")
+    splits: list[str] | None = param(None, "corpus splits whose utterances are profiled; None = every split")
+    normalization: Literal["global_mean", "mean_of_groups"] = param(
+        "global_mean", "subtracted from each group's mean window: the mean over all frames of the kept groups "
+        "(the paper's) or the unweighted mean of the group means")
+    min_count: int = param(20, "groups with fewer frames are left out (and listed)")
+    probe_frames: int = param(20000, "frames sampled (seeded) for the linear probes' per-frame features; 0 = none")
+    batch_size: int = param(8, "utterances per forward pass (sorted by length, so little padding)")
+    seed: int = param(0, "seed of the probe sample")
+
+    def check(self) -> None:
+        if self.min_count < 1:
+            raise ParamError(f"parameter 'naps.min_count' must be at least 1, got {self.min_count}")
+        if self.probe_frames < 0:
+            raise ParamError(f"parameter 'naps.probe_frames' must be 0 or more, got {self.probe_frames}")
+        if self.batch_size < 1:
+            raise ParamError(f"parameter 'naps.batch_size' must be at least 1, got {self.batch_size}")
+        if not self.groupings:
+            raise ParamError("parameter 'naps.groupings' must name at least one grouping")
+        for name in ("groupings", "layers", "splits"):
+            values = getattr(self, name)
+            if values is not None and len(set(values)) != len(values):
+                raise ParamError(f"parameter 'naps.{name}' lists a name twice: {values}")
+        if self.layers is not None and not self.layers:
+            raise ParamError("parameter 'naps.layers' is empty; use None for every layer")

@@ -1,0 +1,110 @@
+"""The per-window definition of NAPs, computed literally (slow; for tests and the benchmark).
+
+Every labelled output frame's input window (``R`` input frames from ``t*S``) is fed to the
+model on its own (windows batched), each chosen layer's whole output for that window is
+its (channels × positions) activation block, blocks are summed per group in float64, and
+the NAPs follow from the definition: group mean minus the normalization, each channel
+sorted. Nothing here uses the fast path's window geometry: ``R`` and ``S`` are found by
+running the model on growing inputs, and a layer's block is whatever the layer outputs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+
+def empirical_frames(model: nn.Module, in_channels: int, max_len: int = 4096) -> tuple[int, int]:
+    """(receptive field R, stride S) measured from the model's output length on growing inputs."""
+    def n_out(length: int) -> int:
+        with torch.no_grad():
+            try:
+                return int(model(torch.zeros(1, in_channels, length)).shape[-1])
+            except RuntimeError:
+                return 0
+
+    r = next((n for n in range(1, max_len) if n_out(n) >= 1), None)
+    if r is None:
+        raise ValueError(f"the model gives no output frame for inputs up to {max_len} frames")
+    s = next(d for d in range(1, max_len) if n_out(r + d) >= 2)
+    return r, s
+
+
+def reference_sums(
+    model: nn.Module,
+    modules: dict[str, str],
+    inputs: Sequence[np.ndarray],
+    labels: Sequence[dict[str, np.ndarray]],
+    n_groups: dict[str, int],
+    receptive_field: int,
+    stride: int,
+    batch_windows: int = 256,
+) -> tuple[dict[str, dict[str, np.ndarray]], dict[str, np.ndarray]]:
+    """Per layer and grouping, (G, C, P) float64 sums of the groups' window blocks, and the counts.
+
+    ``modules`` maps a layer name to the module whose output is the layer's activations;
+    ``"input"`` maps to ``""`` (the window itself).
+    """
+    named = dict(model.named_modules())
+    outputs: dict[str, torch.Tensor] = {}
+    handles = [named[m].register_forward_hook(lambda mod, a, out, n=n: outputs.__setitem__(n, out.detach()))
+               for n, m in modules.items() if m != ""]
+    sums: dict[str, dict[str, np.ndarray]] = {n: {} for n in modules}
+    counts = {k: np.zeros(g, dtype=np.int64) for k, g in n_groups.items()}
+    was_training = model.training
+    model.eval()
+    try:
+        windows, owners = [], []
+
+        def flush() -> None:
+            if not windows:
+                return
+            x = torch.stack(windows)
+            with torch.no_grad():
+                model(x)
+            outputs_all = dict(outputs)
+            for n, m in modules.items():
+                block = (x if m == "" else outputs_all[n]).double().numpy()  # (B, C, P)
+                for k in n_groups:
+                    if k not in sums[n]:
+                        sums[n][k] = np.zeros((n_groups[k], *block.shape[1:]))
+                    for b, labs in enumerate(owners):
+                        if labs[k] >= 0:
+                            sums[n][k][labs[k]] += block[b]
+            windows.clear()
+            owners.clear()
+
+        for x_utt, labs in zip(inputs, labels):
+            x_utt = torch.as_tensor(np.asarray(x_utt, dtype=np.float32))
+            n_frames = len(next(iter(labs.values())))
+            for t in range(n_frames):
+                frame = {k: int(labs[k][t]) for k in n_groups}
+                if all(v < 0 for v in frame.values()):
+                    continue
+                for k, v in frame.items():
+                    if v >= 0:
+                        counts[k][v] += 1
+                windows.append(x_utt[:, t * stride: t * stride + receptive_field])
+                owners.append(frame)
+                if len(windows) >= batch_windows:
+                    flush()
+        flush()
+    finally:
+        for h in handles:
+            h.remove()
+        model.train(was_training)
+    return sums, counts
+
+
+def reference_naps(sums: np.ndarray, counts: np.ndarray, normalization: str, min_count: int) -> np.ndarray:
+    """The definition, spelled out: kept groups' means, minus the normalization, sorted per channel."""
+    kept = [g for g in range(len(counts)) if counts[g] >= max(min_count, 1)]
+    means = np.stack([sums[g] / counts[g] for g in kept])
+    if normalization == "global_mean":
+        overall = sum(sums[g] for g in kept) / sum(counts[g] for g in kept)
+    else:
+        overall = means.mean(axis=0)
+    return np.sort(means - overall, axis=-1)

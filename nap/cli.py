@@ -2,6 +2,7 @@
 
     nap study [--profile P] [-p NAME VALUE]... [--force] [--no-book]
     nap run 05 [06 ...] [--profile P] [-p layers '[layer09, layer10]']
+    nap build [STAGE ...] [--profile P]      # stages only, no notebooks
     nap results [--profile P] [--json]
     nap params [--profile P] [STAGE]
     nap corpus synth --out DIR --minutes M --seed S
@@ -76,6 +77,20 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_build(args: argparse.Namespace) -> int:
+    from nap.study import Study
+
+    for stage in args.stages:
+        if stage not in STAGES:
+            raise ParamError(f"unknown stage {stage!r}; stages are: {', '.join(STAGES)}")
+    force = (args.stages or True) if args.force else False
+    study = Study(args.profile, _changes(args), args.artifacts, force=force)
+    for stage in args.stages or list(STAGES):
+        art = study.artifact(stage)
+        print(f"[nap] {stage}: {art.path}")
+    return 0
+
+
 def cmd_results(args: argparse.Namespace) -> int:
     from nap.display import table
 
@@ -145,6 +160,13 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="recompute the stages of these chapters")
     p.add_argument("--no-book", action="store_true", help="do not rebuild the book")
     p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("build", help="build stages (and what they read) without running the chapters")
+    p.add_argument("stages", nargs="*", metavar="STAGE",
+                   help=f"stages to build (default: all): {', '.join(STAGES)}")
+    _add_common(p)
+    p.add_argument("--force", action="store_true", help="recompute the named stages")
+    p.set_defaults(func=cmd_build)
 
     p = sub.add_parser("results", help="every stage's headline numbers")
     _add_common(p)

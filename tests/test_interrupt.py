@@ -1,0 +1,119 @@
+"""Kill the tiny study during each stage, rerun it, and get what an uninterrupted run gets.
+
+Each round starts ``nap build`` on one artifact folder, waits until the stage under test is
+being built (its ``.partial`` folder has files; for training, a checkpoint), kills the whole
+process group with SIGKILL, and checks that no finished artifact of that stage exists. A
+last run completes the study; every artifact must then match its checksums and the NAPs and
+clusterings must equal those of the uninterrupted tiny study.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from nap.profile import STAGES
+from nap.store import verify_manifest
+
+ROOT = Path(__file__).resolve().parents[1]
+CHECKPOINTED = {"asr", "g2p"}
+
+
+def _started(artifacts: Path, stage: str) -> bool:
+    for partial in artifacts.glob(f"{stage}-*.partial"):
+        files = [f for f in partial.rglob("*") if f.is_file() and not f.name.endswith(".tmp")]
+        if stage in CHECKPOINTED:
+            files = [f for f in files if "ckpt" in f.name or "checkpoint" in f.name]
+        if files:
+            return True
+    return False
+
+
+def _finished(artifacts: Path, stage: str) -> bool:
+    return any(p.is_dir() and (p / "manifest.json").exists() for p in artifacts.glob(f"{stage}-*")
+               if "." not in p.name)
+
+
+def _build(artifacts: Path) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "nap", "build", "--profile", "tiny", "--artifacts", str(artifacts)],
+        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )
+
+
+def _npz_arrays(folder: Path) -> dict[str, np.ndarray]:
+    arrays = {}
+    for f in sorted(folder.rglob("*.npz")):
+        with np.load(f, allow_pickle=False) as data:
+            for k in data.files:
+                arrays[f"{f.relative_to(folder)}:{k}"] = data[k]
+    return arrays
+
+
+@pytest.mark.slow
+def test_killed_in_every_stage_resumes_to_the_same_results(tmp_path, tiny_study):
+    reference = {s: tiny_study.artifact(s).path for s in ("naps", "cluster")}
+    artifacts = tmp_path / "interrupted"
+    interrupted = []
+    for stage in STAGES:
+        if _finished(artifacts, stage):
+            continue
+        proc = _build(artifacts)
+        deadline = time.time() + 600
+        try:
+            while time.time() < deadline and proc.poll() is None:
+                if _started(artifacts, stage) or _finished(artifacts, stage):
+                    break
+                time.sleep(0.02)
+            if proc.poll() is None and not _finished(artifacts, stage):
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+                interrupted.append(stage)
+                assert not _finished(artifacts, stage), stage
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+    assert {"corpus", "asr", "g2p", "naps"} <= set(interrupted), interrupted
+
+    final = _build(artifacts)
+    assert final.wait(timeout=1200) == 0
+    for stage in STAGES:
+        folders = [p for p in artifacts.glob(f"{stage}-*") if "." not in p.name]
+        assert len(folders) == 1, (stage, folders)
+        assert verify_manifest(folders[0]) is None
+        assert not list(artifacts.glob(f"{stage}-*.partial"))
+        if stage in reference:
+            assert folders[0].name == reference[stage].name
+            got, want = _npz_arrays(folders[0]), _npz_arrays(reference[stage])
+            assert got.keys() == want.keys() and got
+            for k in want:
+                np.testing.assert_allclose(got[k], want[k], rtol=0, atol=1e-6, err_msg=k)
+
+
+@pytest.mark.slow
+def test_killed_book_build_rebuilds(tiny_site, tmp_path):
+    from nap.runner import build_book
+
+    site = tmp_path / "site"
+    shutil.copytree(tiny_site, site, ignore=shutil.ignore_patterns("_build"))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "jupyter_book", "build", str(site), "--builder", "html"],
+        cwd=site, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )
+    deadline = time.time() + 120
+    while time.time() < deadline and proc.poll() is None and not (site / "_build" / "html").exists():
+        time.sleep(0.05)
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    index = build_book(site)
+    assert index.is_file() and "<html" in index.read_text()

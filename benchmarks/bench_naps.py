@@ -39,6 +39,7 @@ sys.path.insert(0, str(ROOT))
 
 from nap.asr.model import Architecture, Wav2Letter  # noqa: E402
 from nap.naps.driver import length_order, plan_probe, run_pass  # noqa: E402
+from nap.naps.extract import pad_batch  # noqa: E402
 from nap.naps.geometry import model_geometry  # noqa: E402
 from nap.naps.reference import reference_sums  # noqa: E402
 
@@ -52,12 +53,18 @@ def make_model(args: argparse.Namespace) -> Wav2Letter:
     return Wav2Letter(arch).eval()
 
 
-def utterance(i: int, n_mels: int, lengths: tuple[int, int], rf: int, stride: int, seed: int):
-    """Utterance ``i``: (features (n_mels, frames), labels), the same for every run."""
-    rng = np.random.default_rng([seed, i])
-    n_in = int(rng.integers(*lengths))
-    x = rng.standard_normal((n_mels, n_in), dtype=np.float32)
-    n = max(0, (n_in - rf) // stride + 1)
+def n_input_frames(i: int, lengths: tuple[int, int], seed: int) -> int:
+    return int(np.random.default_rng([seed, i, 0]).integers(*lengths))
+
+
+def features(i: int, n_mels: int, n_in: int, seed: int) -> np.ndarray:
+    """Utterance ``i``'s input (n_mels, frames): z-normalized noise, the same on every run."""
+    return np.random.default_rng([seed, i, 1]).standard_normal((n_mels, n_in), dtype=np.float32)
+
+
+def labels(i: int, n: int, seed: int) -> dict[str, np.ndarray]:
+    """Frame labels like the study's: phone runs of ~4 frames, letters on 1-2 frames per phone."""
+    rng = np.random.default_rng([seed, i, 2])
     seg = np.cumsum(rng.geometric(1 / 4, size=n + 1))  # phone runs of ~4 frames
     seg_id = np.searchsorted(seg, np.arange(n), side="right")
     phone = rng.integers(0, GROUPS["phoneme_true"], size=seg_id.max() + 1 if n else 1)
@@ -69,7 +76,7 @@ def utterance(i: int, n_mels: int, lengths: tuple[int, int], rf: int, stride: in
     grapheme = np.where(peak & ~silent[seg_id], letter[seg_id], -1)
     cascade = np.where(rng.random(phone.size) < 0.7, phone, rng.integers(0, 39, size=phone.size))
     phoneme = np.where(grapheme >= 0, cascade[seg_id], -1)
-    return x, {"grapheme": grapheme, "phoneme": phoneme, "phoneme_true": true}
+    return {"grapheme": grapheme, "phoneme": phoneme, "phoneme_true": true}
 
 
 class Corpus:
@@ -77,36 +84,52 @@ class Corpus:
 
     def __init__(self, n: int, args: argparse.Namespace, rf: int, stride: int):
         self.ids = [f"u{i:06d}" for i in range(n)]
-        self.args, self.rf, self.stride = args, rf, stride
-        self.lengths = {u: len(self.load(u)[1]["grapheme"]) for u in self.ids}
+        self.seed, self.rf, self.stride = args.seed, rf, stride
+        self.n_in = {u: n_input_frames(i, (args.min_frames, args.max_frames), args.seed)
+                     for i, u in enumerate(self.ids)}
+        self.lengths = {u: max(0, (n - rf) // stride + 1) for u, n in self.n_in.items()}
 
-    def load(self, u: str):
-        return utterance(int(u[1:]), 128, (self.args.min_frames, self.args.max_frames), self.rf, self.stride,
-                         self.args.seed)
+    def labels(self, u: str) -> dict[str, np.ndarray]:
+        return labels(int(u[1:]), self.lengths[u], self.seed)
 
-    def labels(self, u: str):
-        return self.load(u)[1]
+    def features(self, u: str) -> np.ndarray:
+        return features(int(u[1:]), 128, self.n_in[u], self.seed)
+
+    def load(self, u: str) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        return self.features(u), self.labels(u)
 
 
-def inference_pass(model, corpus: Corpus, batch_size: int) -> float:
+class Clock:
+    """CPU time of this process and wall time, started on creation."""
+
+    def __init__(self):
+        self.cpu0, self.wall0 = time.process_time(), time.perf_counter()
+
+    def stop(self) -> dict[str, float]:
+        return {"cpu": time.process_time() - self.cpu0, "wall": time.perf_counter() - self.wall0}
+
+
+def inference_pass(model, corpus: Corpus, batch_size: int) -> dict[str, float]:
+    """One plain forward pass over the corpus in the extraction's batches (features made on the fly)."""
     names = length_order(corpus.ids, corpus.lengths)
-    start = time.perf_counter()
+    clock = Clock()
     with torch.no_grad():
         for i in range(0, len(names), batch_size):
-            feats = [torch.from_numpy(corpus.load(u)[0]) for u in names[i:i + batch_size]]
-            x = feats[0].new_zeros(len(feats), feats[0].shape[0], max(f.shape[1] for f in feats))
-            for j, f in enumerate(feats):
-                x[j, :, :f.shape[1]] = f
-            model(x)
-    return time.perf_counter() - start
+            model(pad_batch([torch.from_numpy(corpus.features(u)) for u in names[i:i + batch_size]]))
+    return clock.stop()
 
 
-def extraction_pass(model, geometry, corpus: Corpus, batch_size: int, probe_frames: int) -> float:
-    start = time.perf_counter()
+def extraction_pass(model, geometry, corpus: Corpus, batch_size: int, probe_frames: int) -> dict[str, float]:
+    """Every layer, three groupings, the probe sample: what the naps stage does."""
+    clock = Clock()
     plan = plan_probe(corpus.ids, corpus.labels, probe_frames, 0) if probe_frames else None
     run_pass(model, geometry, geometry.select(None), corpus.ids, corpus.lengths, corpus.load, GROUPS,
              batch_size=batch_size, probe=plan, progress=False)
-    return time.perf_counter() - start
+    return clock.stop()
+
+
+def fastest(runs: list[dict[str, float]]) -> dict[str, float]:
+    return {k: min(r[k] for r in runs) for k in runs[0]}
 
 
 def flops(model, geometry, corpus: Corpus) -> tuple[float, float]:
@@ -116,15 +139,15 @@ def flops(model, geometry, corpus: Corpus) -> tuple[float, float]:
     layers = geometry.select(None)
     single = window = 0.0
     for u in corpus.ids:
-        x, labs = corpus.load(u)
-        n = x.shape[1]
+        labs = corpus.labels(u)
+        n = corpus.n_in[u]
         lengths = []
         for c in convs:
             n = (n - c.dilation[0] * (c.kernel_size[0] - 1) - 1) // c.stride[0] + 1
             lengths.append(n)
-        single += sum(cost * n_l for cost, n_l in zip(per_position, lengths))
+        single += sum(cost * n_l for cost, n_l in zip(per_position, lengths, strict=False))
         labelled = int(np.any(np.stack([v >= 0 for v in labs.values()]), axis=0).sum())
-        window += labelled * sum(cost * g.positions for cost, g in zip(per_position, layers))
+        window += labelled * sum(cost * g.positions for cost, g in zip(per_position, layers, strict=False))
     return single, window
 
 
@@ -146,13 +169,20 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--classes", type=int, default=31)
     ap.add_argument("--utterances", type=int, default=16, help="corpus for the time ratio")
     ap.add_argument("--reference-utterances", type=int, default=3)
-    ap.add_argument("--rss-utterances", type=int, default=6, help="1× corpus of the memory ratio (10× is 10×)")
+    ap.add_argument("--rss-utterances", type=int, default=6,
+                    help="1× corpus of the memory ratio (10× is 10×)")
     ap.add_argument("--min-frames", type=int, default=300)
     ap.add_argument("--max-frames", type=int, default=900)
     ap.add_argument("--batch-size", type=int, default=8)
     ap.add_argument("--probe-frames", type=int, default=500)
     ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=1,
+                    help="torch threads; on a shared, loaded machine 2 threads stall on each other")
+    ap.add_argument("--clock", choices=["cpu", "wall"], default="cpu",
+                    help="time the ratios use: this process's CPU time (robust to other processes' load) "
+                    "or wall")
+    ap.add_argument("--reference-batch", type=int, default=128,
+                    help="windows per forward pass of the reference")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--skip-rss", action="store_true")
     ap.add_argument("--json", type=Path, default=None, help="also write the numbers here")
@@ -171,44 +201,47 @@ def main(argv: list[str] | None = None) -> dict:
 
     corpus = Corpus(args.utterances, args, rf, stride)
     frames = sum(corpus.lengths.values())
+    clk = args.clock
     print(f"model {args.channels}/{args.hidden} channels, {len(model.layer_names)} layers, receptive field "
-          f"{rf}, stride {stride}; {args.utterances} utterances, {frames} output frames; "
-          f"{args.threads} threads")
-    t_inf, t_ext = [], []
+          f"{rf}, stride {stride}; {args.utterances} utterances, {frames} output frames; {args.threads} "
+          f"thread(s); ratios from {clk} time, the fastest of {args.repeats} alternating runs")
+    runs_inf, runs_ext = [], []
     for _ in range(args.repeats):
-        t_inf.append(inference_pass(model, corpus, args.batch_size))
-        t_ext.append(extraction_pass(model, geometry, corpus, args.batch_size, args.probe_frames))
-    ratio_time = min(t_ext) / min(t_inf)
-    print(f"1. inference {min(t_inf):.2f} s, extraction {min(t_ext):.2f} s (every layer, 3 groupings, "
-          f"probe sample): ratio {ratio_time:.3f} (target <= 1.3)")
+        runs_inf.append(inference_pass(model, corpus, args.batch_size))
+        runs_ext.append(extraction_pass(model, geometry, corpus, args.batch_size, args.probe_frames))
+    t_inf, t_ext = fastest(runs_inf), fastest(runs_ext)
+    ratio_time = t_ext[clk] / t_inf[clk]
+    print(f"1. inference {t_inf[clk]:.2f} s, extraction {t_ext[clk]:.2f} s (every layer, 3 groupings, probe "
+          f"sample of {args.probe_frames}): ratio {ratio_time:.3f} (target <= 1.3; wall-clock ratio "
+          f"{t_ext['wall'] / t_inf['wall']:.3f})")
 
     sub = Corpus(args.reference_utterances, args, rf, stride)
     layers = geometry.select(None)
     single, window = flops(model, geometry, sub)
     flop_ratio = window / single
-    t_fast = min(extraction_pass(model, geometry, sub, args.batch_size, 0) for _ in range(args.repeats))
-    start = time.perf_counter()
-    reference_sums(model, {g.name: g.module for g in layers}, [sub.load(u)[0] for u in sub.ids],
-                   [sub.labels(u) for u in sub.ids], GROUPS, rf, stride, batch_windows=64)
-    t_ref = time.perf_counter() - start
-    speedup = t_ref / t_fast
-    print(f"2. per-window reference {t_ref:.2f} s, single pass {t_fast:.2f} s on {len(sub.ids)} utterances: "
-          f"speed-up {speedup:.2f}; FLOP ratio {flop_ratio:.2f}; speed-up / FLOP ratio "
-          f"{speedup / flop_ratio:.2f} (target >= 0.8)")
+    t_fast = fastest([extraction_pass(model, geometry, sub, args.batch_size, 0) for _ in range(args.repeats)])
+    clock = Clock()
+    reference_sums(model, {g.name: g.module for g in layers}, [sub.features(u) for u in sub.ids],
+                   [sub.labels(u) for u in sub.ids], GROUPS, rf, stride, batch_windows=args.reference_batch)
+    t_ref = clock.stop()
+    speedup = t_ref[clk] / t_fast[clk]
+    print(f"2. per-window reference {t_ref[clk]:.2f} s ({args.reference_batch} windows a batch), single pass "
+          f"{t_fast[clk]:.2f} s on {len(sub.ids)} utterances: speed-up {speedup:.2f}; FLOP ratio "
+          f"{flop_ratio:.2f}; speed-up / FLOP ratio {speedup / flop_ratio:.2f} (target >= 0.8)")
 
     out = {
         "model": {"channels": args.channels, "hidden": args.hidden, "k7_layers": args.k7_layers,
                   "receptive_field": rf, "stride": stride},
-        "utterances": args.utterances, "frames": frames, "threads": args.threads,
-        "inference_s": min(t_inf), "extraction_s": min(t_ext), "extraction_over_inference": ratio_time,
+        "utterances": args.utterances, "frames": frames, "threads": args.threads, "clock": clk,
+        "inference_s": t_inf, "extraction_s": t_ext, "extraction_over_inference": ratio_time,
         "reference_s": t_ref, "single_pass_s": t_fast, "speedup": speedup, "flop_ratio": flop_ratio,
         "speedup_over_flop_ratio": speedup / flop_ratio,
     }
     if not args.skip_rss:
         r1 = rss_child(args.rss_utterances, args)
         r10 = rss_child(10 * args.rss_utterances, args)
-        print(f"3. peak RSS {r1 / 2**20:.0f} MiB with {args.rss_utterances} utterances, {r10 / 2**20:.0f} MiB "
-              f"with {10 * args.rss_utterances}: ratio {r10 / r1:.3f} (target <= 1.1)")
+        print(f"3. peak RSS {r1 / 2**20:.0f} MiB with {args.rss_utterances} utterances, "
+              f"{r10 / 2**20:.0f} MiB with {10 * args.rss_utterances}: ratio {r10 / r1:.3f} (target <= 1.1)")
         out.update({"rss_1x_bytes": r1, "rss_10x_bytes": r10, "rss_ratio": r10 / r1})
     if args.json:
         args.json.write_text(json.dumps(out, indent=2) + "\n")

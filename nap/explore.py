@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import html
 import io
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
@@ -33,7 +34,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
 from nap.cluster.hierarchy import LayerClustering
-from nap.cluster.plots import cluster_colours, draw_clustering
+from nap.cluster.plots import ShownFigure, cluster_colours, draw_clustering
 
 #: How groupings are named on the toggle buttons.
 GROUPING_LABELS = {
@@ -91,8 +92,8 @@ def _block_mean(a: np.ndarray, rows: int, cols: int) -> np.ndarray:
     pad_r, pad_c = (-a.shape[0]) % r, (-a.shape[1]) % c
     padded = np.pad(a, ((0, pad_r), (0, pad_c)), constant_values=np.nan)
     blocks = padded.reshape(padded.shape[0] // r, r, padded.shape[1] // c, c)
-    with np.errstate(invalid="ignore"), np.testing.suppress_warnings() as sup:
-        sup.filter(RuntimeWarning)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN blocks stay NaN
         return np.nanmean(blocks, axis=(1, 3))
 
 
@@ -194,7 +195,7 @@ class Views:
         """One group's NAP in one layer as a heat map (neurons × sorted window positions)."""
         naps, order, vmax = self.layer_naps(grouping, layer)
         a = self.nap(grouping, layer, group)[order]
-        fig = Figure(figsize=size, layout="constrained")
+        fig = ShownFigure(figsize=size, layout="constrained")
         ax = fig.add_subplot(1, 1, 1)
         if not np.all(np.isfinite(a)):
             ax.set_axis_off()
@@ -230,37 +231,33 @@ class Views:
             colour = {res.names[i]: colours[int(res.clusters[i])] for i in range(len(res.names))}
         else:
             shown, colour = names, {}
+        # one mosaic image (thumbnails of TH × TW blocks with one-block gaps): fast to draw
+        th, tw = 24, 16
         rows = int(np.ceil(len(shown) / columns))
-        fig = Figure(figsize=(6.4, 0.78 * rows + 0.5), layout="constrained")
-        axes = np.atleast_2d(fig.subplots(rows, columns, squeeze=False))
-        for k, ax in enumerate(axes.flat):
-            ax.set_xticks([])
-            ax.set_yticks([])
-            if k >= len(shown):
-                ax.set_axis_off()
-                continue
-            name = shown[k]
+        mosaic = np.full((rows * (th + 5), columns * (tw + 2)), np.nan, dtype=np.float32)
+        fig = ShownFigure(figsize=(6.4, 0.78 * rows + 0.45), layout="constrained")
+        ax = fig.add_subplot(1, 1, 1)
+        ax.set_axis_off()
+        for k, name in enumerate(shown):
+            r, c = divmod(k, columns)
+            y, x = r * (th + 5) + 4, c * (tw + 2) + 1
             a = naps[names.index(name)][order]
             if np.all(np.isfinite(a)):
-                ax.imshow(
-                    _block_mean(a, 24, 16),
-                    aspect="auto",
-                    cmap=NAP_CMAP,
-                    vmin=-vmax,
-                    vmax=vmax,
-                    interpolation="nearest",
-                )
-            else:
-                ax.text(0.5, 0.5, "–", ha="center", va="center", transform=ax.transAxes)
-            ax.set_title(
+                block = _block_mean(a, th, tw)
+                mosaic[y : y + block.shape[0], x : x + block.shape[1]] = block
+            edge = colour.get(name, "#bbbbbb")
+            ax.add_patch(Rectangle((x - 0.5, y - 0.5), tw, th, fill=False, ec=edge, lw=0.8))
+            ax.text(
+                x + tw / 2 - 0.5,
+                y - 1.2,
                 name,
+                ha="center",
+                va="bottom",
                 fontsize=7,
-                color=colour.get(name, "#999999"),
-                pad=1.5,
+                color=edge,
                 fontweight="bold" if name in colour else "normal",
             )
-            for spine in ax.spines.values():
-                spine.set_edgecolor(colour.get(name, "#cccccc"))
+        ax.imshow(mosaic, aspect="auto", cmap=NAP_CMAP, vmin=-vmax, vmax=vmax, interpolation="nearest")
         fig.suptitle(
             f"NAPs of all {grouping_label(grouping)} · {layer_label(layer)} (dendrogram order, "
             "cluster colours; one colour scale)",

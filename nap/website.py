@@ -139,7 +139,10 @@ def _extract(tarball: Path, members: dict[str, str], into: Path) -> list[str]:
     out = []
     with tarfile.open(tarball) as tar:
         for inside, name in members.items():
-            src = tar.extractfile(inside)
+            try:
+                src = tar.extractfile(inside)
+            except KeyError:
+                src = None
             if src is None:
                 raise WidgetJsError(f"{tarball.name} has no file {inside}")
             (into / name).write_bytes(src.read())

@@ -48,6 +48,7 @@ def make_demo_site(dest: Path) -> Path:
     book = dest / "book"
     book.mkdir(exist_ok=True)
     (book / "intro.md").write_text(INTRO)
+    shutil.copy(ROOT / "book" / "references.bib", book / "references.bib")  # _config.yml's bibtex_bibfiles
     nb = nbformat.v4.new_notebook()
     nb.cells = [
         nbformat.v4.new_markdown_cell(src) if kind == "markdown" else nbformat.v4.new_code_cell(src)
@@ -100,7 +101,11 @@ def test_toc_lists_every_chapter_and_page():
         assert f"book/{stem}" in files, f"chapters/{stem}.ipynb is not in _toc.yml"
     for page in ("book/paper_profile", "book/references"):
         assert page in files
-        assert (ROOT / f"{page}.md").is_file()
+    for entry in files:  # every entry is an executed chapter's source or a Markdown page
+        stem = Path(entry).name
+        assert (ROOT / "chapters" / f"{stem}.ipynb").is_file() or (ROOT / f"{entry}.md").is_file(), (
+            f"_toc.yml lists {entry}, but there is neither chapters/{stem}.ipynb nor {entry}.md"
+        )
 
 
 def test_small_book_builds_strictly_offline_with_local_widget_js(demo_book):

@@ -10,7 +10,7 @@ from the modules, never typed in: N = 7 gives 194 input frames, N = 8 the paper'
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import torch
 from torch import nn
@@ -28,6 +28,7 @@ class Architecture:
     first_kernel: int = 48
     first_stride: int = 2
     wide_kernel: int = 32
+    norm: str = "none"  # "batch": BatchNorm1d between each conv and its ReLU (for training; see fold_norm)
 
     def layer_specs(self) -> list[tuple[int, int, int, int]]:
         """(in channels, out channels, kernel, stride) of every layer, in order."""
@@ -59,11 +60,12 @@ class LayerGeometry:
 
 
 class ConvLayer(nn.Module):
-    """A Conv1d without padding, followed by a ReLU unless it is the output layer."""
+    """A Conv1d without padding, then (optionally) batch norm, then a ReLU unless it is the output layer."""
 
-    def __init__(self, c_in: int, c_out: int, kernel: int, stride: int, relu: bool):
+    def __init__(self, c_in: int, c_out: int, kernel: int, stride: int, relu: bool, norm: bool = False):
         super().__init__()
         self.conv = nn.Conv1d(c_in, c_out, kernel, stride=stride)
+        self.norm = nn.BatchNorm1d(c_out) if norm else None
         self.relu = relu
         if relu:
             nn.init.kaiming_uniform_(self.conv.weight, nonlinearity="relu")
@@ -71,6 +73,8 @@ class ConvLayer(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = self.conv(x)
+        if self.norm is not None:
+            y = self.norm(y)
         return torch.relu(y) if self.relu else y
 
     def extra_repr(self) -> str:
@@ -86,7 +90,8 @@ class Wav2Letter(nn.Module):
         specs = arch.layer_specs()
         self.layer_names = [f"layer{i:02d}" for i in range(1, len(specs) + 1)]
         for i, (name, (c_in, c_out, k, s)) in enumerate(zip(self.layer_names, specs)):
-            self.add_module(name, ConvLayer(c_in, c_out, k, s, relu=i < len(specs) - 1))
+            last = i == len(specs) - 1
+            self.add_module(name, ConvLayer(c_in, c_out, k, s, relu=not last, norm=arch.norm == "batch" and not last))
 
     def layers(self) -> list[ConvLayer]:
         return [getattr(self, n) for n in self.layer_names]
@@ -144,6 +149,22 @@ class Wav2Letter(nn.Module):
         if isinstance(n, torch.Tensor):
             return n.clamp(min=0)
         return max(int(n), 0)
+
+    def fold_norm(self) -> Wav2Letter:
+        """The same function as a plain Wav2Letter: each batch norm's running statistics and affine
+        map folded into its convolution's weights and bias (exact in eval mode)."""
+        plain = Wav2Letter(replace(self.arch, norm="none"))
+        with torch.no_grad():
+            for src, dst in zip(self.layers(), plain.layers(), strict=True):
+                w, b = src.conv.weight, src.conv.bias
+                if src.norm is not None:
+                    n = src.norm
+                    scale = n.weight / torch.sqrt(n.running_var + n.eps)
+                    w = w * scale[:, None, None]
+                    b = (b - n.running_mean) * scale + n.bias
+                dst.conv.weight.copy_(w)
+                dst.conv.bias.copy_(b)
+        return plain
 
     @property
     def context_pad(self) -> int:

@@ -19,6 +19,9 @@ class AsrParams(StageParams):
     channels: int = param(192, "channels of the k48 and kernel-7 layers (paper: 256)")
     hidden: int = param(768, "channels of the k32 and k1 layers (paper: 2048)")
     k7_layers: int = param(7, "number of kernel-7 layers (7: receptive field 194 frames; 8: the paper's 206)")
+    norm: Literal["batch", "none"] = param(
+        "batch", "batch norm after each convolution while training (folded into the convolutions afterwards, "
+        "so the saved network is plain Wav2Letter: conv + ReLU); none = the paper's plain training")
     repetitions: int = param(2, "Collobert repetition symbols (a doubled letter = letter + '1'); 0 = none")
     pad: bool = param(True, "add (receptive field - stride)/2 frames of silence at both ends of every "
                       "utterance, so each frame gets an output (off: the paper's unpadded input)")

@@ -39,7 +39,7 @@ def _pairs(corpus: Any, split: str) -> list[tuple[str, str]]:
 
 def architecture(p: AsrParams, n_mels: int) -> Architecture:
     return Architecture(n_mels=n_mels, classes=len(Vocab(p.repetitions)), channels=p.channels, hidden=p.hidden,
-                        k7_layers=p.k7_layers)
+                        k7_layers=p.k7_layers, norm=p.norm)
 
 
 def prepare_all(

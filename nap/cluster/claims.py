@@ -9,6 +9,8 @@ text changes with the corpus, the model and the parameters.
 "Significant" means a permutation p-value below ``alpha``. The layers of the paper's
 Figure 4 are chosen by :func:`figure4_layers`: the two hidden layers (neither the first
 nor the output layer) whose phoneme NAPs agree best with the phonetic classes (pair AUC).
+The input window (layer ``input`` of the NAP stage) is a baseline, never one of the
+network's layers here.
 """
 
 from __future__ import annotations
@@ -59,8 +61,18 @@ def _sig(score: dict[str, Any], alpha: float) -> bool | None:
     return bool(score["p"] < alpha)
 
 
+#: The NAP stage's name for the input window itself (a baseline, not a layer of the network).
+INPUT = "input"
+
+
+def network_layers(layers: list[str]) -> list[str]:
+    """The layers of the network, without the input window."""
+    return [lay for lay in layers if lay != INPUT]
+
+
 def hidden_layers(layers: list[str]) -> list[str]:
     """The layers that are neither the first nor the output layer (all, when fewer than 4)."""
+    layers = network_layers(layers)
     return list(layers[1:-1]) if len(layers) >= 4 else list(layers)
 
 
@@ -135,6 +147,7 @@ def evaluate_claims(
     phoneme_grouping: str = "phoneme", alpha: float = 0.05, emergence: float = 0.5,
 ) -> list[Claim]:
     """Judge the paper's claims on ``scores[g][layer]`` and ``probes[g][layer]``; see the module docstring."""
+    layers = network_layers(layers)
     ph = pick_grouping(kinds, "phoneme", phoneme_grouping)
     gr = pick_grouping(kinds, "grapheme", "grapheme")
     fig4 = figure4_layers(scores, layers, ph) if ph else []

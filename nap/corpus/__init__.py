@@ -6,6 +6,10 @@
 * :func:`build_corpus` / :class:`Corpus` — the stage function and the loader the study uses.
 """
 
+from nap.corpus.librispeech import BadInputError, LibriSpeechError, read_audio, scan
+from nap.corpus.params import CorpusParams
+from nap.corpus.stage import VERSION, Corpus, Utterance, build_corpus
 from nap.corpus.synth import SynthError, Synthesis, Voice, synthesize
 
-__all__ = ["SynthError", "Synthesis", "Voice", "synthesize"]
+__all__ = ["VERSION", "BadInputError", "Corpus", "CorpusParams", "LibriSpeechError", "SynthError",
+           "Synthesis", "Utterance", "Voice", "build_corpus", "read_audio", "scan", "synthesize"]

@@ -156,13 +156,14 @@ def synthesize(text: str, language: str = "en-us", variant: str = "", rate: int 
     """Speak ``text``: a :class:`nap.corpus.synth.Synthesis` at ``sample_rate`` with ARPAbet timings.
 
     The 22,050 Hz output is resampled with ``scipy.signal.resample_poly`` (zero-phase, so
-    times are kept); timings are computed from the event samples at 22,050 Hz.
+    times are kept); timings are computed from the event samples at 22,050 Hz (see
+    :func:`_units` for the one correction made to them).
     """
     from math import gcd
 
     from scipy.signal import resample_poly
 
-    from nap.corpus.phones import SIL, espeak_phones, segments
+    from nap.corpus.phones import segments
     from nap.corpus.synth import Synthesis
 
     voice = f"{language}+{variant}" if variant else language
@@ -171,13 +172,60 @@ def synthesize(text: str, language: str = "en-us", variant: str = "", rate: int 
     if n == 0 or not out.events:
         raise EspeakError(f"espeak-ng produced no audio for {text!r} with voice {voice}")
     marks = [(m, s) for m, s in out.events if 0 <= s <= n]
-    units: list[tuple[tuple[str, ...], float, float]] = []
-    if marks[0][1] > 0:
-        units.append(((SIL,), 0.0, marks[0][1] / SAMPLE_RATE))
-    for i, (m, s) in enumerate(marks):
-        end = marks[i + 1][1] if i + 1 < len(marks) else n
-        units.append((espeak_phones(m, language), s / SAMPLE_RATE, end / SAMPLE_RATE))
+    units = _units(out.audio, marks, language)
     g = gcd(sample_rate, SAMPLE_RATE)
     audio = resample_poly(out.audio.astype(np.float32), sample_rate // g, SAMPLE_RATE // g)
     audio = np.clip(np.round(audio), -32768, 32767).astype(np.int16)
     return Synthesis(audio, segments(units), sample_rate)
+
+
+#: |sample| at or below this counts as the digital silence espeak-ng writes for pauses.
+SILENT = 8
+#: A silent run of at least this length before a non-stop phoneme becomes a ``sil`` interval.
+MIN_PAUSE_S = 0.03
+_CLOSURE_PHONES = frozenset({"P", "T", "K", "B", "D", "G", "CH", "JH"})
+
+
+def _units(audio: np.ndarray, marks: list[tuple[str, int]], language: str
+           ) -> list[tuple[tuple[str, ...], float, float]]:
+    """(ARPAbet phones, start s, end s) per phoneme event.
+
+    espeak-ng writes a phoneme's *pre-pause* (the closure of a stop, the gap before some
+    words) before it emits the phoneme's event, so read naively the closure silence would
+    end the previous phone. The run of digital silence just before an event is therefore
+    given to the phoneme when it is a stop or affricate (its closure), and becomes ``sil``
+    when it is longer than :data:`MIN_PAUSE_S` before any other phoneme; the previous phone
+    keeps at least 10 ms. Before the first event the audio is ``sil``.
+    """
+    from nap.corpus.phones import SIL, espeak_phones
+
+    n = len(audio)
+    loud = np.flatnonzero(np.abs(audio.astype(np.int32)) > SILENT)
+    keep = int(0.01 * SAMPLE_RATE)
+    starts = [s for _, s in marks]
+    phones = [espeak_phones(m, language) for m, _ in marks]
+    pauses: dict[int, int] = {}            # event index -> start of a sil interval before it
+    for i in range(1, len(marks)):
+        s, prev = starts[i], starts[i - 1]
+        if phones[i - 1] == (SIL,) or s <= prev:
+            continue
+        j = np.searchsorted(loud, s) - 1   # last loud sample before s
+        quiet_from = int(loud[j]) + 1 if j >= 0 else 0
+        quiet_from = max(quiet_from, prev + min(keep, (s - prev) // 2))
+        if quiet_from >= s:
+            continue
+        if phones[i][0] in _CLOSURE_PHONES:
+            starts[i] = quiet_from
+        elif (s - quiet_from) >= MIN_PAUSE_S * SAMPLE_RATE:
+            pauses[i] = quiet_from
+    units: list[tuple[tuple[str, ...], float, float]] = []
+    if starts and starts[0] > 0:
+        units.append(((SIL,), 0.0, starts[0] / SAMPLE_RATE))
+    for i, ph in enumerate(phones):
+        end = starts[i + 1] if i + 1 < len(starts) else n
+        if i + 1 in pauses:
+            end = pauses[i + 1]
+        units.append((ph, starts[i] / SAMPLE_RATE, end / SAMPLE_RATE))
+        if i + 1 in pauses:
+            units.append(((SIL,), pauses[i + 1] / SAMPLE_RATE, starts[i + 1] / SAMPLE_RATE))
+    return units

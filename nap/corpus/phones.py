@@ -1,4 +1,4 @@
-"""The 39 ARPAbet phones (CMUdict's, stress removed) plus ``sil``, and each engine's table into them.
+"""Each synthesis engine's phone symbols mapped to the study's phones (:mod:`nap.phonetics`).
 
 **espeak-ng** reports its own phoneme mnemonics (``dZ``, ``'i:``, ``@L``, ``_:``...). The
 same mnemonic is not the same sound in every English voice (``3`` is [ɚ] in ``en-us`` but
@@ -25,23 +25,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-VOWELS = ("AA", "AE", "AH", "AO", "AW", "AY", "EH", "ER", "EY", "IH", "IY", "OW", "OY", "UH", "UW")
-CONSONANTS = ("B", "CH", "D", "DH", "F", "G", "HH", "JH", "K", "L", "M", "N", "NG", "P", "R", "S", "SH",
-              "T", "TH", "V", "W", "Y", "Z", "ZH")
-PHONES = tuple(sorted(VOWELS + CONSONANTS))
-SIL = "sil"
-assert len(PHONES) == 39
+from nap.phonetics import PHONE_CLASS, PHONES, SILENCE
 
-#: Broad phonetic classes, for plots and cluster scores in later chapters.
-CLASSES: dict[str, tuple[str, ...]] = {
-    "vowel": ("AA", "AE", "AH", "AO", "EH", "ER", "IH", "IY", "UH", "UW"),
-    "diphthong": ("AW", "AY", "EY", "OW", "OY"),
-    "plosive": ("B", "D", "G", "K", "P", "T"),
-    "affricate": ("CH", "JH"),
-    "fricative": ("DH", "F", "HH", "S", "SH", "TH", "V", "Z", "ZH"),
-    "nasal": ("M", "N", "NG"),
-    "approximant": ("L", "R", "W", "Y"),
-}
+SIL = SILENCE
+VOWELS = tuple(p for p in PHONES if PHONE_CLASS[p] == "vowel")
+CONSONANTS = tuple(p for p in PHONES if PHONE_CLASS[p] != "vowel")
 
 _PAUSES = ("_", "_:", "_!", "_|", "_;", "_^_")
 

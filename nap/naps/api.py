@@ -154,7 +154,7 @@ def extract_naps(
     chosen = geometry.select(layers)
     if not chosen:
         raise GeometryError("no layers chosen")
-    names = {k: (list(v) if not isinstance(v, int) else [str(i) for i in range(v)]) for k, v in groups.items()}
+    names = {k: ([str(i) for i in range(v)] if isinstance(v, int) else list(v)) for k, v in groups.items()}
     ids = [f"{i:08d}" for i in range(len(inputs))]
     index = {u: i for i, u in enumerate(ids)}
 

@@ -138,7 +138,8 @@ def run_pass(
             last_save = time.monotonic()
 
     try:
-        accumulate(model, geometry, layers, acc, _batches(names, start, batch_size, load, probe_rows), on_batch)
+        batches = _batches(names, start, batch_size, load, probe_rows)
+        accumulate(model, geometry, layers, acc, batches, on_batch)
     finally:
         bar.close()
     if world > 1:

@@ -1,20 +1,22 @@
 """Single-pass, streaming accumulation of per-group window sums (the heart of NAPs).
 
-Each batch of utterances runs through the model once; forward hooks keep every chosen
-layer's activations ``A`` (channels × positions). Output frame ``t``'s window in a layer is
-the slice ``A[:, offset + t*step : offset + t*step + P]`` (see :mod:`nap.naps.geometry`),
-so a group's sum of windows is, for every window position ``p``, a sum of activation
-columns ``A[:, offset + t*step + p]`` over the group's frames ``t``. With the activations
-laid out as rows (positions × channels), that is one ``embedding_bag`` (fbgemm's gather-sum
-kernel) per layer and batch, whose bags are the (position, group) pairs of every grouping:
-the network runs once, the windows are never copied out, and the work per labelled frame
-is ``P × channels`` additions against the ``channels² × kernel`` multiply-adds the forward
-pass spends per position. Bag sums are float32 within a batch and are accumulated across
-batches in float64, so the result equals the per-window definition
-(:mod:`nap.naps.reference`) to float32 rounding of one batch.
+Each batch of utterances runs through the model once. Output frame ``t``'s window in a
+layer is the slice ``A[:, offset + t*step : offset + t*step + P]`` of the layer's
+activations ``A`` (see :mod:`nap.naps.geometry`), so a group's sum of windows is, for every
+window position ``p``, a sum of activation columns ``A[:, offset + t*step + p]`` over the
+group's frames ``t``. A forward hook on each chosen layer lays its activations out as rows
+(positions × channels) and makes one ``embedding_bag`` call (fbgemm's gather-sum kernel)
+whose bags are the (position, group) pairs of every grouping, while the activations are
+still in cache; the next layer's conv then runs. The network runs once, no window is ever
+copied out, and per labelled frame the work is ``P × channels`` additions against the
+``channels² × kernel`` multiply-adds the forward pass spends per position.
 
-Memory is independent of the corpus: a (P, groups, channels) float64 sum per layer and
-grouping, the group counts, and a capped, pre-drawn sample of per-frame probe features.
+Precision: a batch's bag sums are float32, summed over ``flush_every`` batches in float32
+and then added to float64 accumulators, so the result equals the per-window definition
+(:mod:`nap.naps.reference`) to float32 rounding of a few batches (tested to 1e-5).
+
+Memory is independent of the corpus: a (P, groups, channels) float64 sum per layer, the
+group counts, and a capped, pre-drawn sample of per-frame probe features.
 """
 
 from __future__ import annotations
@@ -38,11 +40,20 @@ class _Stop(Exception):
     """Raised in the deepest hook: nothing after the last chosen layer needs computing."""
 
 
-class LayerTap:
-    """Forward hooks that keep the chosen layers' outputs of one forward pass."""
+Callback = Callable[[str, torch.Tensor], None]
 
-    def __init__(self, model: nn.Module, layers: Sequence[LayerGeometry], stop_early: bool = True):
+
+class LayerTap:
+    """Forward hooks on the chosen layers: hand each output to ``callback`` (or keep it).
+
+    The forward pass stops after the deepest chosen layer (``stop_early``): layers after
+    it are not computed at all.
+    """
+
+    def __init__(self, model: nn.Module, layers: Sequence[LayerGeometry], callback: Callback | None = None,
+                 stop_early: bool = True):
         self.model = model
+        self.callback = callback
         self.outputs: dict[str, torch.Tensor] = {}
         modules = dict(model.named_modules())
         conv_layers = [g for g in layers if g.name != INPUT]
@@ -54,14 +65,17 @@ class LayerTap:
 
     def _hook(self, name: str, stop: bool):
         def hook(module, args, output):
-            self.outputs[name] = output.detach()
+            if self.callback is not None:
+                self.callback(name, output.detach())
+            else:
+                self.outputs[name] = output.detach()
             if stop:
                 raise _Stop
 
         return hook
 
     def run(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
-        """The chosen layers' activations for input ``x`` (batch, channels, frames)."""
+        """Run ``x`` (batch, channels, frames); the kept outputs when there is no callback."""
         self.outputs = {}
         if self.handles:
             try:
@@ -94,78 +108,48 @@ class Item:
 
 
 @dataclass
-class _Order:
-    """A batch's labelled frames (or run pieces) of all groupings, sorted by (grouping, group)."""
+class _Batch:
+    """A batch's labelled frames of every grouping, sorted by (grouping, group), and its probe rows."""
 
-    b: torch.Tensor  # (n,) utterance index in the batch
-    t: torch.Tensor  # (n,) first output frame of the piece
-    level: torch.Tensor  # (n,) the piece covers 2**level consecutive frames
-    starts: torch.Tensor  # (sum G,) first entry of each (grouping, group)
-    n: int
-    max_level: int
+    b: np.ndarray  # (n,) utterance index in the batch
+    t: np.ndarray  # (n,) output frame
+    starts: np.ndarray  # (sum G,) first entry of each (grouping, group)
+    counts: dict[str, np.ndarray]
+    probe: tuple[np.ndarray, np.ndarray, np.ndarray] | None  # (b, t, row) of sampled frames
+    frames: int  # output frames of the batch's utterances
+    utterances: int
 
-
-def _runs(lab: np.ndarray, b: np.ndarray, max_level: int) -> tuple[np.ndarray, ...]:
-    """Cut runs of equal labels (within an utterance) into pieces of 2**level frames, longest first.
-
-    Returns (label, utterance, first frame, level) per piece; with ``max_level`` 0 every
-    labelled frame is its own piece.
-    """
-    t = np.arange(lab.size)
-    if max_level == 0:
-        keep = lab >= 0
-        return lab[keep], b[keep], t[keep], np.zeros(int(keep.sum()), np.int64)
-    new_run = np.ones(lab.size, bool)
-    new_run[1:] = (lab[1:] != lab[:-1]) | (b[1:] != b[:-1])
-    starts = np.flatnonzero(new_run & (lab >= 0))
-    ends = np.r_[np.flatnonzero(new_run)[1:], lab.size]
-    ends = ends[np.searchsorted(np.flatnonzero(new_run), starts)]
-    length = ends - starts
-    big = 1 << max_level
-    q, r = length >> max_level, length & (big - 1)
-    parts = [(np.repeat(starts, q) + big * (np.arange(q.sum()) - np.repeat(np.cumsum(q) - q, q)),
-              np.repeat(starts, q), np.full(int(q.sum()), max_level))]
-    for k in range(max_level - 1, -1, -1):
-        has = (r >> k) & 1 == 1
-        s0 = starts[has]
-        parts.append((s0 + q[has] * big + ((r[has] >> (k + 1)) << (k + 1)), s0, np.full(int(has.sum()), k)))
-    first = np.concatenate([p[0] for p in parts])
-    run_start = np.concatenate([p[1] for p in parts])
-    level = np.concatenate([p[2] for p in parts])
-    return lab[run_start], b[run_start], first, level
+    @property
+    def n(self) -> int:
+        return int(self.b.size)
 
 
 class NapAccumulator:
     """Per-group window sums and counts for chosen layers and groupings; mergeable by summing.
 
     ``sums[layer]`` is a float64 tensor (P, sum of G over groupings, C), grouping ``k``
-    owning the middle slice ``slices[k]``; ``counts[grouping]`` int64 (G,); ``probe[layer]``
-    (n, C) float32 the sampled frames' window means. Bag sums of a batch are float32 and go
-    through a float32 partial sum that is added to the float64 sums every ``flush_every``
-    batches (a float64 add per batch of the whole (P, G, C) output costs more than the
-    gathering itself).
-
-    Runs of consecutive frames with one label (phones last several frames) are summed
-    with fewer gathers: rows ``L_k[j] = sum_{i < 2**k} X[j + i*step]`` (``max_level``
-    levels, built with one add per level) let a run of length ``L`` be gathered as
-    ``popcount(L)`` pieces; a layer uses them only when that saves work.
+    owning the slice ``slices[k]`` of its middle axis; ``counts[grouping]`` int64 (G,);
+    ``probe[layer]`` (n, C) float32 the sampled frames' window means. Use
+    :meth:`begin`, :meth:`add_layer` for each layer's activations, :meth:`end` per batch.
     """
 
     def __init__(self, geometry: Geometry, layers: Sequence[LayerGeometry], n_groups: dict[str, int],
-                 probe_size: int = 0, flush_every: int = 8, max_level: int = 3):
+                 probe_size: int = 0, flush_every: int = 8):
         self.geometry = geometry
         self.layers = list(layers)
+        self._layer = {g.name: g for g in self.layers}
         self.n_groups = dict(n_groups)
         self.flush_every = int(flush_every)
-        self.max_level = int(max_level)
         self.slices, start = {}, 0
         for k, n in self.n_groups.items():
             self.slices[k] = slice(start, start + n)
             start += n
         self.total_groups = start
-        self.sums = {g.name: torch.zeros(g.positions, start, g.channels, dtype=torch.float64) for g in self.layers}
+        self.sums = {g.name: torch.zeros(g.positions, start, g.channels, dtype=torch.float64)
+                     for g in self.layers}
         self._partial: dict[str, torch.Tensor] = {}
         self._pending = 0
+        self._batch: _Batch | None = None
         self.counts = {k: torch.zeros(n, dtype=torch.int64) for k, n in self.n_groups.items()}
         self.probe = {g.name: torch.zeros(probe_size, g.channels, dtype=torch.float32) for g in self.layers}
         self.probe_filled = torch.zeros(probe_size, dtype=torch.int64)
@@ -176,7 +160,7 @@ class NapAccumulator:
     def flush(self) -> None:
         """Move the float32 partial sums into the float64 sums."""
         for name, part in self._partial.items():
-            self.sums[name].add_(part.double())
+            self.sums[name].add_(part.double())  # same-dtype add: a mixed-dtype add_ is far slower
         self._partial = {}
         self._pending = 0
 
@@ -213,85 +197,87 @@ class NapAccumulator:
 
     # -- accumulation ---------------------------------------------------------------
     def add(self, acts: dict[str, torch.Tensor], items: Sequence[Item]) -> None:
-        """Add one batch: ``acts[layer]`` is (B, C, T_layer) for the batch's ``items``."""
-        frame_counts = [self._n_frames(it) for it in items]
-        frames_order, pieces_order, counts = self._orders(items)
-        probe = self._probe_index(items)
+        """Add one batch whose chosen layers' activations ``acts[layer]`` (B, C, T) are all at hand."""
+        self.begin(items)
         for g in self.layers:
-            a = acts[g.name]
-            use_pieces = self._worth_pieces(g, frames_order, pieces_order, a.shape[0] * a.shape[2])
-            order = pieces_order if use_pieces else frames_order
-            rows = self._rows(a, g, order.max_level)
-            self._add_layer(g, rows, a.shape[0] * a.shape[2], a.shape[2], order)
-            if probe is not None:
-                b, t, dest = probe
-                base = b * a.shape[2] + g.offset + t * g.step
-                idx = (base[:, None] + torch.arange(g.positions)[None, :]).reshape(-1)
-                offsets = torch.arange(0, idx.numel(), g.positions)
-                self.probe[g.name][dest] = F.embedding_bag(idx, rows, offsets, mode="mean")
-        if probe is not None:
-            self.probe_filled[probe[2]] += 1
-        for k, c in counts.items():
-            self.counts[k] += c
-        self.frames += sum(frame_counts)
-        self.utterances += len(items)
+            self.add_layer(g.name, acts[g.name])
+        self.end()
+
+    def begin(self, items: Sequence[Item]) -> None:
+        """Index the batch's labelled frames (numpy: torch's integer broadcasting is far slower)."""
+        lengths = []
+        for it in items:
+            n = {len(v) for v in it.labels.values()}
+            if len(n) != 1:
+                raise LabelError(f"the groupings' label arrays differ in length: {sorted(n)}")
+            lengths.append(n.pop())
+        b_all = np.repeat(np.arange(len(items)), lengths)
+        t_all = np.arange(b_all.size) - np.repeat(np.r_[0, np.cumsum(lengths)[:-1]].astype(np.int64), lengths)
+        keys, bs, ts, counts = [], [], [], {}
+        for k, n_groups in self.n_groups.items():
+            lab = (np.concatenate([np.asarray(it.labels[k], dtype=np.int64) for it in items])
+                   if items else np.zeros(0, np.int64))
+            if lab.size and (lab.max() >= n_groups or lab.min() < -1):
+                bad = int(lab.max() if lab.max() >= n_groups else lab.min())
+                raise LabelError(f"grouping {k!r}: label {bad} outside -1..{n_groups - 1} "
+                                 f"({n_groups} groups)")
+            keep = lab >= 0
+            counts[k] = np.bincount(lab[keep], minlength=n_groups)
+            keys.append(lab[keep] + self.slices[k].start)
+            bs.append(b_all[keep])
+            ts.append(t_all[keep])
+        key = np.concatenate(keys) if keys else np.zeros(0, np.int64)
+        perm = np.argsort(key, kind="stable")
+        n_per = np.bincount(key, minlength=self.total_groups)
+        self._batch = _Batch(np.concatenate(bs)[perm], np.concatenate(ts)[perm],
+                             (np.cumsum(n_per) - n_per).astype(np.int64), counts, self._probe_index(items),
+                             int(sum(lengths)), len(items))
+
+    def add_layer(self, name: str, a: torch.Tensor) -> None:
+        """Add one layer's activations (B, C, T) of the current batch."""
+        batch, g = self._batch, self._layer[name]
+        if batch is None:
+            raise RuntimeError("NapAccumulator.add_layer outside begin()/end()")
+        length = a.shape[2]
+        rows = torch.empty(a.shape[0] * length, a.shape[1], dtype=torch.float32)
+        for i in range(a.shape[0]):  # 2-D transposing copies: a 3-D one is many times slower
+            rows[i * length:(i + 1) * length].copy_(a[i].t())
+        if batch.n:
+            # bag (p, group) sums rows b*T + offset + t*step + p over the group's frames;
+            # position-major, so the bag offsets are p*n + start[group]
+            p = np.arange(g.positions, dtype=np.int64)
+            start = batch.b * length + g.offset + batch.t * g.step
+            idx = torch.from_numpy(np.add.outer(p, start).reshape(-1))
+            offsets = torch.from_numpy(np.add.outer(batch.n * p, batch.starts).reshape(-1))
+            out = F.embedding_bag(idx, rows, offsets, mode="sum").view(g.positions, self.total_groups, -1)
+            if name in self._partial:
+                self._partial[name].add_(out)
+            else:
+                self._partial[name] = out
+        if batch.probe is not None:
+            b, t, dest = batch.probe
+            start = b * length + g.offset + t * g.step
+            idx = torch.from_numpy(np.add.outer(start, np.arange(g.positions)).reshape(-1))
+            offsets = torch.arange(0, idx.numel(), g.positions)
+            self.probe[name][torch.from_numpy(dest)] = F.embedding_bag(idx, rows, offsets, mode="mean")
+
+    def end(self) -> None:
+        """Count the batch's frames; flush the float32 partial sums every ``flush_every`` batches."""
+        batch = self._batch
+        if batch is None:
+            raise RuntimeError("NapAccumulator.end without begin()")
+        for k, c in batch.counts.items():
+            self.counts[k] += torch.from_numpy(c.astype(np.int64))
+        if batch.probe is not None:
+            self.probe_filled[torch.from_numpy(batch.probe[2])] += 1
+        self.frames += batch.frames
+        self.utterances += batch.utterances
+        self._batch = None
         self._pending += 1
         if self._pending >= self.flush_every:
             self.flush()
 
-    def _worth_pieces(self, g: LayerGeometry, frames: _Order, pieces: _Order, n_rows: int) -> bool:
-        """Gathering run pieces saves (frames - pieces) * P row adds and costs a level build per level."""
-        if pieces.max_level == 0:
-            return False
-        return (frames.n - pieces.n) * g.positions > 2 * pieces.max_level * n_rows
-
-    def _rows(self, a: torch.Tensor, g: LayerGeometry, levels: int) -> torch.Tensor:
-        """(levels+1) * B*T rows of C: the activations as rows, then the run-sum levels."""
-        bt, c = a.shape[0] * a.shape[2], a.shape[1]
-        rows = torch.empty((levels + 1) * bt, c, dtype=torch.float32)
-        rows[:bt].view(a.shape[0], a.shape[2], c).copy_(a.transpose(1, 2))
-        for k in range(1, levels + 1):
-            prev, cur = rows[(k - 1) * bt:k * bt], rows[k * bt:(k + 1) * bt]
-            shift = (1 << (k - 1)) * g.step
-            torch.add(prev[:bt - shift], prev[shift:], out=cur[:bt - shift])
-            cur[bt - shift:] = 0  # never gathered: pieces stay inside their utterance
-        return rows
-
-    def _n_frames(self, it: Item) -> int:
-        n = {len(v) for v in it.labels.values()}
-        if len(n) != 1:
-            raise LabelError(f"the groupings' label arrays differ in length: {sorted(n)}")
-        return n.pop()
-
-    def _orders(self, items: Sequence[Item]) -> tuple[_Order, _Order, dict[str, torch.Tensor]]:
-        """The batch's labelled frames, and its run pieces, sorted by (grouping, group); frame counts."""
-        lengths = [self._n_frames(it) for it in items]
-        b = np.repeat(np.arange(len(items)), lengths)
-        t0 = np.r_[0, np.cumsum(lengths)[:-1]] if items else np.zeros(0, np.int64)
-        counts = {}
-        per_level: dict[int, list[tuple[np.ndarray, ...]]] = {0: [], self.max_level: []}
-        for k, n_groups in self.n_groups.items():
-            lab = np.concatenate([np.asarray(it.labels[k], dtype=np.int64) for it in items])
-            if lab.size and (lab.max() >= n_groups or lab.min() < -1):
-                bad = int(lab.max() if lab.max() >= n_groups else lab.min())
-                raise LabelError(f"grouping {k!r}: label {bad} outside -1..{n_groups - 1} ({n_groups} groups)")
-            counts[k] = torch.from_numpy(np.bincount(lab[lab >= 0], minlength=n_groups).astype(np.int64))
-            for level in per_level:
-                g, bb, first, lev = _runs(lab, b, level)
-                per_level[level].append((g + self.slices[k].start, bb, first - t0[bb], lev))
-        orders = []
-        for level in (0, self.max_level):
-            g, bb, t, lev = (np.concatenate(x) for x in zip(*per_level[level]))
-            perm = np.argsort(g, kind="stable")
-            n_per = np.bincount(g, minlength=self.total_groups)
-            orders.append(_Order(
-                torch.from_numpy(bb[perm].astype(np.int64)), torch.from_numpy(t[perm].astype(np.int64)),
-                torch.from_numpy(lev[perm].astype(np.int64)),
-                torch.from_numpy((np.cumsum(n_per) - n_per).astype(np.int64)), int(g.size), level,
-            ))
-        return orders[0], orders[1], counts
-
-    def _probe_index(self, items: Sequence[Item]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None:
+    def _probe_index(self, items: Sequence[Item]) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
         bs, ts, dests = [], [], []
         for i, it in enumerate(items):
             if it.probe_frames is not None and len(it.probe_frames):
@@ -300,36 +286,14 @@ class NapAccumulator:
                 dests.append(np.asarray(it.probe_rows))
         if not bs:
             return None
-        return (torch.from_numpy(np.concatenate(bs)).long(), torch.from_numpy(np.concatenate(ts)).long(),
-                torch.from_numpy(np.concatenate(dests)).long())
-
-    def _add_layer(self, g: LayerGeometry, rows: torch.Tensor, bt: int, length: int, order: _Order) -> None:
-        """Every grouping's (position, group) bags of one layer in one embedding_bag call.
-
-        Bag (p, group) sums rows ``level*B*T + b*T + offset + t*step + p`` over the group's
-        pieces: position-major, so the bag offsets are ``p*n + start[group]``.
-        """
-        if order.n == 0:
-            return
-        p = torch.arange(g.positions, dtype=torch.int64)
-        base = order.level * bt + order.b * length + g.offset + order.t * g.step
-        idx = (base[None, :] + p[:, None]).reshape(-1)
-        offsets = (order.starts[None, :] + order.n * p[:, None]).reshape(-1)
-        out = F.embedding_bag(idx, rows, offsets, mode="sum").view(g.positions, self.total_groups, -1)
-        if g.name in self._partial:
-            self._partial[g.name].add_(out)
-        else:
-            self._partial[g.name] = out
+        return (np.concatenate(bs).astype(np.int64), np.concatenate(ts).astype(np.int64),
+                np.concatenate(dests).astype(np.int64))
 
     # -- results --------------------------------------------------------------------
     def group_sums(self, layer: str, grouping: str) -> torch.Tensor:
         """(G, C, P) float64 sums of the grouping's groups' windows."""
         self.flush()
         return self.sums[layer][:, self.slices[grouping], :].permute(1, 2, 0)
-
-
-def batches(items: Sequence[str], batch_size: int) -> list[list[str]]:
-    return [list(items[i:i + batch_size]) for i in range(0, len(items), batch_size)]
 
 
 def pad_batch(features: Sequence[torch.Tensor]) -> torch.Tensor:
@@ -343,7 +307,7 @@ def pad_batch(features: Sequence[torch.Tensor]) -> torch.Tensor:
 
 def check_items(geometry: Geometry, items: Sequence[Item], names: Sequence[str]) -> None:
     """Labels must have one entry per output frame of the model (errors name the utterance)."""
-    for name, it in zip(names, items):
+    for name, it in zip(names, items, strict=False):
         frames = geometry.frames(it.features.shape[1])
         for k, lab in it.labels.items():
             if len(lab) != frames:
@@ -359,21 +323,22 @@ def accumulate(
     geometry: Geometry,
     layers: Sequence[LayerGeometry],
     acc: NapAccumulator,
-    batches_: Iterator[tuple[list[str], list[Item]]],
+    batches: Iterator[tuple[list[str], list[Item]]],
     on_batch: Callable[[int], None] | None = None,
 ) -> NapAccumulator:
-    """Run every batch through ``model`` once and add its windows to ``acc``."""
+    """Run every batch through ``model`` once, adding each chosen layer's windows to ``acc`` in its hook."""
     was_training = model.training
     model.eval()
     try:
-        with LayerTap(model, layers) as tap:
-            for i, (names, items) in enumerate(batches_):
+        with LayerTap(model, layers, callback=acc.add_layer) as tap:
+            for i, (names, items) in enumerate(batches):
                 check_items(geometry, items, names)
                 x = pad_batch([it.features for it in items])
-                acts = tap.run(x)
+                acc.begin(items)
                 if any(g.name == INPUT for g in layers):
-                    acts[INPUT] = x
-                acc.add(acts, items)
+                    acc.add_layer(INPUT, x)
+                tap.run(x)
+                acc.end()
                 if on_batch is not None:
                     on_batch(i)
     finally:

@@ -104,7 +104,8 @@ class Geometry:
         unknown = [n for n in layers if not any(n in (g.name, g.conv) for g in self.layers)]
         if unknown:
             raise GeometryError(
-                f"unknown layer(s) {unknown}; the model's layers are: {', '.join(g.name for g in self.layers)}"
+                f"unknown layer(s) {unknown}; the model's layers are: "
+                f"{', '.join(g.name for g in self.layers)}"
             )
         return [g for g in self.layers if g.name in layers or g.conv in layers]
 
@@ -141,7 +142,8 @@ def _chain_params(name: str, m: nn.Module) -> tuple[int, int, int]:
             "so that a window's activations depend on nothing outside it"
         )
     if getattr(m, "ceil_mode", False):
-        raise GeometryError(f"module {name!r} ({type(m).__name__}) has ceil_mode=True; NAP windows need False")
+        raise GeometryError(f"module {name!r} ({type(m).__name__}) has ceil_mode=True; NAP windows need "
+                            "ceil_mode=False")
     kernel = _int1(m.kernel_size)
     stride = _int1(m.stride) if m.stride is not None else kernel
     dilation = _int1(getattr(m, "dilation", 1))
@@ -212,7 +214,8 @@ def model_geometry(model: nn.Module, in_channels: int | None = None, include_inp
     """
     named = [(n, m) for n, m in model.named_modules() if isinstance(m, CHAIN_TYPES)]
     if not any(isinstance(m, nn.Conv1d) for _, m in named):
-        raise GeometryError(f"{type(model).__name__} has no torch.nn.Conv1d module; NAPs need 1D convolutions")
+        raise GeometryError(f"{type(model).__name__} has no torch.nn.Conv1d module; NAPs need 1D "
+                            "convolutions")
     params = {n: _chain_params(n, m) for n, m in named}
     first_conv = next(m for _, m in named if isinstance(m, nn.Conv1d))
     in_channels = int(in_channels or first_conv.in_channels)
@@ -250,7 +253,7 @@ def model_geometry(model: nn.Module, in_channels: int | None = None, include_inp
         expected = _lengths(chain, rf + 2 * stride)
         inputs = [shape[-1] if shape else None for _, shape in pre]
         prev_len, prev_name = rf + 2 * stride, "the input"
-        for (n, _, _, _), got, out_len in zip(chain, inputs, expected):
+        for (n, _, _, _), got, out_len in zip(chain, inputs, expected, strict=False):
             if got != prev_len:
                 raise GeometryError(
                     f"the time axis changes between {prev_name} ({prev_len} positions) and module {n!r} "
@@ -309,6 +312,6 @@ def _check_window(model: nn.Module, geometry: Geometry, device: torch.device, dt
         got = outs[g.module].shape[-1]
         if got != g.positions:
             raise GeometryError(
-                f"layer {g.name!r}: a window of {geometry.receptive_field} input frames gives {got} positions, "
-                f"the geometry says {g.positions}"
+                f"layer {g.name!r}: a window of {geometry.receptive_field} input frames gives {got} "
+                f"positions, the geometry says {g.positions}"
             )

@@ -32,18 +32,23 @@ the group's mean window activations (paper Figure 1 C), minus the normalization
 (D), each channel's values sorted ascending over the window's positions (E).
 
 ## napset.json
-| key | meaning |
-|---|---|
-| `format`, `version` | `"nap-napset"`, 1 |
-| `layers` | layer names, in network order (the keys of the arrays below) |
-| `groupings` | grouping -> `{"groups": [...], "counts": [...], "left_out": {name: frames}, "files": {...}}` |
-| `normalization` | `global_mean` (minus the mean window over all frames of the kept groups, the paper's) or `mean_of_groups` (minus the unweighted mean of the kept groups' means) |
-| `min_count` | groups with fewer frames are left out (listed in `left_out`) |
-| `sort` | `"ascending"`: each channel's values sorted along the positions axis |
-| `activations` | where each layer's activations are taken (after its ReLU; the output layer has none) |
-| `geometry` | `receptive_field` R and `stride` S (input frames), per layer: `positions` P, `step`, `offset`, `jump`, `receptive_field`, `kernel_size`, `stride`, `dilation`, `channels`, `module`, `activation`: output frame t's window is positions `[offset + t*step, offset + t*step + P)` of the layer, i.e. input frames `[t*S, t*S + R)` |
-| `utterances`, `frames` | how many utterances and output frames were profiled |
-| `probe` | `frames` sampled, `seed`, `file` |
+- `format`, `version`: `"nap-napset"`, 1.
+- `layers`: layer names in network order (the keys of the arrays below).
+- `groupings`: grouping -> `{"groups": [...], "counts": [...], "left_out": {name: frames},
+  "files": {"naps": ..., "means": ...}}`.
+- `normalization`: `global_mean` (minus the mean window over all frames of the kept
+  groups: the paper's) or `mean_of_groups` (minus the unweighted mean of the kept groups'
+  means).
+- `min_count`: groups with fewer frames are left out (listed in `left_out`).
+- `sort`: `"ascending"`: each channel's values sorted along the positions axis.
+- `activations`: per layer, what its activations are: `relu` (after the layer's ReLU),
+  `none` (the conv's output: the output layer), `input` (the spectrogram window).
+- `geometry`: `receptive_field` R and `stride` S in input frames, and per layer
+  `positions` P, `step`, `offset`, `jump`, `receptive_field`, `kernel_size`, `stride`,
+  `dilation`, `channels`, `module`, `conv`: output frame t's window is positions
+  `[offset + t*step, offset + t*step + P)` of the layer, i.e. input frames `[t*S, t*S + R)`.
+- `utterances`, `frames`: utterances and output frames profiled.
+- `probe`: `frames` sampled, `seed`, `file`.
 
 ## naps_<grouping>.npz
 `groups` (G,) str; `counts` (G,) int64 frames per group; `<layer>` (G, C, P) float32: the NAPs.
@@ -83,8 +88,8 @@ def write_napset(folder: Path, meta: dict[str, Any], naps: dict[str, dict[str, n
     for k, info in meta["groupings"].items():
         groups = _str_array(list(info["groups"]))
         counts = np.asarray(info["counts"], dtype=np.int64)
-        save_npz(folder / f"naps_{k}.npz",
-                 {"groups": groups, "counts": counts, **{lay: a.astype(np.float32) for lay, a in naps[k].items()}})
+        layers = {lay: a.astype(np.float32) for lay, a in naps[k].items()}
+        save_npz(folder / f"naps_{k}.npz", {"groups": groups, "counts": counts, **layers})
         save_npz(folder / f"means_{k}.npz", {
             "groups": groups, "counts": counts, **{lay: a.astype(np.float32) for lay, a in means[k].items()},
             **{f"overall__{lay}": a.astype(np.float64) for lay, a in overall[k].items()},
@@ -224,7 +229,8 @@ class NapSet:
         rows = []
         for k in self.groupings:
             c = self.counts(k)
-            rows.append((k, len(c), int(c.sum()), int(c.min()) if len(c) else 0, int(c.max()) if len(c) else 0,
-                         ", ".join(f"{n} ({m})" for n, m in self.left_out(k).items()) or "—"))
-        return table(rows, ["grouping", "groups", "frames", "fewest", "most", f"left out (< {self.min_count})"],
-                     title="NAP groups")
+            left = ", ".join(f"{n} ({m})" for n, m in self.left_out(k).items()) or "—"
+            lo, hi = (int(c.min()), int(c.max())) if len(c) else (0, 0)
+            rows.append((k, len(c), int(c.sum()), lo, hi, left))
+        headers = ["grouping", "groups", "frames", "fewest", "most", f"left out (< {self.min_count})"]
+        return table(rows, headers, title="NAP groups")

@@ -77,7 +77,7 @@ def reference_sums(
             windows.clear()
             owners.clear()
 
-        for x_utt, labs in zip(inputs, labels):
+        for x_utt, labs in zip(inputs, labels, strict=False):
             x_utt = torch.as_tensor(np.asarray(x_utt, dtype=np.float32))
             n_frames = len(next(iter(labs.values())))
             for t in range(n_frames):

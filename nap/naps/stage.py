@@ -94,16 +94,18 @@ def build_naps(work: Path, p: NapParams, corpus: Any, features: Any, recognizer:
 
     plan = plan_probe(utts, frame_labels, p.probe_frames, p.seed) if p.probe_frames else None
     t0 = time.time()
-    acc = run_pass(model, geometry, layers, utts, lengths, load, n_groups, batch_size=p.batch_size, probe=plan,
-                   checkpoint_dir=Path(work), rank=rank, world=size, progress=progress and rank == 0)
+    acc = run_pass(model, geometry, layers, utts, lengths, load, n_groups, batch_size=p.batch_size,
+                   probe=plan, checkpoint_dir=Path(work), rank=rank, world=size,
+                   progress=progress and rank == 0)
     seconds = time.time() - t0
     _release_checkpoint(Path(work), rank, size)
     if rank != 0:
         return {}
     result = result_from(acc, groups, p.normalization, p.min_count)
     if plan is not None:
-        result.probe = probe_arrays(acc, plan, result.kept, n_groups, probe_labels(plan, frame_labels, groupings),
-                                    [split[u] for u in plan.utterances])
+        raw = probe_labels(plan, frame_labels, groupings)
+        splits = [split[u] for u in plan.utterances]
+        result.probe = probe_arrays(acc, plan, result.kept, n_groups, raw, splits)
     result.save(Path(work), {
         "skipped_groupings": missing,
         "skipped_utterances": {"shorter than the receptive field": len(too_short)},

@@ -1,0 +1,145 @@
+"""The site's own widget JavaScript (cache, checksums, failures), page weight, front-page numbers."""
+
+from __future__ import annotations
+
+import io
+import os
+import stat
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from nap import website
+
+
+def _fake_npm(bin_dir: Path, content: bytes) -> None:
+    """An ``npm`` that 'packs' tarballs whose scripts hold ``content`` (so their checksums are wrong)."""
+    bin_dir.mkdir(parents=True, exist_ok=True)
+    script = bin_dir / "npm"
+    script.write_text(
+        "#!/usr/bin/env python3\n"
+        "import io, json, sys, tarfile\n"
+        "spec = sys.argv[2]; dest = sys.argv[sys.argv.index('--pack-destination') + 1]\n"
+        "name = spec.lstrip('@').replace('/', '-').replace('@', '-') + '.tgz'\n"
+        "members = ['package/dist/embed-amd.js', 'package/dist/abc.woff2'] if 'html-manager' in spec "
+        "else ['package/require.js']\n"
+        "with tarfile.open(dest + '/' + name, 'w:gz') as tar:\n"
+        "    for m in members:\n"
+        f"        data = {content!r}\n"
+        "        info = tarfile.TarInfo(m); info.size = len(data); tar.addfile(info, io.BytesIO(data))\n"
+        "print(json.dumps([{'filename': name}]))\n"
+    )
+    script.chmod(script.stat().st_mode | stat.S_IEXEC)
+
+
+def test_a_corrupt_download_is_refused_and_nothing_is_cached(tmp_path, monkeypatch):
+    _fake_npm(tmp_path / "bin", b"not the html-manager")
+    monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}")
+    root = tmp_path / "cache" / "widget-js"
+    with pytest.raises(website.WidgetJsError, match="embed-amd.js from npm has SHA-256"):
+        website.install(root)
+    assert not root.exists()
+    assert not list((tmp_path / "cache").iterdir())  # the temporary folder is gone too
+
+
+def test_without_npm_or_cache_the_error_says_what_to_install(tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    with pytest.raises(website.WidgetJsError, match="npm.*is not installed"):
+        website.install(tmp_path / "cache")
+
+
+def test_a_complete_cache_is_used_without_npm_and_a_changed_file_is_not(tmp_path, monkeypatch):
+    root = tmp_path / "cache"
+    folder = root / website.FOLDER
+    folder.mkdir(parents=True)
+    # files whose checksums match: pin the sums of what we write
+    payload = {"embed-amd.js": b"// embed", "require.js": b"// require"}
+    import hashlib
+
+    sums = {n: hashlib.sha256(b).hexdigest() for n, b in payload.items()}
+    monkeypatch.setattr(website, "SHA256", sums)
+    for n, b in payload.items():
+        (folder / n).write_bytes(b)
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))  # no npm: must not be needed
+    assert website.is_complete(root)
+    assert website.install(root) == root
+    (folder / "require.js").write_bytes(b"// changed")
+    assert not website.is_complete(root)
+    with pytest.raises(website.WidgetJsError, match="npm"):
+        website.install(root)
+
+
+def test_cache_root_follows_the_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv("NAP_WIDGET_JS", str(tmp_path / "js"))
+    assert website.cache_root() == (tmp_path / "js").resolve()
+    monkeypatch.delenv("NAP_WIDGET_JS")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    root = website.cache_root()
+    assert root.parent == (tmp_path / "xdg" / "nap").resolve()
+    assert website.HTML_MANAGER[1] in root.name and website.REQUIREJS[1] in root.name
+
+
+def test_page_weight_counts_local_files_and_flags_remote_and_missing(tmp_path):
+    (tmp_path / "_static").mkdir()
+    (tmp_path / "_static" / "a.js").write_bytes(b"x" * 1000)
+    (tmp_path / "_static" / "s.css").write_bytes(b"y" * 500)
+    (tmp_path / "img.png").write_bytes(b"z" * 250)
+    page = tmp_path / "page.html"
+    page.write_text(
+        '<html><head><script src="_static/a.js?v=1"></script><link rel="stylesheet" href="_static/s.css">'
+        '<script src="https://cdn.example/x.js"></script><script src="_static/gone.js"></script></head>'
+        '<body><img src="img.png"><img src="data:image/png;base64,AAAA"></body></html>'
+    )
+    w = website.page_weight(page)
+    assert w.files == {"_static/a.js?v=1": 1000, "_static/s.css": 500, "img.png": 250}
+    assert w.remote == ["https://cdn.example/x.js"] and w.missing == ["_static/gone.js"]
+    assert w.total == len(page.read_bytes()) + 1750
+    assert "page.html" in str(w)
+
+
+class _Profile:
+    name = "stub"
+
+
+class _Study:
+    profile = _Profile()
+    summaries = {
+        "asr": {"layers": 11, "receptive_field": 194, "cer": 0.1234, "wer": 0.3, "architecture": {"k": 1}},
+        "cluster": {"figure4_layers": ["layer09", "layer10"]},
+        "naps": None,
+    }
+
+    def summary(self, stage):
+        return self.summaries.get(stage)
+
+    def results(self):
+        return dict(self.summaries)
+
+
+def test_front_page_numbers_come_from_the_summaries():
+    glance = website.at_a_glance(_Study())
+    rows = {r[0]: r[1] for r in glance.rows}
+    assert rows["convolutional layers of the recognizer"] == "11"
+    assert rows["CER, held-out sentences (beam search)"] == "12.3%"
+    assert rows["layers where phoneme structure is strongest"] == "layer09, layer10"
+    assert not any("G2P" in r for r in rows)  # a stage that is not built is left out
+    numbers = website.stage_numbers(_Study())
+    assert ("asr", "cer", 0.1234) in [tuple(r) for r in numbers.rows]
+    assert not any(r[1] == "architecture" for r in numbers.rows)  # nested values are left to the chapters
+
+
+def test_require_config_maps_the_widget_modules_beside_itself():
+    js = website.REQUIRE_CONFIG_JS
+    assert "document.currentScript.src" in js
+    assert '"@jupyter-widgets": dir' in js and '"@jupyter-widgets/html-manager/dist": dir' in js
+
+
+def test_tarball_extraction_names_a_missing_member(tmp_path):
+    tgz = tmp_path / "p.tgz"
+    with tarfile.open(tgz, "w:gz") as tar:
+        info = tarfile.TarInfo("package/x.js")
+        info.size = 1
+        tar.addfile(info, io.BytesIO(b"x"))
+    with pytest.raises(website.WidgetJsError, match="has no file package/require.js"):
+        website._extract(tgz, {"package/require.js": "require.js"}, tmp_path)

@@ -67,10 +67,18 @@ def run_side(side: str, args: argparse.Namespace) -> dict:
         from nap.asr.params import AsrParams
         from nap.asr.train import _step
 
-        model = Wav2Letter(Architecture(n_mels=args.n_mels, classes=len(vocab), channels=args.channels,
-                                        hidden=args.hidden))
-        p = AsrParams.from_dict({"channels": args.channels, "hidden": args.hidden, "precision": args.precision,
-                                 "threads": args.threads, "device": "cpu"})
+        model = Wav2Letter(
+            Architecture(n_mels=args.n_mels, classes=len(vocab), channels=args.channels, hidden=args.hidden)
+        )
+        p = AsrParams.from_dict(
+            {
+                "channels": args.channels,
+                "hidden": args.hidden,
+                "precision": args.precision,
+                "threads": args.threads,
+                "device": "cpu",
+            }
+        )
         opt = torch.optim.AdamW(model.parameters(), lr=1e-4, weight_decay=0.0)
         pad = model.context_pad if p.pad else 0
         info, device = D.DistInfo(), torch.device("cpu")
@@ -78,19 +86,36 @@ def run_side(side: str, args: argparse.Namespace) -> dict:
         prepared: dict[int, Examples] = {}
         for i, (feats, texts) in enumerate(batches):  # checked once, as training does before its loop
             store = {f"u{k}": f for k, f in enumerate(feats)}
-            prepared[i] = prepare([(f"u{k}", t) for k, t in enumerate(texts)], store.__getitem__, vocab,
-                                  model.output_frames, pad=pad)
+            prepared[i] = prepare(
+                [(f"u{k}", t) for k, t in enumerate(texts)],
+                store.__getitem__,
+                vocab,
+                model.output_frames,
+                pad=pad,
+            )
             if len(prepared[i].items) != len(feats):
                 raise RuntimeError(f"benchmark batch lost utterances: {dict(prepared[i].skipped)}")
 
         def step(i: int, feats: list, texts: list[str]) -> None:
-            _step(model, model, opt, prepared[i], list(range(len(feats))), i, p, info, device,
-                  p.precision == "bfloat16")
+            _step(
+                model,
+                model,
+                opt,
+                prepared[i],
+                list(range(len(feats))),
+                i,
+                p,
+                info,
+                device,
+                p.precision == "bfloat16",
+            )
     else:
         from torchaudio.models import Wav2Letter as TAWav2Letter
 
         if (args.channels, args.hidden) != (250, 2000):
-            raise SystemExit("torchaudio's Wav2Letter has fixed widths 250/2000: use --channels 250 --hidden 2000")
+            raise SystemExit(
+                "torchaudio's Wav2Letter has fixed widths 250/2000: use --channels 250 --hidden 2000"
+            )
         model = TAWav2Letter(num_classes=len(vocab), input_type="mfcc", num_features=args.n_mels)
         opt = torch.optim.Adam(model.parameters(), lr=1e-4)
 
@@ -102,8 +127,14 @@ def run_side(side: str, args: argparse.Namespace) -> dict:
             targets = [vocab.encode(t) for t in texts]
             logp = model(x).permute(2, 0, 1)  # (frames, batch, classes), already log-softmaxed
             out_lens = torch.tensor([(f.shape[0] + 1) // 2 + 1 for f in feats]).clamp(max=logp.shape[0])
-            loss = F.ctc_loss(logp, torch.tensor([s for t in targets for s in t]), out_lens,
-                              torch.tensor([len(t) for t in targets]), blank=0, zero_infinity=True)
+            loss = F.ctc_loss(
+                logp,
+                torch.tensor([s for t in targets for s in t]),
+                out_lens,
+                torch.tensor([len(t) for t in targets]),
+                blank=0,
+                zero_infinity=True,
+            )
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -116,8 +147,14 @@ def run_side(side: str, args: argparse.Namespace) -> dict:
         step(i, feats, texts)
         times.append(time.perf_counter() - t0)
     audio = sum(f.shape[0] for feats, _ in batches[1:] for f in feats) * 0.01
-    return {"side": side, "seconds": sum(times), "audio_seconds": audio, "step_seconds": times,
-            "throughput": audio / sum(times), "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    return {
+        "side": side,
+        "seconds": sum(times),
+        "audio_seconds": audio,
+        "step_seconds": times,
+        "throughput": audio / sum(times),
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -143,23 +180,31 @@ def main(argv: list[str] | None = None) -> int:
     runs: dict[str, list[dict]] = {"nap": [], "torchaudio": []}
     for r in range(args.rounds):
         for side in ("nap", "torchaudio") if r % 2 == 0 else ("torchaudio", "nap"):
-            out = subprocess.run([sys.executable, __file__, *forwarded, "--side", side], capture_output=True,
-                                 text=True, check=False)
+            out = subprocess.run(
+                [sys.executable, __file__, *forwarded, "--side", side],
+                capture_output=True,
+                text=True,
+                check=False,
+            )
             if out.returncode:
                 raise SystemExit(f"{side} side failed:\n{out.stderr}")
             runs[side].append(json.loads(out.stdout.strip().splitlines()[-1]))
     result = {"config": {k: v for k, v in vars(args).items() if k not in ("out", "side")}}
     for side, rs in runs.items():
-        result[side] = {"throughput": statistics.median(r["throughput"] for r in rs),
-                        "peak_rss_mb": max(r["peak_rss_mb"] for r in rs),
-                        "rounds": [round(r["throughput"], 2) for r in rs]}
+        result[side] = {
+            "throughput": statistics.median(r["throughput"] for r in rs),
+            "peak_rss_mb": max(r["peak_rss_mb"] for r in rs),
+            "rounds": [round(r["throughput"], 2) for r in rs],
+        }
     result["ratio"] = result["nap"]["throughput"] / result["torchaudio"]["throughput"]
     print(f"{'side':<12}{'audio s / s':>12}{'peak RSS MB':>13}  rounds")
     for side in ("nap", "torchaudio"):
         r = result[side]
         print(f"{side:<12}{r['throughput']:>12.2f}{r['peak_rss_mb']:>13.0f}  {r['rounds']}")
-    print(f"ratio nap / torchaudio = {result['ratio']:.3f} ({args.precision} on nap's side, "
-          f"{args.threads} threads, widths {args.channels}/{args.hidden})")
+    print(
+        f"ratio nap / torchaudio = {result['ratio']:.3f} ({args.precision} on nap's side, "
+        f"{args.threads} threads, widths {args.channels}/{args.hidden})"
+    )
     if args.out:
         args.out.write_text(json.dumps(result, indent=1) + "\n")
     return 0

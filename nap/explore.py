@@ -178,7 +178,7 @@ class Views:
         def draw() -> Figure:
             res = self.result(grouping, layer)
             fig = Figure(figsize=size, layout="constrained")
-            draw_clustering(fig, res)
+            draw_clustering(fig, res, fontsize=8 if len(res.names) <= 32 else 6.5)
             if res.ok and highlight in res.names:
                 pos = int(np.flatnonzero(res.order == res.names.index(highlight))[0])
                 n = len(res.names)
@@ -486,12 +486,16 @@ class Explorer:
             )
 
     def _on_grouping(self, _: Any = None) -> None:
-        self._set_groups()
+        self._busy = True  # the group lists change: draw once, when both are set
+        try:
+            self._set_groups()
+        finally:
+            self._busy = False
         self._update()
 
     def _update(self, _: Any = None) -> None:
         g, lay, grp = self.grouping.value, self.layer.value, self.group.value
-        if grp is None:
+        if grp is None or getattr(self, "_busy", False):
             return
         v = self.views
         self.matrix.value = v.matrix(g, lay, highlight=grp)

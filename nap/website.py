@@ -14,8 +14,9 @@ once, and the book serves them from ``_static/widgets/``:
   found there to every page); myst-nb loads the two scripts only on pages with widgets.
 
 ``python -m nap.website install`` fills the cache ahead of time (the set-up script does),
-so that building the book needs no network. ``python -m nap.website weight PAGE.html``
-prints what a page and the files it loads weigh.
+so that building the book needs no network. MathJax, which Sphinx also loads from a CDN
+by default on pages with math, comes the same way (``_static/mathjax/``, ``mathjax_path``).
+``python -m nap.website weight PAGE.html`` prints what a page and the files it loads weigh.
 """
 
 from __future__ import annotations
@@ -37,12 +38,17 @@ from urllib.parse import unquote, urlsplit
 #: The npm packages and the exact files taken from them.
 HTML_MANAGER = ("@jupyter-widgets/html-manager", "1.0.15")  # ipywidgets 8.1 (widget protocol 2)
 REQUIREJS = ("requirejs", "2.3.8")
+MATHJAX = ("mathjax", "3.2.2")  # for pages with math: Sphinx loads MathJax from a CDN by default
 
-#: SHA-256 of the two scripts as published in those versions.
+#: SHA-256 of the scripts as published in those versions (paths inside the cache and ``_static/``).
 SHA256 = {
-    "embed-amd.js": "ca87dff57c70ffb2658794fde0eab0e27e5f5472a1f5df7ab2b08e1039fc4b72",
-    "require.js": "c1fc6b1d53af7522f78d664922abb32acac64ed0ecccb8f907f1e6fc7262563a",
+    "widgets/embed-amd.js": "ca87dff57c70ffb2658794fde0eab0e27e5f5472a1f5df7ab2b08e1039fc4b72",
+    "widgets/require.js": "c1fc6b1d53af7522f78d664922abb32acac64ed0ecccb8f907f1e6fc7262563a",
+    "mathjax/tex-mml-chtml.js": "300480069078b5892d2363a2b65e2dfbbf30fe5c80f83edbfecf4610fd093862",
 }
+
+#: MathJax's parts that its combined component loads on demand (fonts, TeX extensions, menu).
+MATHJAX_PARTS = ("input/", "output/", "ui/", "a11y/", "sre/", "adaptors/")
 
 #: Font files of the html-manager's bundled Font Awesome, loaded from beside embed-amd.js.
 FONT_SUFFIXES = (".woff2", ".woff", ".ttf", ".eot", ".svg")
@@ -94,7 +100,7 @@ def cache_root() -> Path:
     if env:
         return Path(env).expanduser().resolve()
     base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return (base / "nap" / f"widget-js-{HTML_MANAGER[1]}-{REQUIREJS[1]}").resolve()
+    return (base / "nap" / f"site-js-{HTML_MANAGER[1]}-{REQUIREJS[1]}-{MATHJAX[1]}").resolve()
 
 
 def _sha256(path: Path) -> str:
@@ -102,9 +108,8 @@ def _sha256(path: Path) -> str:
 
 
 def is_complete(root: Path) -> bool:
-    """Whether ``root/widgets`` holds both scripts with the pinned checksums."""
-    folder = root / FOLDER
-    return all((folder / n).is_file() and _sha256(folder / n) == h for n, h in SHA256.items())
+    """Whether ``root`` holds every pinned script with its checksum."""
+    return all((root / n).is_file() and _sha256(root / n) == h for n, h in SHA256.items())
 
 
 def _npm_pack(spec: str, dest: Path) -> Path:
@@ -113,7 +118,7 @@ def _npm_pack(spec: str, dest: Path) -> Path:
     if npm is None:
         raise WidgetJsError(
             "the book's widget JavaScript is not cached and `npm` is not installed to fetch it: install "
-            f"Node.js/npm (Debian: apt-get install npm), or put {spec}'s files into {cache_root() / FOLDER}"
+            f"Node.js/npm (Debian: apt-get install npm), or fill {cache_root()} on a machine that has it"
         )
     proc = subprocess.run(
         [npm, "pack", spec, "--pack-destination", str(dest), "--json", "--silent"],
@@ -145,6 +150,7 @@ def _extract(tarball: Path, members: dict[str, str], into: Path) -> list[str]:
                 src = None
             if src is None:
                 raise WidgetJsError(f"{tarball.name} has no file {inside}")
+            (into / name).parent.mkdir(parents=True, exist_ok=True)
             (into / name).write_bytes(src.read())
             out.append(name)
     return out
@@ -174,19 +180,35 @@ def install(root: Path | None = None, force: bool = False) -> Path:
         _extract(manager, {"package/dist/embed-amd.js": "embed-amd.js", **fonts}, folder)
         rjs = _npm_pack(f"{REQUIREJS[0]}@{REQUIREJS[1]}", tmp)
         _extract(rjs, {"package/require.js": "require.js"}, folder)
+        mathjax = _npm_pack(f"{MATHJAX[0]}@{MATHJAX[1]}", tmp)
+        with tarfile.open(mathjax) as tar:
+            parts = {
+                m.name: m.name.removeprefix("package/es5/")
+                for m in tar.getmembers()
+                if m.isfile() and m.name.removeprefix("package/es5/").startswith(MATHJAX_PARTS)
+            }
+        _extract(
+            mathjax,
+            {"package/es5/tex-mml-chtml.js": "tex-mml-chtml.js", "package/LICENSE": "LICENSE", **parts},
+            tmp / "site" / "mathjax",
+        )
         for name, want in SHA256.items():
-            got = _sha256(folder / name)
+            got = _sha256(tmp / "site" / name)
             if got != want:
                 raise WidgetJsError(f"{name} from npm has SHA-256 {got}, expected {want}: not used")
         notice = (
             f"{HTML_MANAGER[0]} {HTML_MANAGER[1]} (BSD-3-Clause, Project Jupyter; includes Font Awesome "
             f"Free, SIL OFL 1.1 / MIT) and {REQUIREJS[0]} {REQUIREJS[1]} (MIT, the jQuery Foundation), "
-            "from the npm registry.\n"
+            f"from the npm registry; {MATHJAX[0]} {MATHJAX[1]} (Apache-2.0) is in ../mathjax/.\n"
         )
         (folder / "NOTICE.txt").write_text(notice)
-        if root.exists():
-            shutil.rmtree(root)
-        os.replace(tmp / "site", root)
+        if root.exists() and not is_complete(root):
+            shutil.rmtree(root, ignore_errors=True)
+        try:
+            os.replace(tmp / "site", root)
+        except OSError:  # another build finished the same install first
+            if not is_complete(root):
+                raise
     return root
 
 
@@ -202,6 +224,8 @@ def _on_config_inited(app: Any, config: Any) -> None:
 
         raise ExtensionError(str(exc)) from exc
     config.html_static_path = [*config.html_static_path, str(root)]
+    if "://" in str(config.mathjax_path or "://"):  # Sphinx's default is a CDN address
+        config.mathjax_path = "mathjax/tex-mml-chtml.js"
     js = getattr(config, "nb_ipywidgets_js", {}) or {}
     remote = [src for src in js if "://" in src]
     if remote:
@@ -386,7 +410,7 @@ def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if args[:1] == ["install"]:
         root = install(force="--force" in args)
-        print(f"[nap] widget JavaScript in {root / FOLDER}")
+        print(f"[nap] the site's JavaScript (widgets, MathJax) is in {root}")
         return 0
     if args[:1] == ["weight"] and len(args) > 1:
         for page in args[1:]:

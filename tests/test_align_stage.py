@@ -262,6 +262,7 @@ def test_explain_figures_and_tables(tmp_path, inputs):
         plots.plot_confusion(labels.confusion("test_sentences"), accuracy.TRUE_NAMES, accuracy.PRED_NAMES),
         plots.plot_per_phone(labels.accuracy["test_sentences"]["decoded"]),
         plots.plot_group_counts(labels),
+        plots.plot_shift(accuracy.shift_curve(labels, corpus, "test_sentences", [-0.02, 0.0, 0.02])),
     ):
         assert fig.axes
         fig.savefig(tmp_path / "fig.png")
@@ -270,3 +271,15 @@ def test_explain_figures_and_tables(tmp_path, inputs):
     assert "blank" in str(report.reasons_table(labels))
     assert str(report.groups_table(labels, "grapheme")).splitlines()[3].startswith("a ")
     assert "phoneme_accuracy" in str(report.summary_table(labels.meta | {"phoneme_accuracy": 0.9}))
+
+
+def test_shift_curve_peaks_where_the_truth_is(tmp_path, inputs):
+    from nap.align import accuracy
+
+    corpus, feats, rec, g2p = inputs
+    build_alignment(tmp_path, AlignParams.from_dict({"min_count": 1}), corpus, feats, rec, g2p)
+    labels = FrameLabels.open(tmp_path)
+    curve = accuracy.shift_curve(labels, corpus, "test_sentences", [-0.02, 0.0, 0.02])
+    # unshifted: 13 of 14 as in the stage's report; a whole frame (20 ms) off, fewer are right
+    assert curve["accuracy"][1] == pytest.approx(13 / 14) and curve["frames"][1] == 14
+    assert max(curve["accuracy"][0], curve["accuracy"][2]) < 13 / 14

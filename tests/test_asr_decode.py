@@ -39,8 +39,17 @@ def test_lexicon_restricts_words(tmp_path):
     vocab = Vocab(2)
     # the acoustics say "bok sat", with the repetition symbol a close second after the 'o';
     # the lexicon knows "book" and "sat" (and others), but not "bok"
-    frames = [{"b": 1}, {"o": 1}, {"<b>": 0.55, "1": 0.45}, {"k": 1}, {" ": 1},
-              {"s": 1}, {"a": 1}, {"t": 1}, {"<b>": 1}]
+    frames = [
+        {"b": 1},
+        {"o": 1},
+        {"<b>": 0.55, "1": 0.45},
+        {"k": 1},
+        {" ": 1},
+        {"s": 1},
+        {"a": 1},
+        {"t": 1},
+        {"<b>": 1},
+    ]
     lp = posteriorgram(vocab, frames)
     lexicon = tmp_path / "lexicon.txt"
     assert write_lexicon(lexicon, vocab, ["book", "sat", "cat", "it's", "bad word"]) == 4

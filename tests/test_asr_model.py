@@ -26,7 +26,11 @@ def test_receptive_field_and_layer_names(k7, rf, n_layers):
 
 def test_paper_widths():
     model = Wav2Letter(Architecture(n_mels=128, classes=31, channels=256, hidden=2048))
-    assert [(g.in_channels, g.out_channels) for g in model.geometry()][-3:] == [(256, 2048), (2048, 2048), (2048, 31)]
+    assert [(g.in_channels, g.out_channels) for g in model.geometry()][-3:] == [
+        (256, 2048),
+        (2048, 2048),
+        (2048, 31),
+    ]
 
 
 def test_output_frames_and_empirical_receptive_field():
@@ -46,7 +50,10 @@ def test_output_frames_and_empirical_receptive_field():
     seen = (x.grad.abs().sum(1)[0] > 0).nonzero().flatten()
     start, end = model.input_window(t)
     assert (int(seen.min()), int(seen.max()) + 1) == (start, end) == (2 * t, 2 * t + rf)
-    assert model.input_window(t, pad=model.context_pad) == (2 * t - model.context_pad, 2 * t - model.context_pad + rf)
+    assert model.input_window(t, pad=model.context_pad) == (
+        2 * t - model.context_pad,
+        2 * t - model.context_pad + rf,
+    )
 
 
 def test_activations_are_the_named_layers_after_relu():

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -21,9 +19,22 @@ from nap.asr.synthetic import SyntheticCorpus
 from nap.asr.train import CHECKPOINT, MODEL, TrainingError, load_checkpoint, train
 from nap.asr.vocab import Vocab
 
-SMALL = {"channels": 32, "hidden": 64, "k7_layers": 1, "batch_size": 8, "lr": 3e-3, "warmup_steps": 4,
-         "freq_mask_width": 3, "time_mask_width": 5, "eval_utterances": 4, "threads": 1, "device": "cpu",
-         "checkpoint_every": 3, "epochs": 4, "beam_size": 10}
+SMALL = {
+    "channels": 32,
+    "hidden": 64,
+    "k7_layers": 1,
+    "batch_size": 8,
+    "lr": 3e-3,
+    "warmup_steps": 4,
+    "freq_mask_width": 3,
+    "time_mask_width": 5,
+    "eval_utterances": 4,
+    "threads": 1,
+    "device": "cpu",
+    "checkpoint_every": 3,
+    "epochs": 4,
+    "beam_size": 10,
+}
 
 
 def small(**changes) -> AsrParams:
@@ -145,12 +156,23 @@ def test_bad_utterances_are_skipped_and_counted():
         "oov": np.zeros((rf + 40, 4), np.float32),
         "nan": np.full((rf + 40, 4), np.nan, np.float32),
     }
-    texts = [("ok", "a cat"), ("long", "a cat"), ("short", "a cat"), ("oov", "a cat!"), ("nan", "a cat"),
-             ("gone", "a cat")]
+    texts = [
+        ("ok", "a cat"),
+        ("long", "a cat"),
+        ("short", "a cat"),
+        ("oov", "a cat!"),
+        ("nan", "a cat"),
+        ("gone", "a cat"),
+    ]
     ex = prepare(texts, lambda i: feats[i], vocab, model.output_frames, max_frames=rf + 500)
     assert [e.id for e in ex.items] == ["ok"]
-    assert dict(ex.skipped) == {"too_long": 1, "too_short": 1, "out_of_vocabulary": 1,
-                                "non_finite_features": 1, "missing_features": 1}
+    assert dict(ex.skipped) == {
+        "too_long": 1,
+        "too_short": 1,
+        "out_of_vocabulary": 1,
+        "non_finite_features": 1,
+        "missing_features": 1,
+    }
     # padding with silence makes the short one fit
     padded = prepare(texts[2:3], lambda i: feats[i], vocab, model.output_frames, pad=model.context_pad)
     assert [e.id for e in padded.items] == ["short"]

@@ -174,6 +174,8 @@ def move_slider(driver: Any) -> tuple[list[str], list[str]]:
 
 def check_site(html_root: Path, pages: list[str], explorer: str, shots: Path) -> dict[str, Any]:
     """Open every page; assert no problems and figures present; move the explorer's slider."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
     shots.mkdir(parents=True, exist_ok=True)
     report: dict[str, Any] = {}
     with serve(html_root) as base, chromium(shots / "profile") as driver:
@@ -183,12 +185,22 @@ def check_site(html_root: Path, pages: list[str], explorer: str, shots: Path) ->
             view = "script[type='application/vnd.jupyter.widget-view+json']"
             has_widgets = bool(driver.execute_script(f'return !!document.querySelector("{view}")'))
             wait_ready(driver, has_widgets)
+            if driver.execute_script("return !!document.querySelector('script[src*=\"mathjax\"]')"):
+                WebDriverWait(driver, 30).until(
+                    lambda d: d.execute_script("return document.querySelectorAll('mjx-container').length > 0")
+                )
+            math = driver.execute_script("return document.querySelectorAll('mjx-container').length")
             figures = driver.execute_script(
                 "return Array.from(document.querySelectorAll('article img, .bd-article img'))"
                 ".filter(i => i.naturalWidth > 0).length"
             )
             shot = screenshot(driver, shots / (page.replace("/", "_") + ".png"))
-            report[page] = {"figures": figures, "screenshot": str(shot), "problems": problems(driver, base)}
+            report[page] = {
+                "figures": figures,
+                "math": math,
+                "screenshot": str(shot),
+                "problems": problems(driver, base),
+            }
         driver.get(f"{base}/{explorer}.html")
         wait_ready(driver, True)
         problems(driver, base)
@@ -213,6 +225,7 @@ def test_demo_book_in_chromium(tmp_path, tmp_path_factory):
     for page in ("book/intro", "book/explorer", "slider"):
         assert report[page]["problems"] == [], (page, report[page]["problems"])
     assert report["book/explorer"]["figures"] >= 1
+    assert report["book/intro"]["math"] >= 1  # MathJax from the site rendered the formula
     assert report["slider"]["before"] != report["slider"]["after"]
 
 

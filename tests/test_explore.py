@@ -151,6 +151,9 @@ def test_live_explorer_follows_its_controls(demo):
     ex.group_b.value = "IY"
     assert "distance" in ex.compare_info.value and "the same clusters" in ex.compare_info.value
     assert ex.layer_b.layout.display == "none"
+    ex.grouping.value = "grapheme"  # switching grouping while comparing two groups
+    assert ex.group.value in demo[1].groups("grapheme") and ex.group_b.value in demo[1].groups("grapheme")
+    assert f"<b>{ex.group.value}</b> vs" in ex.compare_info.value.replace("&#x27;", "'")
     ex.mode.value = "layers"
     ex.layer_b.value = "layer01"
     assert "layer 1" in ex.compare_info.value and ex.left.value != ex.right.value

@@ -22,8 +22,11 @@ def _fake_npm(bin_dir: Path, content: bytes) -> None:
         "import io, json, sys, tarfile\n"
         "spec = sys.argv[2]; dest = sys.argv[sys.argv.index('--pack-destination') + 1]\n"
         "name = spec.lstrip('@').replace('/', '-').replace('@', '-') + '.tgz'\n"
-        "members = ['package/dist/embed-amd.js', 'package/dist/abc.woff2'] if 'html-manager' in spec "
-        "else ['package/require.js']\n"
+        "members = {'html-manager': ['package/dist/embed-amd.js', 'package/dist/abc.woff2'],\n"
+        "           'requirejs': ['package/require.js'],\n"
+        "           'mathjax': ['package/es5/tex-mml-chtml.js', 'package/es5/output/f.woff',\n"
+        "                       'package/LICENSE']}\n"
+        "members = next(v for k, v in members.items() if k in spec)\n"
         "with tarfile.open(dest + '/' + name, 'w:gz') as tar:\n"
         "    for m in members:\n"
         f"        data = {content!r}\n"
@@ -51,20 +54,23 @@ def test_without_npm_or_cache_the_error_says_what_to_install(tmp_path, monkeypat
 
 def test_a_complete_cache_is_used_without_npm_and_a_changed_file_is_not(tmp_path, monkeypatch):
     root = tmp_path / "cache"
-    folder = root / website.FOLDER
-    folder.mkdir(parents=True)
     # files whose checksums match: pin the sums of what we write
-    payload = {"embed-amd.js": b"// embed", "require.js": b"// require"}
+    payload = {
+        "widgets/embed-amd.js": b"// embed",
+        "widgets/require.js": b"// require",
+        "mathjax/m.js": b"// m",
+    }
     import hashlib
 
     sums = {n: hashlib.sha256(b).hexdigest() for n, b in payload.items()}
     monkeypatch.setattr(website, "SHA256", sums)
     for n, b in payload.items():
-        (folder / n).write_bytes(b)
+        (root / n).parent.mkdir(parents=True, exist_ok=True)
+        (root / n).write_bytes(b)
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))  # no npm: must not be needed
     assert website.is_complete(root)
     assert website.install(root) == root
-    (folder / "require.js").write_bytes(b"// changed")
+    (root / "widgets" / "require.js").write_bytes(b"// changed")
     assert not website.is_complete(root)
     with pytest.raises(website.WidgetJsError, match="npm"):
         website.install(root)
@@ -77,7 +83,7 @@ def test_cache_root_follows_the_environment(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     root = website.cache_root()
     assert root.parent == (tmp_path / "xdg" / "nap").resolve()
-    assert website.HTML_MANAGER[1] in root.name and website.REQUIREJS[1] in root.name
+    assert all(pkg[1] in root.name for pkg in (website.HTML_MANAGER, website.REQUIREJS, website.MATHJAX))
 
 
 def test_page_weight_counts_local_files_and_flags_remote_and_missing(tmp_path):

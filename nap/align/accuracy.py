@@ -7,9 +7,13 @@ centre; a labelled frame whose centre lies on silence counts as wrong (row ``sil
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 import numpy as np
 
 from nap.align.cascade import NONE, PHONEMES
+from nap.align.groups import true_phone_labels
 from nap.phonetics import PHONE_CLASS, SILENCE
 
 #: Rows of the confusion matrix: the true phone (the 39, then silence/outside phones).
@@ -71,3 +75,32 @@ def report(matrix: np.ndarray, total_frames: int | None = None) -> dict[str, obj
     if total_frames is not None:
         out["coverage"] = n / total_frames if total_frames else None
     return out
+
+
+def shift_curve(labels: Any, corpus: Any, split: str, shifts_s: Sequence[float]) -> dict[str, list[float]]:
+    """Accuracy of the cascade when the truth is read ``shift`` seconds after each frame's centre.
+
+    A CTC recognizer may emit a letter before or after the sound it stands for; the shift
+    with the best accuracy shows by how much (positive: the phone comes later than the
+    frame's centre). Uses the stored labels and the corpus' true phones of ``split``.
+    """
+    names = labels.groups["phoneme"]
+    to_phone = np.array([PHONEMES.index(n) for n in names] + [NONE], dtype=np.int64)
+    correct = np.zeros(len(shifts_s), dtype=np.int64)
+    total = 0
+    for utt in labels.utterances:
+        if labels.splits[utt] != split:
+            continue
+        phones = corpus.true_phones(utt)
+        if not phones:
+            continue
+        lab = labels.labels(utt, ("phoneme",))["phoneme"]
+        keep = lab >= 0
+        pred = to_phone[lab[keep]]
+        centres = labels.array("centre_s", utt)[keep].astype(np.float64)
+        total += int(keep.sum())
+        for k, shift in enumerate(shifts_s):
+            true, _ = true_phone_labels(centres + shift, phones)
+            correct[k] += int((true == pred).sum())
+    acc = (correct / total).tolist() if total else [float("nan")] * len(shifts_s)
+    return {"shift_s": [float(s) for s in shifts_s], "accuracy": acc, "frames": [total] * len(shifts_s)}

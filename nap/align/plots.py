@@ -272,3 +272,27 @@ def plot_group_counts(labels: Any) -> Any:
         ax.axhline(labels.meta["min_count"], color="k", lw=0.6, ls=":")
     fig.tight_layout()
     return fig
+
+
+def plot_shift(curve: Mapping[str, Any]) -> Any:
+    """Accuracy against the time at which the truth is read, relative to the frame centre."""
+    import matplotlib.pyplot as plt
+
+    x = 1000 * np.asarray(curve["shift_s"])
+    y = np.asarray(curve["accuracy"])
+    fig, ax = plt.subplots(figsize=(7, 3))
+    ax.plot(x, y, marker="o", ms=3)
+    best = int(np.nanargmax(y))
+    ax.axvline(0, color="0.6", lw=0.8)
+    ax.annotate(
+        f"best {y[best]:.1%} at {x[best]:+.0f} ms",
+        (x[best], y[best]),
+        textcoords="offset points",
+        xytext=(5, -15),
+        fontsize=8,
+    )
+    ax.set_xlabel("truth read at frame centre + shift (ms)")
+    ax.set_ylabel("frame accuracy")
+    ax.set_title("when do the cascade's phonemes sound?")
+    fig.tight_layout()
+    return fig

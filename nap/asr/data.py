@@ -73,7 +73,7 @@ def pad_silence(feats: np.ndarray, pad: int) -> np.ndarray:
 
 def ctc_min_frames(targets: Sequence[int]) -> int:
     """Output frames CTC needs for ``targets``: one per symbol plus a blank between equal neighbours."""
-    return len(targets) + sum(1 for a, b in zip(targets, targets[1:]) if a == b)
+    return len(targets) + sum(1 for a, b in zip(targets, targets[1:], strict=False) if a == b)
 
 
 def prepare(
@@ -129,8 +129,8 @@ def epoch_batches(examples: Sequence[Example], batch_size: int, seed: int, epoch
     group = batch_size * BUCKET_BATCHES
     batches = []
     for start in range(0, len(order), group):
-        chunk = sorted(order[start:start + group].tolist(), key=lambda i: (examples[i].frames, i))
-        batches += [chunk[i:i + batch_size] for i in range(0, len(chunk), batch_size)]
+        chunk = sorted(order[start : start + group].tolist(), key=lambda i: (examples[i].frames, i))
+        batches += [chunk[i : i + batch_size] for i in range(0, len(chunk), batch_size)]
     perm = rng.permutation(len(batches))
     return [batches[i] for i in perm]
 
@@ -154,8 +154,13 @@ def collate(
 
 
 def spec_augment(
-    x: torch.Tensor, lengths: torch.Tensor, seeds: Sequence[int],
-    freq_masks: int, freq_width: int, time_masks: int, time_width: int,
+    x: torch.Tensor,
+    lengths: torch.Tensor,
+    seeds: Sequence[int],
+    freq_masks: int,
+    freq_width: int,
+    time_masks: int,
+    time_width: int,
 ) -> torch.Tensor:
     """SpecAugment masks (set to 0, the features' mean), drawn per utterance from its own seed."""
     if not (freq_masks and freq_width) and not (time_masks and time_width):
@@ -168,9 +173,9 @@ def spec_augment(
         for _ in range(freq_masks if freq_width else 0):
             w = int(rng.integers(0, freq_width + 1))
             f0 = int(rng.integers(0, max(n_mels - w, 0) + 1))
-            x[k, f0:f0 + w, :n] = 0.0
+            x[k, f0 : f0 + w, :n] = 0.0
         for _ in range(time_masks if time_width else 0):
             w = int(rng.integers(0, min(time_width, n // 10) + 1))
             t0 = int(rng.integers(0, max(n - w, 0) + 1))
-            x[k, :, t0:t0 + w] = 0.0
+            x[k, :, t0 : t0 + w] = 0.0
     return x

@@ -22,7 +22,10 @@ SIL = "|"
 
 
 def greedy(vocab: Vocab, logits: torch.Tensor | np.ndarray) -> str:
-    """Best symbol per frame, repeats merged, blanks dropped, repetitions expanded; logits (frames, classes)."""
+    """Best symbol per frame, repeats merged, blanks dropped, repetitions expanded.
+
+    ``logits``: (frames, classes).
+    """
     path = torch.as_tensor(logits).argmax(-1).tolist()
     return " ".join(vocab.decode(vocab.collapse(path)).split())
 
@@ -49,8 +52,13 @@ def write_lexicon(path: Path, vocab: Vocab, words: Iterable[str]) -> int:
 class BeamDecoder:
     """flashlight-text's CTC beam search, lexicon-free unless a lexicon file is given."""
 
-    def __init__(self, vocab: Vocab, beam_size: int = 50, beam_threshold: float = 25.0,
-                 lexicon: str | Path | None = None):
+    def __init__(
+        self,
+        vocab: Vocab,
+        beam_size: int = 50,
+        beam_threshold: float = 25.0,
+        lexicon: str | Path | None = None,
+    ):
         from torchaudio.models.decoder import ctc_decoder
 
         self.vocab = vocab

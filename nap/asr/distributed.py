@@ -56,8 +56,9 @@ def init(info: DistInfo, device: torch.device, timeout_minutes: float = 60.0) ->
     """Join the process group (a no-op for a single process)."""
     if info.active and not dist.is_initialized():
         backend = "nccl" if device.type == "cuda" else "gloo"
-        dist.init_process_group(backend, rank=info.rank, world_size=info.world,
-                                timeout=timedelta(minutes=timeout_minutes))
+        dist.init_process_group(
+            backend, rank=info.rank, world_size=info.world, timeout=timedelta(minutes=timeout_minutes)
+        )
 
 
 def shutdown(info: DistInfo) -> None:

@@ -15,8 +15,11 @@ from nap.asr.vocab import Vocab
 
 
 def batched_logits(
-    model: Wav2Letter, examples: Examples, indices: Sequence[int] | None = None,
-    batch_size: int = 16, device: torch.device | str = "cpu",
+    model: Wav2Letter,
+    examples: Examples,
+    indices: Sequence[int] | None = None,
+    batch_size: int = 16,
+    device: torch.device | str = "cpu",
 ) -> Iterator[tuple[int, torch.Tensor]]:
     """(index, logits (out_frames, classes)) for each example, batched by length, float32, no grad."""
     idx = list(range(len(examples.items))) if indices is None else list(indices)
@@ -26,7 +29,7 @@ def batched_logits(
     try:
         with torch.inference_mode():
             for start in range(0, len(idx), batch_size):
-                chunk = idx[start:start + batch_size]
+                chunk = idx[start : start + batch_size]
                 x, lengths, _, _ = collate(examples, chunk)
                 logits = model(x.to(device)).float().cpu()
                 out_lens = model.output_frames(lengths)
@@ -39,15 +42,26 @@ def batched_logits(
 def ctc_loss_per_token(logits: torch.Tensor, targets: Sequence[int]) -> float:
     """CTC loss of one utterance divided by its number of target symbols."""
     logp = logits.float().log_softmax(-1)[:, None, :]
-    loss = F.ctc_loss(logp, torch.tensor([list(targets)]), torch.tensor([logp.shape[0]]),
-                      torch.tensor([len(targets)]), blank=0, reduction="sum", zero_infinity=True)
+    loss = F.ctc_loss(
+        logp,
+        torch.tensor([list(targets)]),
+        torch.tensor([logp.shape[0]]),
+        torch.tensor([len(targets)]),
+        blank=0,
+        reduction="sum",
+        zero_infinity=True,
+    )
     return float(loss) / max(len(targets), 1)
 
 
 def score(
-    model: Wav2Letter, vocab: Vocab, examples: Examples, indices: Sequence[int] | None = None,
+    model: Wav2Letter,
+    vocab: Vocab,
+    examples: Examples,
+    indices: Sequence[int] | None = None,
     decoders: dict[str, Callable[[torch.Tensor], str]] | None = None,
-    device: torch.device | str = "cpu", batch_size: int = 16,
+    device: torch.device | str = "cpu",
+    batch_size: int = 16,
 ) -> dict[str, object]:
     """Loss, and CER/WER of every decoder (default: greedy), with each utterance's hypotheses."""
     from nap.asr.decode import greedy

@@ -52,13 +52,13 @@ def word_errors(ref: str, hyp: str) -> ErrorRate:
 def cer(refs: Sequence[str], hyps: Sequence[str]) -> float:
     """Corpus character error rate: all edits over all reference characters."""
     _same_length(refs, hyps)
-    return sum((char_errors(r, h) for r, h in zip(refs, hyps)), ErrorRate(0, 0)).rate
+    return sum((char_errors(r, h) for r, h in zip(refs, hyps, strict=False)), ErrorRate(0, 0)).rate
 
 
 def wer(refs: Sequence[str], hyps: Sequence[str]) -> float:
     """Corpus word error rate: all word edits over all reference words."""
     _same_length(refs, hyps)
-    return sum((word_errors(r, h) for r, h in zip(refs, hyps)), ErrorRate(0, 0)).rate
+    return sum((word_errors(r, h) for r, h in zip(refs, hyps, strict=False)), ErrorRate(0, 0)).rate
 
 
 def _same_length(refs: Sequence[str], hyps: Sequence[str]) -> None:

@@ -89,9 +89,11 @@ class Wav2Letter(nn.Module):
         self.arch = arch
         specs = arch.layer_specs()
         self.layer_names = [f"layer{i:02d}" for i in range(1, len(specs) + 1)]
-        for i, (name, (c_in, c_out, k, s)) in enumerate(zip(self.layer_names, specs)):
+        for i, (name, (c_in, c_out, k, s)) in enumerate(zip(self.layer_names, specs, strict=False)):
             last = i == len(specs) - 1
-            self.add_module(name, ConvLayer(c_in, c_out, k, s, relu=not last, norm=arch.norm == "batch" and not last))
+            self.add_module(
+                name, ConvLayer(c_in, c_out, k, s, relu=not last, norm=arch.norm == "batch" and not last)
+            )
 
     def layers(self) -> list[ConvLayer]:
         return [getattr(self, n) for n in self.layer_names]
@@ -110,7 +112,7 @@ class Wav2Letter(nn.Module):
         if unknown:
             raise KeyError(f"unknown layer(s) {sorted(unknown)}; the model has {self.layer_names}")
         acts = {}
-        for name, layer in zip(self.layer_names, self.layers()):
+        for name, layer in zip(self.layer_names, self.layers(), strict=False):
             x = layer(x)
             if name in wanted:
                 acts[name] = x
@@ -120,7 +122,7 @@ class Wav2Letter(nn.Module):
     def geometry(self) -> list[LayerGeometry]:
         """Receptive field and jump of every layer, from its Conv1d's kernel and stride."""
         out, rf, jump = [], 1, 1
-        for name, layer in zip(self.layer_names, self.layers()):
+        for name, layer in zip(self.layer_names, self.layers(), strict=False):
             conv = layer.conv
             k, s, d = conv.kernel_size[0], conv.stride[0], conv.dilation[0]
             rf += (d * (k - 1)) * jump

@@ -20,11 +20,16 @@ class AsrParams(StageParams):
     hidden: int = param(768, "channels of the k32 and k1 layers (paper: 2048)")
     k7_layers: int = param(7, "number of kernel-7 layers (7: receptive field 194 frames; 8: the paper's 206)")
     norm: Literal["batch", "none"] = param(
-        "batch", "batch norm after each convolution while training (folded into the convolutions afterwards, "
-        "so the saved network is plain Wav2Letter: conv + ReLU); none = the paper's plain training")
+        "batch",
+        "batch norm after each convolution while training (folded into the convolutions afterwards, "
+        "so the saved network is plain Wav2Letter: conv + ReLU); none = the paper's plain training",
+    )
     repetitions: int = param(2, "Collobert repetition symbols (a doubled letter = letter + '1'); 0 = none")
-    pad: bool = param(True, "add (receptive field - stride)/2 frames of silence at both ends of every "
-                      "utterance, so each frame gets an output (off: the paper's unpadded input)")
+    pad: bool = param(
+        True,
+        "add (receptive field - stride)/2 frames of silence at both ends of every "
+        "utterance, so each frame gets an output (off: the paper's unpadded input)",
+    )
     # -- training
     epochs: int = param(12, "passes over the training split")
     batch_size: int = param(16, "utterances per optimisation step (over all processes)")
@@ -54,7 +59,15 @@ class AsrParams(StageParams):
     examples: int = param(8, "decoded examples kept per test split for the chapter")
 
     def check(self) -> None:
-        positive = ("channels", "hidden", "epochs", "batch_size", "checkpoint_every", "beam_size", "max_bad_steps")
+        positive = (
+            "channels",
+            "hidden",
+            "epochs",
+            "batch_size",
+            "checkpoint_every",
+            "beam_size",
+            "max_bad_steps",
+        )
         for name in positive:
             if getattr(self, name) < 1:
                 raise ParamError(f"parameter 'asr.{name}' must be at least 1, got {getattr(self, name)}")
@@ -66,8 +79,17 @@ class AsrParams(StageParams):
             raise ParamError(f"parameter 'asr.lr' must be > 0, got {self.lr}")
         if not 0 <= self.lr_final <= 1:
             raise ParamError(f"parameter 'asr.lr_final' must be in [0, 1], got {self.lr_final}")
-        for name in ("warmup_steps", "freq_masks", "freq_mask_width", "time_masks", "time_mask_width",
-                     "threads", "eval_every", "eval_utterances", "examples"):
+        for name in (
+            "warmup_steps",
+            "freq_masks",
+            "freq_mask_width",
+            "time_masks",
+            "time_mask_width",
+            "threads",
+            "eval_every",
+            "eval_utterances",
+            "examples",
+        ):
             if getattr(self, name) < 0:
                 raise ParamError(f"parameter 'asr.{name}' must be >= 0, got {getattr(self, name)}")
         if self.device not in ("auto", "cpu", "cuda"):

@@ -23,9 +23,16 @@ MODEL = "model.pt"
 class Recognizer:
     """Wav2Letter with its vocabulary; ``.logits``, ``.greedy``, ``.beam`` take features (frames, n_mels)."""
 
-    def __init__(self, model: Wav2Letter, vocab: Vocab, path: Path | None = None,
-                 beam_size: int = 50, beam_threshold: float = 25.0, lexicon: Path | None = None,
-                 pad: int = 0):
+    def __init__(
+        self,
+        model: Wav2Letter,
+        vocab: Vocab,
+        path: Path | None = None,
+        beam_size: int = 50,
+        beam_threshold: float = 25.0,
+        lexicon: Path | None = None,
+        pad: int = 0,
+    ):
         self.model = model.eval()
         self.pad = pad
         self.vocab = vocab
@@ -46,13 +53,22 @@ class Recognizer:
         model.load_state_dict(torch.load(path / MODEL, map_location="cpu", weights_only=True))
         vocab = Vocab(int(config["vocab"]["repetitions"]))
         lexicon = path / config["decoding"]["lexicon"] if config["decoding"].get("lexicon") else None
-        return cls(model, vocab, path, config["decoding"]["beam_size"], config["decoding"]["beam_threshold"],
-                   lexicon, int(config["input"]["pad"]))
+        return cls(
+            model,
+            vocab,
+            path,
+            config["decoding"]["beam_size"],
+            config["decoding"]["beam_threshold"],
+            lexicon,
+            int(config["input"]["pad"]),
+        )
 
     def __repr__(self) -> str:
         a = self.model.arch
-        return (f"Recognizer({len(self.layer_names)} layers, {a.channels}/{a.hidden} channels, "
-                f"receptive field {self.receptive_field}, stride {self.stride}, {len(self.vocab)} classes)")
+        return (
+            f"Recognizer({len(self.layer_names)} layers, {a.channels}/{a.hidden} channels, "
+            f"receptive field {self.receptive_field}, stride {self.stride}, {len(self.vocab)} classes)"
+        )
 
     # -- geometry -------------------------------------------------------------------------
     @property
@@ -90,8 +106,10 @@ class Recognizer:
             raise ValueError(f"features must be (frames, {self.model.arch.n_mels}), got {feats.shape}")
         x = torch.from_numpy(self.padded(feats))
         if x.shape[0] < self.receptive_field:
-            raise ValueError(f"{feats.shape[0]} frames (+{2 * self.pad} of padding) are fewer than "
-                             f"the receptive field ({self.receptive_field})")
+            raise ValueError(
+                f"{feats.shape[0]} frames (+{2 * self.pad} of padding) are fewer than "
+                f"the receptive field ({self.receptive_field})"
+            )
         return x.T[None]
 
     def logits(self, features: np.ndarray | torch.Tensor) -> np.ndarray:
@@ -99,8 +117,9 @@ class Recognizer:
         with torch.inference_mode():
             return self.model(self._input(features))[0].T.contiguous().numpy()
 
-    def activations(self, features: np.ndarray | torch.Tensor,
-                    layers: Iterable[str] | None = None) -> dict[str, np.ndarray]:
+    def activations(
+        self, features: np.ndarray | torch.Tensor, layers: Iterable[str] | None = None
+    ) -> dict[str, np.ndarray]:
         """Each named layer's activations (after ReLU) for one utterance: (channels, frames); the
         input is padded first (see :meth:`padded`)."""
         with torch.inference_mode():
@@ -140,7 +159,30 @@ class Recognizer:
             last = s
         return out
 
+    # -- results of the stage ---------------------------------------------------------------
+    def _json(self, name: str) -> dict[str, Any]:
+        if self.path is None or not (self.path / name).is_file():
+            raise FileNotFoundError(
+                f"{name} is not in {self.path}: this recognizer was not loaded from an artifact"
+            )
+        return read_json(self.path / name)
+
+    @property
+    def training(self) -> dict[str, Any]:
+        """The training record: steps, time, skipped utterances, learning curves (``history``)."""
+        return self._json("training.json")
+
+    @property
+    def evaluation(self) -> dict[str, Any]:
+        """CER/WER and every transcript (greedy and beam) of the test splits."""
+        return self._json("evaluation.json")
+
     def info(self) -> dict[str, Any]:
-        return {"layers": self.layer_names, "receptive_field": self.receptive_field, "stride": self.stride,
-                "pad": self.pad,
-                "classes": len(self.vocab), "architecture": self.model.arch.to_dict()}
+        return {
+            "layers": self.layer_names,
+            "receptive_field": self.receptive_field,
+            "stride": self.stride,
+            "pad": self.pad,
+            "classes": len(self.vocab),
+            "architecture": self.model.arch.to_dict(),
+        }

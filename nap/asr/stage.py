@@ -9,6 +9,7 @@ vocabulary, decoding), ``training.json`` (training record and learning curves),
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -33,13 +34,21 @@ TEST_SPLITS = ("test_sentences", "test_voices")
 def _pairs(corpus: Any, split: str) -> list[tuple[str, str]]:
     splits = corpus.splits
     if split not in splits:
-        raise KeyError(f"corpus {getattr(corpus, 'path', '')} has no split {split!r} (it has {sorted(splits)})")
+        raise KeyError(
+            f"corpus {getattr(corpus, 'path', '')} has no split {split!r} (it has {sorted(splits)})"
+        )
     return [(u.id, u.text.lower()) for u in splits[split]]
 
 
 def architecture(p: AsrParams, n_mels: int) -> Architecture:
-    return Architecture(n_mels=n_mels, classes=len(Vocab(p.repetitions)), channels=p.channels, hidden=p.hidden,
-                        k7_layers=p.k7_layers, norm=p.norm)
+    return Architecture(
+        n_mels=n_mels,
+        classes=len(Vocab(p.repetitions)),
+        channels=p.channels,
+        hidden=p.hidden,
+        k7_layers=p.k7_layers,
+        norm=p.norm,
+    )
 
 
 def prepare_all(
@@ -55,7 +64,9 @@ def prepare_all(
     vocab = Vocab(p.repetitions)
     hop = float(getattr(features, "hop_s", 0.01))
     pad = model.context_pad if p.pad else 0
-    train_set = prepare(train_pairs, features.get, vocab, model.output_frames, int(p.max_seconds / hop), pad=pad)
+    train_set = prepare(
+        train_pairs, features.get, vocab, model.output_frames, int(p.max_seconds / hop), pad=pad
+    )
     eval_sets: dict[str, tuple[Examples, list[int]]] = {}
     if curves and p.eval_utterances:
         for split in TEST_SPLITS:
@@ -77,23 +88,34 @@ def build_asr(work: Path, p: AsrParams, corpus: Any, features: Any) -> dict[str,
         words = {w for e in train_set.items for w in e.text.split()}
         write_lexicon(work / LEXICON, vocab, words)
         lexicon = LEXICON
-    write_json(work / CONFIG, {
-        "architecture": arch.to_dict(),
-        "vocab": vocab.to_dict(),
-        "input": {"pad": Wav2Letter(arch).context_pad if p.pad else 0},
-        "decoding": {"beam_size": p.beam_size, "beam_threshold": p.beam_threshold, "lexicon": lexicon},
-    })
+    write_json(
+        work / CONFIG,
+        {
+            "architecture": replace(arch, norm="none").to_dict(),  # the saved network has the norms folded in
+            "vocab": vocab.to_dict(),
+            "input": {"pad": Wav2Letter(arch).context_pad if p.pad else 0},
+            "decoding": {"beam_size": p.beam_size, "beam_threshold": p.beam_threshold, "lexicon": lexicon},
+        },
+    )
     rec = Recognizer.open(work)
-    evaluation = evaluate(rec, corpus, features, p) if not (work / EVALUATION).is_file() else read_json(
-        work / EVALUATION)
+    evaluation = (
+        evaluate(rec, corpus, features, p)
+        if not (work / EVALUATION).is_file()
+        else read_json(work / EVALUATION)
+    )
     write_json(work / EVALUATION, evaluation)
     summary: dict[str, Any] = {
-        "layers": len(rec.layer_names), "receptive_field": rec.receptive_field, "stride": rec.stride,
+        "layers": len(rec.layer_names),
+        "receptive_field": rec.receptive_field,
+        "stride": rec.stride,
         "parameters": sum(q.numel() for q in rec.model.parameters()),
-        "train_utterances": record["train_utterances"], "train_audio_minutes": round(
-            record["train_audio_seconds"] / 60, 2),
-        "skipped": record["skipped"], "steps": record["steps"], "epochs": record["epochs"],
-        "train_minutes": round(record["train_seconds"] / 60, 2), "final_loss": round(record["final_loss"], 4),
+        "train_utterances": record["train_utterances"],
+        "train_audio_minutes": round(record["train_audio_seconds"] / 60, 2),
+        "skipped": record["skipped"],
+        "steps": record["steps"],
+        "epochs": record["epochs"],
+        "train_minutes": round(record["train_seconds"] / 60, 2),
+        "final_loss": round(record["final_loss"], 4),
         "bad_steps": record["history"]["bad_steps"],
     }
     for split, res in evaluation["splits"].items():
@@ -119,4 +141,3 @@ def evaluate(rec: Recognizer, corpus: Any, features: Any, p: AsrParams) -> dict[
         res["seconds"] = round(time.perf_counter() - t0, 1)
         out["splits"][split] = res
     return out
-

@@ -28,8 +28,14 @@ class SyntheticCorpus:
 
     hop_s = 0.01
 
-    def __init__(self, n_train: int = 48, n_test: int = 8, n_mels: int = 16, seed: int = 0,
-                 frames_per_letter: tuple[int, int] = (6, 10)):
+    def __init__(
+        self,
+        n_train: int = 48,
+        n_test: int = 8,
+        n_mels: int = 16,
+        seed: int = 0,
+        frames_per_letter: tuple[int, int] = (6, 10),
+    ):
         rng = np.random.default_rng(seed)
         self.n_mels = n_mels
         self.templates = {c: rng.normal(0, 1, n_mels).astype(np.float32) for c in ALPHABET}

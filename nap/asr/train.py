@@ -5,12 +5,17 @@ order from (seed, epoch), SpecAugment masks from (seed, step, position in the ba
 a run killed at any point and resumed from its last checkpoint ends with the same weights
 as an uninterrupted one. The checkpoint (``checkpoint.pt``: weights, Adam's state, step,
 learning curves) is rewritten atomically every ``checkpoint_every`` steps; the finished
-model is ``model.pt`` plus ``training.json``. Every file loads with ``weights_only=True``.
+model is ``model.pt`` (batch norm, if trained with it, folded into the convolutions) plus
+``training.json``. Every file loads with ``weights_only=True``.
 
 Command line (one process, or one per GPU/CPU share through torchrun)::
 
     torchrun --nproc_per_node 2 -m nap.asr.train --profile tiny -p asr.epochs 3
     python -m nap.asr.train --profile default --train-only
+    torchrun --nproc_per_node 2 -m nap.asr.train --synthetic 64 --work /tmp/w  # check a set-up
+
+Trained with several processes, the stage's work folder holds the finished training, and
+the study (``nap run 02``) then only evaluates it.
 """
 
 from __future__ import annotations
@@ -57,13 +62,25 @@ class History:
     nonfinite_utterances: int = 0
 
     def to_dict(self) -> dict[str, Any]:
-        return {"step": self.step, "loss": self.loss, "lr": self.lr, "evals": self.evals,
-                "bad_steps": self.bad_steps, "nonfinite_utterances": self.nonfinite_utterances}
+        return {
+            "step": self.step,
+            "loss": self.loss,
+            "lr": self.lr,
+            "evals": self.evals,
+            "bad_steps": self.bad_steps,
+            "nonfinite_utterances": self.nonfinite_utterances,
+        }
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> History:
-        return cls(list(d["step"]), list(d["loss"]), list(d["lr"]), list(d["evals"]),
-                   int(d["bad_steps"]), int(d["nonfinite_utterances"]))
+        return cls(
+            list(d["step"]),
+            list(d["loss"]),
+            list(d["lr"]),
+            list(d["evals"]),
+            int(d["bad_steps"]),
+            int(d["nonfinite_utterances"]),
+        )
 
 
 def lr_at(step: int, total: int, p: AsrParams) -> float:
@@ -86,11 +103,24 @@ def _augment_seed(seed: int, step: int, position: int) -> int:
     return int(np.random.SeedSequence([seed, step, position, 11]).generate_state(1)[0])
 
 
-def save_checkpoint(path: Path, model: Wav2Letter, opt: torch.optim.Optimizer, step: int,
-                    seconds: float, history: History, fingerprint: str) -> None:
+def save_checkpoint(
+    path: Path,
+    model: Wav2Letter,
+    opt: torch.optim.Optimizer,
+    step: int,
+    seconds: float,
+    history: History,
+    fingerprint: str,
+) -> None:
     """Weights, optimizer state, step and curves, written atomically."""
-    state = {"model": model.state_dict(), "optimizer": opt.state_dict(), "step": step,
-             "seconds": seconds, "history": history.to_dict(), "fingerprint": fingerprint}
+    state = {
+        "model": model.state_dict(),
+        "optimizer": opt.state_dict(),
+        "step": step,
+        "seconds": seconds,
+        "history": history.to_dict(),
+        "fingerprint": fingerprint,
+    }
     with atomic_path(path) as tmp:
         torch.save(state, tmp)
 
@@ -99,7 +129,9 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - any unreadable checkpoint is reported the same way
-        raise TrainingError(f"checkpoint {path} cannot be read ({exc}); delete it to train from scratch") from exc
+        raise TrainingError(
+            f"checkpoint {path} cannot be read ({exc}); delete it to train from scratch"
+        ) from exc
 
 
 def is_trained(work: Path) -> bool:
@@ -145,22 +177,32 @@ def train(
     if ckpt_path.is_file():
         ckpt = load_checkpoint(ckpt_path)
         if ckpt["fingerprint"] != fingerprint:
-            raise TrainingError(f"checkpoint {ckpt_path} was made on other training data; delete it to restart")
+            raise TrainingError(
+                f"checkpoint {ckpt_path} was made on other training data; delete it to restart"
+            )
         model.load_state_dict(ckpt["model"])
         opt.load_state_dict(ckpt["optimizer"])
         step, seconds, history = int(ckpt["step"]), float(ckpt["seconds"]), History.from_dict(ckpt["history"])
     net = model
     if info.active:
-        net = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda"
-                                                        else None)
+        net = torch.nn.parallel.DistributedDataParallel(
+            model, device_ids=[device.index] if device.type == "cuda" else None
+        )
 
     steps_per_epoch = len(epoch_batches(train_set.items, p.batch_size, p.seed, 0))
     total = p.epochs * steps_per_epoch
     eval_every = p.eval_every or steps_per_epoch
     autocast = p.precision == "bfloat16"
     bad_in_a_row = 0
-    bar = tqdm(total=total, initial=step, disable=not (progress and info.main), desc="asr training",
-               unit="step", mininterval=0.5 if sys.stderr.isatty() else 10.0, dynamic_ncols=True)
+    bar = tqdm(
+        total=total,
+        initial=step,
+        disable=not (progress and info.main),
+        desc="asr training",
+        unit="step",
+        mininterval=0.5 if sys.stderr.isatty() else 10.0,
+        dynamic_ncols=True,
+    )
     model.train()
     epoch_cache: tuple[int, list[list[int]]] = (-1, [])
     try:
@@ -182,7 +224,8 @@ def train(
                 if bad_in_a_row > p.max_bad_steps:
                     raise TrainingError(
                         f"asr training: {bad_in_a_row} steps in a row had a non-finite loss or gradient "
-                        f"(step {step}, lr {lr:.3g}); lower 'asr.lr' or check the features for NaN/inf")
+                        f"(step {step}, lr {lr:.3g}); lower 'asr.lr' or check the features for NaN/inf"
+                    )
             else:
                 bad_in_a_row = 0
                 loss, nonfinite = stats
@@ -199,15 +242,21 @@ def train(
             if info.main and (step % p.checkpoint_every == 0 or step == total):
                 save_checkpoint(ckpt_path, model, opt, step, seconds, history, fingerprint)
         record = {
-            "steps": total, "steps_per_epoch": steps_per_epoch, "epochs": p.epochs,
-            "train_seconds": round(seconds, 1), "processes": info.world,
-            "train_utterances": len(train_set.items), "train_audio_seconds": round(train_set.seconds, 1),
-            "skipped": dict(train_set.skipped), "final_loss": float(np.mean(history.loss[-20:])) if history.loss
-            else float("nan"), "history": history.to_dict(),
+            "steps": total,
+            "steps_per_epoch": steps_per_epoch,
+            "epochs": p.epochs,
+            "train_seconds": round(seconds, 1),
+            "processes": info.world,
+            "train_utterances": len(train_set.items),
+            "train_audio_seconds": round(train_set.seconds, 1),
+            "skipped": dict(train_set.skipped),
+            "final_loss": float(np.mean(history.loss[-20:])) if history.loss else float("nan"),
+            "history": history.to_dict(),
         }
         if info.main:
+            plain = model.eval().fold_norm()  # batch norm folded in: plain conv + ReLU
             with atomic_path(work / MODEL) as tmp:
-                torch.save(model.state_dict(), tmp)
+                torch.save(plain.state_dict(), tmp)
             write_json(work / TRAINING, record)
             ckpt_path.unlink(missing_ok=True)
         D.barrier(info)
@@ -216,9 +265,18 @@ def train(
         bar.close()
 
 
-def _step(net: torch.nn.Module, model: Wav2Letter, opt: torch.optim.Optimizer, data: Examples,
-          batch: list[int], step: int, p: AsrParams, info: D.DistInfo, device: torch.device,
-          autocast: bool) -> tuple[float, int] | None:
+def _step(
+    net: torch.nn.Module,
+    model: Wav2Letter,
+    opt: torch.optim.Optimizer,
+    data: Examples,
+    batch: list[int],
+    step: int,
+    p: AsrParams,
+    info: D.DistInfo,
+    device: torch.device,
+    autocast: bool,
+) -> tuple[float, int] | None:
     """One optimisation step on this process's share of ``batch``; None when it was skipped."""
     share = list(range(info.rank, len(batch), info.world))
     opt.zero_grad(set_to_none=True)
@@ -231,8 +289,15 @@ def _step(net: torch.nn.Module, model: Wav2Letter, opt: torch.optim.Optimizer, d
             logits = net(x)
         logp = logits.float().log_softmax(1).permute(2, 0, 1)  # (frames, batch, classes)
         out_lens = model.output_frames(lengths)
-        losses = F.ctc_loss(logp, targets.to(device), out_lens.to(device), target_lengths.to(device),
-                            blank=0, reduction="none", zero_infinity=True)
+        losses = F.ctc_loss(
+            logp,
+            targets.to(device),
+            out_lens.to(device),
+            target_lengths.to(device),
+            blank=0,
+            reduction="none",
+            zero_infinity=True,
+        )
         losses = losses / target_lengths.to(device)
         finite = torch.isfinite(losses)
         kept = torch.where(finite, losses, torch.zeros_like(losses))
@@ -258,11 +323,21 @@ def _step(net: torch.nn.Module, model: Wav2Letter, opt: torch.optim.Optimizer, d
     return loss_sum / n_finite, int(n_bad)
 
 
-def _curve_point(model: Wav2Letter, eval_sets: dict[str, tuple[Examples, list[int]]], step: int,
-                 steps_per_epoch: int, seconds: float, device: torch.device) -> dict[str, Any]:
+def _curve_point(
+    model: Wav2Letter,
+    eval_sets: dict[str, tuple[Examples, list[int]]],
+    step: int,
+    steps_per_epoch: int,
+    seconds: float,
+    device: torch.device,
+) -> dict[str, Any]:
     from nap.asr.evaluate import score
 
-    point: dict[str, Any] = {"step": step, "epoch": step / steps_per_epoch, "train_seconds": round(seconds, 1)}
+    point: dict[str, Any] = {
+        "step": step,
+        "epoch": step / steps_per_epoch,
+        "train_seconds": round(seconds, 1),
+    }
     for name, (examples, indices) in eval_sets.items():
         res = score(model, Vocab(_repetitions(model)), examples, indices, device=device)
         point[name] = {"loss": res["loss"], "cer": res["greedy"]["cer"], "wer": res["greedy"]["wer"]}  # type: ignore[index]
@@ -280,48 +355,72 @@ def main(argv: list[str] | None = None) -> int:
     """Train the ``asr`` stage of a profile, in its work folder, in one or (torchrun) several processes."""
     ap = argparse.ArgumentParser(prog="python -m nap.asr.train", description=main.__doc__)
     ap.add_argument("--profile", default="default", help="profile name or YAML file (default: default)")
-    ap.add_argument("-p", "--param", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
-                    help="change a parameter, e.g. -p asr.epochs 3 (VALUE is YAML)")
+    ap.add_argument(
+        "-p",
+        "--param",
+        nargs=2,
+        action="append",
+        default=[],
+        metavar=("NAME", "VALUE"),
+        help="change a parameter, e.g. -p asr.epochs 3 (VALUE is YAML)",
+    )
     ap.add_argument("--artifacts", default=None, help="artifact folder (default: artifacts/<profile>)")
     ap.add_argument("--work", default=None, help="train into this folder instead of the stage's work folder")
-    ap.add_argument("--train-only", action="store_true", help="do not evaluate and finish the stage afterwards")
+    ap.add_argument(
+        "--train-only", action="store_true", help="leave evaluating and finishing the stage for later"
+    )
+    ap.add_argument(
+        "--synthetic",
+        type=int,
+        default=0,
+        metavar="N",
+        help="train on N synthetic utterances (nap.asr.synthetic) to check a set-up; needs --work",
+    )
     ap.add_argument("--no-progress", action="store_true", help="no progress bar")
     args = ap.parse_args(argv)
 
     import yaml
 
-    from nap.study import Study
+    from nap.profile import Profile
 
     changes = {name: yaml.safe_load(value) for name, value in args.param}
-    study = Study(args.profile, changes, args.artifacts)
     info = D.from_env()
-    p: AsrParams = study.params("asr")  # type: ignore[assignment]
+    p: AsrParams = Profile.load(args.profile, changes)["asr"]  # type: ignore[assignment]
     device = D.device_for(info, p.device)
     D.init(info, device)
-    if info.main:  # inputs are built once, by the first process
-        study.corpus()
-        study.features()
-    D.barrier(info)
-    corpus, features = study.corpus(), study.features()
     from nap.asr.stage import prepare_all
 
-    work = Path(args.work) if args.work else study.store.folder("asr", study.key("asr")).with_name(
-        f"asr-{study.key('asr')}.partial")
-    done = study.artifact("asr", build=False)
-    if done is not None and not args.work:
-        if info.main:
-            print(f"[nap] asr: already built at {done.path}")
-        D.shutdown(info)
-        return 0
+    if args.synthetic:
+        if not args.work:
+            ap.error("--synthetic needs --work")
+        from nap.asr.synthetic import SyntheticCorpus
+
+        corpus = features = SyntheticCorpus(n_train=args.synthetic, n_test=8, seed=p.seed)
+        study = None
+    else:
+        from nap.study import Study
+
+        study = Study(args.profile, changes, args.artifacts)
+        if info.main:  # inputs are built once, by the first process
+            study.corpus()
+            study.features()
+        D.barrier(info)
+        corpus, features = study.corpus(), study.features()
+        if not args.work and study.artifact("asr", build=False) is not None:
+            if info.main:
+                print(f"[nap] asr: already built at {study.artifact('asr', build=False).path}")
+            D.shutdown(info)
+            return 0
+    key = study.key("asr") if study else ""
+    work = Path(args.work) if args.work else study.store.folder("asr", key).with_name(f"asr-{key}.partial")
     work.mkdir(parents=True, exist_ok=True)
     arch, train_set, eval_sets = prepare_all(p, corpus, features, curves=info.main)
     record = train(work, p, arch, train_set, eval_sets, info=info, progress=not args.no_progress)
     D.shutdown(info)
     if info.main:
-        print(json.dumps({k: v for k, v in record.items() if k != "history"}, indent=1))
-        if not args.train_only and not args.work:
-            art = study.artifact("asr")
-            print(f"[nap] asr: finished at {art.path}")
+        print(json.dumps({k: v for k, v in record.items() if k != "history"}))
+        if study is not None and not args.train_only and not args.work:
+            print(f"[nap] asr: finished at {study.artifact('asr').path}")
     return 0
 
 

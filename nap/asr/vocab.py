@@ -85,7 +85,7 @@ class Vocab:
         return [table[s] for s in self.tokenize(text)]
 
     def expand(self, symbols: Iterable[str]) -> str:
-        """Symbols (blank-free, already collapsed) back to text: repetition symbols repeat the previous letter.
+        """Symbols (blank-free, collapsed) back to text; a repetition symbol repeats the letter before it.
 
         A repetition symbol with nothing before it (possible in a decoder's output) is dropped.
         """

@@ -114,7 +114,7 @@ def _phonemes_before_graphemes(probes: Scores, layers: list[str], ph: str | None
     claim = "Phonemes are encoded in earlier layers than graphemes."
     test = (f"linear probes: the first layer whose accuracy gain over chance reaches {level:.0%} of the "
             "grouping's best gain comes earlier for phonemes than for graphemes")
-    if not ph or not gr or ph not in probes or gr not in probes:
+    if not ph or not gr or not probes.get(ph) or not probes.get(gr):
         return Claim("phonemes_before_graphemes", claim, test, None, "no probe results for both groupings")
     e_ph, e_gr = emergence_layer(probes[ph], layers, level), emergence_layer(probes[gr], layers, level)
     if e_ph is None or e_gr is None:
@@ -175,7 +175,7 @@ def evaluate_claims(
         if g and first in scores.get(g, {}):
             s = scores[g][first][which]
             sigs.append(_sig(s, alpha))
-            parts.append(f"{g} {label}: AUC {_fmt(s['auc'])} ({_p(s['p'])})")
+            parts.append(f"{g} {label}: AUC {_fmt(s['auc'])} ({_p(s['p'])}), ARI {_fmt(s['ari'])}")
     holds = None if not sigs or any(v is None for v in sigs) else not any(sigs)
     out.append(Claim("no_structure_first_layer", claim, test, holds, f"{first}: " + "; ".join(parts)))
 

@@ -135,6 +135,10 @@ def plot_grid(results: Sequence[Sequence[LayerClustering]],
     ``scale`` = "figure": one colour scale for every panel; "row": one per row; "panel":
     each its own. The colour bar stands at the right of each row (of each panel for "panel").
     """
+    if not results or not any(results):
+        fig = ShownFigure(figsize=(6, 1.5))
+        message_panel(fig, "nothing to draw: no layers or no groupings were selected")
+        return fig
     rows, cols = len(results), max(len(r) for r in results)
     fig = ShownFigure(figsize=(panel_size[0] * cols, panel_size[1] * rows), layout="constrained")
     subs = np.atleast_2d(fig.subfigures(rows, cols, squeeze=False))

@@ -9,7 +9,14 @@ from typing import Any, Literal
 import numpy as np
 from matplotlib.figure import Figure
 
-from nap.cluster.claims import Claim, claims_markdown, evaluate_claims, figure4_layers, pick_grouping
+from nap.cluster.claims import (
+    Claim,
+    claims_markdown,
+    evaluate_claims,
+    figure4_layers,
+    network_layers,
+    pick_grouping,
+)
 from nap.cluster.hierarchy import LayerClustering
 from nap.cluster.plots import plot_grid, plot_scores
 from nap.display import Table, table
@@ -56,6 +63,11 @@ class Clustering:
     @property
     def layers(self) -> list[str]:
         return list(self.doc["layers"])
+
+    @property
+    def network_layers(self) -> list[str]:
+        """The layers without the NAP stage's ``input`` window (the first is layer 1, the last the output)."""
+        return network_layers(self.layers)
 
     @property
     def kinds(self) -> dict[str, str]:
@@ -150,6 +162,20 @@ class Clustering:
         headers = ["layer", "clusters", "class AUC", "p", "class ARI", "vowel AUC", "p", "probe acc.",
                    "chance"]
         return table(rows, headers, title=f"{grouping}: scores per layer")
+
+    def probe_table(self) -> Table:
+        """Per layer and probed grouping: accuracy, balanced accuracy, chance, train/test frames."""
+        rows = []
+        for g, per in self.probes.items():
+            for lay in self.layers:
+                r = per.get(lay)
+                if r:
+                    rows.append([g, lay, r.get("accuracy"), r.get("balanced_accuracy"), r.get("chance"),
+                                 r.get("n_classes"), r.get("n_train"), r.get("n_test"),
+                                 "yes" if r.get("converged") else "no"])
+        headers = ["grouping", "layer", "accuracy", "balanced acc.", "chance", "classes", "train frames",
+                   "test frames", "converged"]
+        return table(rows, headers, title="linear probes (held-out utterances)")
 
     def messages(self) -> list[str]:
         """Every clustering that could not be made, with its reason."""

@@ -9,28 +9,33 @@
     order, ``g.l.clusters`` a flat cluster id per group (1.. in dendrogram order). Rows
     follow ``clusters.json``'s ``names``; a layer without a clustering has empty arrays.
 ``clusters.json``
-    ``{"groupings", "layers", "classes": {g: {name: class or null}},
-    "results": {g: {l: {names, threshold, percentile, method, metric, n_clusters,
-    excluded: {name: why}, message, scores}}}}``; ``scores`` holds ``classes`` and
-    ``vowels`` (see :mod:`nap.cluster.scores`), ``vowel_purity``, ``separation`` and, for
-    phoneme groupings, ``shared_grapheme``.
+    ``{"groupings", "layers", "kinds": {g: "phoneme" | "grapheme"}, "classes": {g: {name:
+    class or null}}, "partners": {g: {phoneme: its most frequent grapheme}}, "results": {g:
+    {l: {names, threshold, percentile, method, metric, n_clusters, excluded: {name: why},
+    message, scores}}}}``; ``scores`` holds ``classes`` and ``vowels`` (each ``{n,
+    n_classes, ari, ari_k, auc, p, silhouette}``, see :mod:`nap.cluster.scores`),
+    ``vowel_purity``, ``separation`` and, for phoneme groupings, ``shared_grapheme``.
+    Undefined numbers are ``null``.
 ``probes.json``
     ``{g: {l: {accuracy, balanced_accuracy, chance, n_train, n_test, n_classes,
     converged, message}}}`` (see :mod:`nap.cluster.probes`); ``probes/<layer>.json`` keep
     finished layers so an interrupted stage resumes.
 ``claims.json``
     the paper's claims judged on these numbers (:mod:`nap.cluster.claims`).
+``FORMAT.md``
+    this description.
 """
 
 from __future__ import annotations
 
 import time
+import zlib
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from nap.cluster.claims import evaluate_claims, figure4_layers
+from nap.cluster.claims import evaluate_claims, figure4_layers, pick_grouping
 from nap.cluster.hierarchy import LayerClustering, cluster_naps
 from nap.cluster.params import ClusterParams
 from nap.cluster.probes import split_utterances, train_probe
@@ -117,7 +122,6 @@ def run_clustering(napset: Any, p: ClusterParams) -> tuple[dict[str, Any], dict[
     for g in groupings:
         kinds[g], classes[g] = group_classes(g, napset.groups(g))
     partners = _partners(napset, groupings, kinds, layers)
-    rng = np.random.default_rng(p.seed)
     doc: dict[str, Any] = {"groupings": groupings, "layers": layers, "kinds": kinds, "classes": classes,
                            "partners": partners, "results": {}}
     arrays: dict[str, np.ndarray] = {}
@@ -128,6 +132,7 @@ def run_clustering(napset: Any, p: ClusterParams) -> tuple[dict[str, Any], dict[
             res = cluster_naps(napset.nap(g, layer), names, grouping=g, layer=layer, counts=counts,
                                percentile=p.percentile, method=p.linkage, metric=p.metric)
             meta = res.meta()
+            rng = np.random.default_rng([p.seed, zlib.crc32(f"{g}/{layer}".encode())])  # per clustering
             meta["scores"] = score_layer(res, classes[g], partners.get(g), p.permutations, rng)
             doc["results"][g][layer] = meta
             for a in ARRAYS:
@@ -181,17 +186,20 @@ def build_clusters(work: Path, p: ClusterParams, napset: Any) -> dict[str, Any]:
         with open(tmp, "wb") as fh:
             np.savez_compressed(fh, **arrays)
     write_json(work / "clusters.json", json_safe(doc))
+    with atomic_path(work / "FORMAT.md") as tmp:
+        tmp.write_text("# The cluster stage's files\n\n" + (__doc__ or "").split("\n\n", 1)[1])
     t_cluster = time.time() - start
     probes: dict[str, dict[str, Any]] = {}
     if p.probes:
         probes = run_probes(napset, p, doc["layers"], work)
-    write_json(work / "probes.json", probes)
+    write_json(work / "probes.json", json_safe(probes))
     t_probes = time.time() - start - t_cluster
     scores = {g: {lay: r["scores"] for lay, r in per.items()} for g, per in doc["results"].items()}
     claims = evaluate_claims(scores, probes, doc["layers"], doc["kinds"], p.phoneme_grouping, p.alpha,
                              p.emergence)
     write_json(work / "claims.json", json_safe([c.to_dict() for c in claims]))
-    fig4 = figure4_layers(scores, doc["layers"], p.phoneme_grouping)
+    ph = pick_grouping(doc["kinds"], "phoneme", p.phoneme_grouping)
+    fig4 = figure4_layers(scores, doc["layers"], ph) if ph else []
     summary: dict[str, Any] = {
         "groupings": doc["groupings"],
         "layers": len(doc["layers"]),
@@ -202,7 +210,8 @@ def build_clusters(work: Path, p: ClusterParams, napset: Any) -> dict[str, Any]:
         "messages": sum(r["message"] is not None for per in doc["results"].values() for r in per.values()),
     }
     for g, per in probes.items():
-        accs = {lay: r["accuracy"] for lay, r in per.items() if r["accuracy"] == r["accuracy"]}
+        accs = {lay: float(r["accuracy"]) for lay, r in per.items()
+                if r.get("accuracy") is not None and np.isfinite(r["accuracy"])}
         if accs:
             best = max(accs, key=accs.__getitem__)
             summary[f"probe_best_{g}"] = {"layer": best, "accuracy": round(accs[best], 4)}

@@ -195,7 +195,9 @@ def _units(audio: np.ndarray, marks: list[tuple[str, int]], language: str
     end the previous phone. The run of digital silence just before an event is therefore
     given to the phoneme when it is a stop or affricate (its closure), and becomes ``sil``
     when it is longer than :data:`MIN_PAUSE_S` before any other phoneme; the previous phone
-    keeps at least 10 ms. Before the first event the audio is ``sil``.
+    keeps at least 10 ms. A phoneme whose event comes at the same sample as the next one
+    (a liquid that espeak-ng speaks as the end of the vowel before it, as in *sells*)
+    shares the previous phoneme's interval. Before the first event the audio is ``sil``.
     """
     from nap.corpus.phones import SIL, espeak_phones
 
@@ -225,6 +227,10 @@ def _units(audio: np.ndarray, marks: list[tuple[str, int]], language: str
         end = starts[i + 1] if i + 1 < len(starts) else n
         if i + 1 in pauses:
             end = pauses[i + 1]
+        if end <= starts[i] and ph != (SIL,) and units and units[-1][0] != (SIL,):
+            prev = units.pop()        # spoken inside the previous phone (a vowel's l-coloured end)
+            units.append((prev[0] + ph, prev[1], prev[2]))
+            continue
         units.append((ph, starts[i] / SAMPLE_RATE, end / SAMPLE_RATE))
         if i + 1 in pauses:
             units.append(((SIL,), pauses[i + 1] / SAMPLE_RATE, starts[i + 1] / SAMPLE_RATE))

@@ -212,10 +212,10 @@ def scan(root: str | Path, subsets: Sequence[str] | None = None, on_bad_input: O
     checks: Iterable[tuple[str | None, str, float, int, int]]
     jobs = [(c[4], verify_audio) for c in candidates]
     if workers > 1 and len(jobs) > 64:
-        import multiprocessing as mp
+        from nap.corpus.procs import pool
 
-        with mp.get_context("spawn").Pool(workers) as pool:
-            checks = pool.map(_check_one, jobs, chunksize=64)
+        with pool(workers) as procs:
+            checks = procs.map(_check_one, jobs, chunksize=64)
     else:
         checks = map(_check_one, jobs)
     entries: list[Entry] = []

@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import multiprocessing as mp
 import random
 import shutil
 import time
@@ -322,9 +321,10 @@ def _run(jobs: list[Job], out: Path, workers: int, progress: bool) -> Iterator[t
                 yield render(job, out)
                 bar.update()
         else:
-            ctx = mp.get_context("spawn")   # espeak-ng keeps global state: fresh processes
-            with ctx.Pool(workers) as pool:
-                for res in pool.imap_unordered(_render_star, [(j, out) for j in jobs], chunksize=4):
+            from nap.corpus.procs import pool
+
+            with pool(workers) as procs:
+                for res in procs.imap_unordered(_render_star, [(j, out) for j in jobs], chunksize=4):
                     yield res
                     bar.update()
     finally:

@@ -137,7 +137,9 @@ class Vocab:
         try:
             return [self.phone_index[p] for p in phones]
         except KeyError as exc:
-            raise ValueError(f"unknown phone {exc.args[0]!r}; phones are the 39 stressless ARPAbet phones") from None
+            raise ValueError(
+                f"unknown phone {exc.args[0]!r}; phones are the 39 stressless ARPAbet phones"
+            ) from None
 
     def decode_phones(self, codes: Iterable[int]) -> list[str]:
         out = []

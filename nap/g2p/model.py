@@ -1,10 +1,10 @@
 """The attention encoder-decoder after Toshniwal & Livescu (2016), as the paper used it.
 
 Encoder: letter embeddings -> 2-layer bidirectional LSTM. Decoder: 2-layer LSTM over the
-previous phone and the previous attentional state (input feeding), global attention over
+previous phone and the previous attentional vector (input feeding), global attention over
 all encoder states with Luong's bilinear ("general") score, output from
-``tanh(W [context; h])``. Batches hold words of one length, so no padding or masking is
-needed in the encoder or the attention (:func:`nap.g2p.data.batches` groups by length).
+``tanh(W [context; h])``. A batch holds words of one length, so neither the encoder nor the
+attention needs padding or masks (:func:`nap.g2p.data.batches` groups samples by length).
 """
 
 from __future__ import annotations
@@ -14,13 +14,13 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import Tensor, nn
 
-#: Decoder state: (h, c) of each decoder layer and the attentional vector fed to the next step.
-State = tuple[list[Tensor], list[Tensor], Tensor]
+#: Decoder state: h (layers, B, H), c (layers, B, H) and the attentional vector (B, H).
+State = tuple[Tensor, Tensor, Tensor]
 
 
 @dataclass(frozen=True)
 class NetConfig:
-    """Sizes of the network (saved with the weights so a model reloads without its profile)."""
+    """Sizes of the network (saved with the weights, so a model reloads without its profile)."""
 
     n_letters: int
     n_phones: int
@@ -61,19 +61,17 @@ class G2PNet(nn.Module):
         self.output = nn.Linear(hid, cfg.n_phones)
         self.drop = nn.Dropout(cfg.dropout)
 
-    # -- encoder ------------------------------------------------------------------------
     def encode(self, letters: Tensor) -> tuple[Tensor, Tensor, State]:
-        """Encoder states (B, L, 2H), attention keys (B, L, Hd) and the decoder's first state."""
+        """Encoder states (B, L, 2He), attention keys (B, L, H) and the decoder's first state."""
         enc, _ = self.encoder(self.drop(self.letter_embedding(letters)))
         keys = self.keys(enc)
         h0 = torch.tanh(self.bridge(enc.mean(dim=1)))
-        zeros = torch.zeros_like(h0)
         n = len(self.cells)
-        return enc, keys, ([h0] * n, [zeros] * n, zeros)
+        h = h0.unsqueeze(0).expand(n, -1, -1)
+        return enc, keys, (h, torch.zeros_like(h), torch.zeros_like(h0))
 
-    # -- one decoder step ---------------------------------------------------------------
     def step(self, prev: Tensor, state: State, enc: Tensor, keys: Tensor) -> tuple[Tensor, State, Tensor]:
-        """Feed the previous phones (B,); returns logits (B, n_phones), new state, attention (B, L)."""
+        """Feed the previous phones (B,); returns logits (B, n_phones), the new state, attention (B, L)."""
         hs, cs, feed = state
         x = torch.cat([self.phone_embedding(prev), feed], dim=1)
         new_h, new_c = [], []
@@ -85,16 +83,21 @@ class G2PNet(nn.Module):
         attn = torch.softmax(torch.bmm(keys, x.unsqueeze(2)).squeeze(2), dim=1)
         context = torch.bmm(attn.unsqueeze(1), enc).squeeze(1)
         feed = torch.tanh(self.combine(torch.cat([context, x], dim=1)))
-        return self.output(self.drop(feed)), (new_h, new_c, feed), attn
+        return self.output(self.drop(feed)), (torch.stack(new_h), torch.stack(new_c), feed), attn
 
-    # -- teacher forcing -----------------------------------------------------------------
+    @staticmethod
+    def select(state: State, index: Tensor) -> State:
+        """The state of the batch rows ``index`` (beam search reorders hypotheses)."""
+        h, c, feed = state
+        return h[:, index], c[:, index], feed[index]
+
     def forward(self, letters: Tensor, target: Tensor) -> tuple[Tensor, Tensor]:
         """Teacher-forced logits (B, T, n_phones) and attention (B, T, L) for ``target`` (B, T).
 
-        ``target`` ends with </s> (and 0-padding); the decoder reads <s> and ``target[:, :-1]``.
+        ``target`` ends with </s> (then 0-padding); the decoder reads <s> and ``target[:, :-1]``.
         """
         enc, keys, state = self.encode(letters)
-        bos = torch.full((letters.shape[0], 1), 1, dtype=torch.long)
+        bos = torch.ones((letters.shape[0], 1), dtype=torch.long)
         inputs = torch.cat([bos, target[:, :-1]], dim=1)
         logits, attns = [], []
         for t in range(inputs.shape[1]):

@@ -4,7 +4,7 @@
 sorts the utterances by length (little padding per batch), gives process ``rank`` of
 ``world`` every ``world``-th of them, saves the accumulator to a checkpoint in the stage's
 work folder every ``checkpoint_s`` seconds (an interrupted pass resumes from it and gives
-the same sums), and at the end sums the accumulators of all processes (all_reduce).
+bit-identical sums), and at the end sums the accumulators of all processes (all_reduce).
 """
 
 from __future__ import annotations
@@ -132,7 +132,10 @@ def run_pass(
     def on_batch(i: int) -> None:
         nonlocal last_save
         bar.update(1)
-        if ckpt is not None and time.monotonic() - last_save > checkpoint_s and start + i + 1 < n_batches:
+        # only right after a flush (every flush_every batches), so a resumed pass adds the same
+        # float32 partial sums as an uninterrupted one and gives bit-identical results
+        due = time.monotonic() - last_save >= checkpoint_s and acc.pending == 0
+        if ckpt is not None and due and start + i + 1 < n_batches:
             save_npz(ckpt, {**acc.state(), "__fingerprint": np.asarray(fingerprint),
                             "__next_batch": np.asarray(start + i + 1)})
             last_save = time.monotonic()

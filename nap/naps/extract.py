@@ -145,8 +145,7 @@ class NapAccumulator:
             self.slices[k] = slice(start, start + n)
             start += n
         self.total_groups = start
-        self.sums = {g.name: torch.zeros(g.positions, start, g.channels, dtype=torch.float64)
-                     for g in self.layers}
+        self._sums: dict[str, torch.Tensor] = {}  # allocated at the first flush: no zero-fill
         self._partial: dict[str, torch.Tensor] = {}
         self._pending = 0
         self._batch: _Batch | None = None
@@ -157,19 +156,37 @@ class NapAccumulator:
         self.utterances = torch.zeros((), dtype=torch.int64)
 
     # -- state: checkpoints and merging ----------------------------------------------
+    @property
+    def pending(self) -> int:
+        """Batches in the float32 partial sums, not yet in the float64 sums."""
+        return self._pending
+
+    @property
+    def sums(self) -> dict[str, torch.Tensor]:
+        """Per layer, the float64 (P, sum of G, C) window sums (partial sums flushed first)."""
+        self.flush()
+        for g in self.layers:
+            if g.name not in self._sums:
+                shape = (g.positions, self.total_groups, g.channels)
+                self._sums[g.name] = torch.zeros(shape, dtype=torch.float64)
+        return self._sums
+
     def flush(self) -> None:
         """Move the float32 partial sums into the float64 sums."""
         for name, part in self._partial.items():
-            self.sums[name].add_(part.double())  # same-dtype add: a mixed-dtype add_ is far slower
+            if name in self._sums:
+                self._sums[name].add_(part.double())  # same-dtype add: a mixed-dtype add_ is far slower
+            else:
+                self._sums[name] = part.double()
         self._partial = {}
         self._pending = 0
 
     def tensors(self) -> dict[str, torch.Tensor]:
         """Every accumulated tensor by a flat name (the order is fixed: used for all_reduce)."""
-        self.flush()
+        sums = self.sums
         out: dict[str, torch.Tensor] = {}
         for g in self.layers:
-            out[f"sum/{g.name}"] = self.sums[g.name]
+            out[f"sum/{g.name}"] = sums[g.name]
             out[f"probe/{g.name}"] = self.probe[g.name]
         for k in self.n_groups:
             out[f"count/{k}"] = self.counts[k]
@@ -292,7 +309,6 @@ class NapAccumulator:
     # -- results --------------------------------------------------------------------
     def group_sums(self, layer: str, grouping: str) -> torch.Tensor:
         """(G, C, P) float64 sums of the grouping's groups' windows."""
-        self.flush()
         return self.sums[layer][:, self.slices[grouping], :].permute(1, 2, 0)
 
 

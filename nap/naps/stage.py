@@ -21,6 +21,11 @@ from nap.naps.params import NapParams
 from nap.params import ParamError
 
 
+#: Seconds between checkpoints of the accumulators in the work folder (an interrupted
+#: stage resumes from the last one).
+CHECKPOINT_S = 60.0
+
+
 def _split_of(utt: str, labels: Any, corpus: Any) -> str:
     splits = getattr(labels, "splits", None)
     if isinstance(splits, dict) and utt in splits:
@@ -95,7 +100,7 @@ def build_naps(work: Path, p: NapParams, corpus: Any, features: Any, recognizer:
     plan = plan_probe(utts, frame_labels, p.probe_frames, p.seed) if p.probe_frames else None
     t0 = time.time()
     acc = run_pass(model, geometry, layers, utts, lengths, load, n_groups, batch_size=p.batch_size,
-                   probe=plan, checkpoint_dir=Path(work), rank=rank, world=size,
+                   probe=plan, checkpoint_dir=Path(work), checkpoint_s=CHECKPOINT_S, rank=rank, world=size,
                    progress=progress and rank == 0)
     seconds = time.time() - t0
     _release_checkpoint(Path(work), rank, size)

@@ -1,0 +1,15 @@
+"""Grapheme-to-phoneme conversion (chapter 3): an attention encoder-decoder on CMUDict.
+
+``build_g2p(work, params)`` splits CMUDict by word, trains the model and scores it on the
+held-out words; ``G2P.open(path)`` loads it for ``predict``, ``predict_batch`` and
+``assign`` (each letter's phone from the attention, paper §3.2).
+"""
+
+from nap.g2p.assign import Assignment
+from nap.g2p.params import G2PParams
+from nap.g2p.stage import G2P, G2PInputError, build_g2p
+
+#: Code version of the stage (part of its artifact key).
+VERSION = 1
+
+__all__ = ["G2P", "Assignment", "G2PInputError", "G2PParams", "VERSION", "build_g2p"]

@@ -1,0 +1,71 @@
+"""Parameters of the G2P stage (defaults: the default profile)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from nap.params import ParamError, StageParams, param
+
+
+@dataclass(frozen=True)
+class G2PParams(StageParams):
+    """CMUDict split, network sizes, training schedule and decoding of the G2P model."""
+
+    stage: ClassVar[str] = "g2p"
+
+    seed: int = param(0, "seed of the word split, the initialisation, batch order and dropout")
+    test_fraction: float = param(0.2, "fraction of CMUDict's words held out for the metrics (paper: 20 %)")
+    dev_fraction: float = param(0.04, "fraction of the training words set aside for early stopping")
+    max_words: int = param(0, "use only this many CMUDict words, drawn at random (0 = all; for tests)")
+    embedding: int = param(64, "size of the letter and phone embeddings")
+    encoder_hidden: int = param(256, "LSTM units per direction in each of the 2 bidirectional encoder layers")
+    decoder_hidden: int = param(256, "LSTM units in each of the 2 decoder layers (and the attention)")
+    dropout: float = param(0.3, "dropout on embeddings, between LSTM layers and before the output")
+    epochs: int = param(6, "training epochs (passes over the training samples)")
+    batch_size: int = param(128, "samples per batch (a batch holds words of one length)")
+    lr: float = param(0.003, "peak learning rate of Adam")
+    lr_floor: float = param(0.02, "final learning rate as a fraction of lr (cosine decay over all epochs)")
+    warmup_steps: int = param(200, "batches of linear learning-rate warm-up")
+    label_smoothing: float = param(0.0, "label smoothing of the cross-entropy")
+    clip_norm: float = param(5.0, "gradient norm clipping")
+    evals_per_epoch: int = param(
+        2, "dev evaluations (greedy WER) per epoch: learning curve and early stopping"
+    )
+    patience: int = param(4, "stop after this many dev evaluations without a better dev WER")
+    beam: int = param(5, "beam width for the held-out evaluation and predictions")
+    threads: int = param(2, "torch CPU threads")
+    time_limit_minutes: float = param(
+        0.0,
+        "stop training after this many minutes (0 = no limit; a limit makes the result machine-dependent)",
+    )
+
+    def check(self) -> None:
+        if not 0 < self.test_fraction < 1:
+            raise ParamError(f"g2p.test_fraction must lie in (0, 1), got {self.test_fraction}")
+        if not 0 < self.dev_fraction < 1:
+            raise ParamError(f"g2p.dev_fraction must lie in (0, 1), got {self.dev_fraction}")
+        if not 0 <= self.dropout < 1:
+            raise ParamError(f"g2p.dropout must lie in [0, 1), got {self.dropout}")
+        if not 0 <= self.label_smoothing < 1:
+            raise ParamError(f"g2p.label_smoothing must lie in [0, 1), got {self.label_smoothing}")
+        if not 0 < self.lr_floor <= 1:
+            raise ParamError(f"g2p.lr_floor must lie in (0, 1], got {self.lr_floor}")
+        positive = (
+            "embedding",
+            "encoder_hidden",
+            "decoder_hidden",
+            "epochs",
+            "batch_size",
+            "beam",
+            "threads",
+        )
+        for name in (*positive, "evals_per_epoch", "patience"):
+            if getattr(self, name) < 1:
+                raise ParamError(f"g2p.{name} must be at least 1, got {getattr(self, name)}")
+        if self.max_words < 0 or 0 < self.max_words < 20:
+            raise ParamError(f"g2p.max_words must be 0 (all) or at least 20, got {self.max_words}")
+        if self.lr <= 0 or self.clip_norm <= 0 or self.warmup_steps < 0 or self.time_limit_minutes < 0:
+            raise ParamError(
+                "g2p.lr and g2p.clip_norm must be positive; warmup_steps, time_limit_minutes >= 0"
+            )

@@ -1,0 +1,226 @@
+"""Training of the G2P network: resumable, deterministic, with dev-set early stopping.
+
+Everything lives in the stage's work folder: ``checkpoint.pt`` (weights, optimiser, RNG,
+position in the epoch, the history so far), written atomically at every dev evaluation, so
+an interrupted build resumes where it stopped and ends with the same weights as an
+uninterrupted one; ``model.pt`` holds the weights with the best dev WER so far and
+``history.json`` the learning curve. The batch order of epoch ``e`` comes from
+``default_rng([seed, e])``; dropout draws from torch's generator, saved in the checkpoint.
+The learning rate warms up linearly and then follows a cosine to ``lr * lr_floor`` at the
+end of the last epoch.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+from tqdm import tqdm
+
+from nap.g2p.beam import decode_words
+from nap.g2p.data import Lexicon, Split, Vocab, batches, samples
+from nap.g2p.metrics import wer_any
+from nap.g2p.model import G2PNet, NetConfig
+from nap.g2p.params import G2PParams
+from nap.store import atomic_path, write_json
+
+CHECKPOINT = "checkpoint.pt"
+MODEL = "model.pt"
+HISTORY = "history.json"
+
+
+def net_config(p: G2PParams, vocab: Vocab) -> NetConfig:
+    return NetConfig(
+        n_letters=vocab.n_letters,
+        n_phones=vocab.n_phones,
+        embedding=p.embedding,
+        encoder_hidden=p.encoder_hidden,
+        decoder_hidden=p.decoder_hidden,
+        dropout=p.dropout,
+    )
+
+
+def learning_rate(p: G2PParams, step: int, total: int) -> float:
+    """Linear warm-up over ``warmup_steps``, then cosine decay to ``lr * lr_floor`` at ``total``."""
+    warm = min(1.0, (step + 1) / p.warmup_steps) if p.warmup_steps else 1.0
+    progress = min(1.0, step / max(1, total))
+    return p.lr * warm * (p.lr_floor + (1 - p.lr_floor) * 0.5 * (1 + math.cos(math.pi * progress)))
+
+
+def save_weights(net: G2PNet, path: Path) -> None:
+    with atomic_path(path) as tmp:
+        torch.save(net.state_dict(), tmp)
+
+
+def load_weights(path: Path) -> dict[str, torch.Tensor]:
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
+@torch.no_grad()
+def dev_scores(
+    net: G2PNet, vocab: Vocab, lexicon: Lexicon, words: list[str], batch_size: int
+) -> tuple[float, float]:
+    """(teacher-forced loss per phone, greedy WER against any pronunciation) on ``words``."""
+    net.eval()
+    try:
+        items = samples(lexicon, words)
+        total = count = 0.0
+        for b in batches(items, vocab, 4 * batch_size):
+            target = torch.from_numpy(b.target)
+            logits, _ = net(torch.from_numpy(b.letters), target)
+            total += float(
+                F.cross_entropy(logits.flatten(0, 1), target.flatten(), ignore_index=0, reduction="sum")
+            )
+            count += int((target != 0).sum())
+        decoded = decode_words(net, vocab, words, beam=1, batch_size=4 * batch_size)
+        hyps = {w: vocab.decode_phones(d.codes) for w, d in zip(words, decoded, strict=True)}
+        return total / count, wer_any({w: lexicon[w] for w in words}, hyps)
+    finally:
+        net.train()
+
+
+@dataclass
+class Progress:
+    """What the checkpoint records besides weights: where training stands."""
+
+    epoch: int = 0
+    batch: int = 0  # batches of ``epoch`` already done
+    step: int = 0
+    best_wer: float = float("inf")
+    bad_evals: int = 0
+    seconds: float = 0.0
+    stopped: str = ""
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _save_checkpoint(work: Path, net: G2PNet, opt: torch.optim.Optimizer, prog: Progress) -> None:
+    state = {
+        "model": net.state_dict(),
+        "optimizer": opt.state_dict(),
+        "rng": torch.get_rng_state(),
+        "progress": {k: v for k, v in prog.__dict__.items() if k != "history"},
+        "history": prog.history,
+    }
+    with atomic_path(work / CHECKPOINT) as tmp:
+        torch.save(state, tmp)
+    write_json(work / HISTORY, prog.history)
+
+
+def _load_checkpoint(work: Path, net: G2PNet, opt: torch.optim.Optimizer) -> Progress:
+    path = work / CHECKPOINT
+    if not path.is_file():
+        return Progress()
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        net.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+    except (RuntimeError, KeyError, ValueError) as exc:
+        raise RuntimeError(
+            f"cannot resume from {path}: {exc}; it was written with other parameters or is damaged "
+            "(delete it to start over)"
+        ) from exc
+    torch.set_rng_state(state["rng"])
+    return Progress(**state["progress"], history=list(state["history"]))
+
+
+def train(
+    work: Path,
+    p: G2PParams,
+    lexicon: Lexicon,
+    split: Split,
+    progress_bar: bool = True,
+    stop_after_evals: int | None = None,
+) -> Progress:
+    """Train (or resume training) in ``work``; returns the final :class:`Progress`.
+
+    ``stop_after_evals`` interrupts after that many dev evaluations in this call (for tests
+    of resumption); the run then stops as an interruption would, with ``stopped="interrupted"``.
+    """
+    vocab = Vocab()
+    torch.manual_seed(p.seed)
+    net = G2PNet(net_config(p, vocab))
+    opt = torch.optim.Adam(net.parameters(), lr=p.lr)
+    prog = _load_checkpoint(work, net, opt)
+    if prog.stopped:
+        return prog
+    items = samples(lexicon, split.train)
+    n_batches = sum(1 for _ in batches(items, vocab, p.batch_size))
+    total = p.epochs * n_batches
+    eval_at = {round(n_batches * (k + 1) / p.evals_per_epoch) for k in range(p.evals_per_epoch)}
+    evals_here = 0
+    start = time.time() - prog.seconds
+    net.train()
+    while prog.epoch < p.epochs and not prog.stopped:
+        order = list(batches(items, vocab, p.batch_size, np.random.default_rng([p.seed, prog.epoch])))
+        bar = tqdm(
+            total=n_batches,
+            initial=prog.batch,
+            desc=f"g2p epoch {prog.epoch + 1}/{p.epochs}",
+            disable=not progress_bar,
+            file=sys.stderr,
+            mininterval=5.0,
+            leave=False,
+        )
+        loss_sum = phones = 0.0
+        for b in order[prog.batch :]:
+            for group in opt.param_groups:
+                group["lr"] = learning_rate(p, prog.step, total)
+            target = torch.from_numpy(b.target)
+            logits, _ = net(torch.from_numpy(b.letters), target)
+            loss = F.cross_entropy(
+                logits.flatten(0, 1), target.flatten(), ignore_index=0, label_smoothing=p.label_smoothing
+            )
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(net.parameters(), p.clip_norm)
+            opt.step()
+            n = int((target != 0).sum())
+            loss_sum += float(loss.detach()) * n
+            phones += n
+            prog.step += 1
+            prog.batch += 1
+            bar.update(1)
+            if prog.batch in eval_at:
+                dev_loss, dev_wer = dev_scores(net, vocab, lexicon, split.dev, p.batch_size)
+                prog.seconds = time.time() - start
+                prog.history.append(
+                    {
+                        "epoch": round(prog.epoch + prog.batch / n_batches, 4),
+                        "step": prog.step,
+                        "lr": opt.param_groups[0]["lr"],
+                        "train_loss": loss_sum / max(phones, 1),
+                        "dev_loss": dev_loss,
+                        "dev_wer": dev_wer,
+                        "seconds": round(prog.seconds, 1),
+                    }
+                )
+                loss_sum = phones = 0.0
+                bar.set_postfix(dev_wer=f"{dev_wer:.3f}", refresh=False)
+                if dev_wer < prog.best_wer:
+                    prog.best_wer, prog.bad_evals = dev_wer, 0
+                    save_weights(net, work / MODEL)
+                else:
+                    prog.bad_evals += 1
+                if prog.batch == n_batches:
+                    prog.epoch, prog.batch = prog.epoch + 1, 0
+                if prog.bad_evals >= p.patience:
+                    prog.stopped = f"early stop: no better dev WER in {p.patience} evaluations"
+                elif p.time_limit_minutes and prog.seconds > 60 * p.time_limit_minutes:
+                    prog.stopped = f"time limit of {p.time_limit_minutes} min"
+                elif prog.epoch == p.epochs:
+                    prog.stopped = "all epochs done"
+                _save_checkpoint(work, net, opt, prog)
+                evals_here += 1
+                if prog.stopped or (stop_after_evals is not None and evals_here >= stop_after_evals):
+                    break
+        bar.close()
+        if stop_after_evals is not None and evals_here >= stop_after_evals and not prog.stopped:
+            return Progress(**{**prog.__dict__, "stopped": "interrupted"})
+    return prog

@@ -1,0 +1,93 @@
+"""The asr stage end to end on synthetic data: artifact files, Recognizer, decoding, summary."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from nap.asr import Recognizer, build_asr
+from nap.asr.params import AsrParams
+from nap.asr.synthetic import SyntheticCorpus
+from nap.params import ParamError
+
+SMALL = {
+    "channels": 32,
+    "hidden": 64,
+    "k7_layers": 1,
+    "batch_size": 8,
+    "lr": 3e-3,
+    "warmup_steps": 4,
+    "freq_mask_width": 3,
+    "time_mask_width": 5,
+    "eval_utterances": 4,
+    "threads": 1,
+    "device": "cpu",
+    "epochs": 12,
+    "beam_size": 10,
+    "examples": 3,
+}
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    synth = SyntheticCorpus(n_train=48, n_test=6, n_mels=16)
+    work = tmp_path_factory.mktemp("asr")
+    p = AsrParams.from_dict(SMALL)
+    return work, p, synth, build_asr(work, p, synth, synth)
+
+
+def test_summary_and_files(built):
+    work, p, synth, summary = built
+    assert (
+        summary["layers"] == 5 and summary["receptive_field"] == 48 + 2 * (6 + 31) and summary["stride"] == 2
+    )
+    assert summary["train_utterances"] == 48 and summary["skipped"] == {}
+    for split in ("test_sentences", "test_voices"):
+        for dec in ("greedy", "beam"):
+            assert 0 <= summary[f"{split}_{dec}_cer"] <= 1.5
+    assert summary["cer"] == summary["test_sentences_beam_cer"] < 0.9  # it learned something
+    names = {f.name for f in work.iterdir()}
+    assert {"model.pt", "config.json", "training.json", "evaluation.json"} <= names
+    assert "checkpoint.pt" not in names
+    state = torch.load(work / "model.pt", weights_only=True)
+    assert not any("norm" in k for k in state)  # batch norm folded into the convolutions
+    again = build_asr(work, p, synth, synth)  # finished training is reused, not redone
+    assert again == summary
+
+
+def test_recognizer_open_and_decode(built):
+    work, p, synth, summary = built
+    rec = Recognizer.open(work)
+    assert rec.layer_names == [f"layer0{i}" for i in range(1, 6)]
+    assert rec.receptive_field == summary["receptive_field"] and rec.pad == (rec.receptive_field - 2) // 2
+    utt = synth.splits["test_sentences"][0]
+    feats = synth.get(utt.id)
+    logits = rec.logits(feats)
+    assert logits.shape == (rec.output_frames(len(feats)), len(rec.vocab))
+    assert logits.shape[0] == (len(feats) + 2 * rec.pad - rec.receptive_field) // 2 + 1
+    ev = rec.evaluation["splits"]["test_sentences"]
+    i = ev["ids"].index(utt.id)
+    assert rec.greedy(feats) == ev["greedy"]["hyps"][i]
+    assert rec.beam(feats) == ev["beam"]["hyps"][i]
+    acts = rec.activations(feats, ["layer02", "layer05"])
+    assert acts["layer02"].shape[0] == 32 and np.allclose(acts["layer05"].T, logits, atol=1e-5)
+    graphemes = rec.frame_graphemes(logits)
+    assert len(graphemes) == len(logits) and set(graphemes) - {None} <= set(" 'abcdefghijklmnopqrstuvwxyz")
+    assert rec.training["steps"] == summary["steps"]
+    with pytest.raises(ValueError, match=r"\(frames, 16\)"):
+        rec.logits(np.zeros((300, 8), np.float32))
+
+
+def test_open_names_a_missing_file(tmp_path):
+    with pytest.raises(FileNotFoundError, match="config.json"):
+        Recognizer.open(tmp_path)
+
+
+def test_parameters_are_checked():
+    with pytest.raises(ParamError, match="asr.channels"):
+        AsrParams.from_dict({"channels": 0})
+    with pytest.raises(ParamError, match="asr.precision"):
+        AsrParams.from_dict({"precision": "float16"})
+    with pytest.raises(ParamError, match="asr.lr_final"):
+        AsrParams.from_dict({"lr_final": 2.0})

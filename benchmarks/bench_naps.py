@@ -177,7 +177,8 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--k7-layers", type=int, default=7)
     ap.add_argument("--classes", type=int, default=31)
     ap.add_argument("--utterances", type=int, default=16, help="corpus for the time ratio")
-    ap.add_argument("--reference-utterances", type=int, default=6)
+    ap.add_argument("--reference-utterances", type=int, default=None,
+                    help="utterances for the reference comparison (default: the whole corpus)")
     ap.add_argument("--rss-utterances", type=int, default=6,
                     help="1× corpus of the memory ratio (10× is 10×)")
     ap.add_argument("--min-frames", type=int, default=300)
@@ -224,7 +225,7 @@ def main(argv: list[str] | None = None) -> dict:
           f"sample of {args.probe_frames}): ratio {ratio_time:.3f} (target <= 1.3; wall-clock ratio "
           f"{t_ext['wall'] / t_inf['wall']:.3f})")
 
-    sub = Corpus(args.reference_utterances, args, rf, stride)
+    sub = Corpus(args.reference_utterances or args.utterances, args, rf, stride)
     layers = geometry.select(None)
     single, window = flops(model, geometry, sub)
     flop_ratio = window / single

@@ -78,11 +78,24 @@ def layer_label(layer: str) -> str:
     return f"layer {int(tail)}" if tail.isdigit() and tail != layer else layer
 
 
-def png_bytes(fig: Figure, dpi: float = 80) -> bytes:
-    """The figure as PNG bytes (no pyplot, so nothing is shown twice in notebooks)."""
+def png_bytes(fig: Figure, dpi: float = 80, palette: bool = True) -> bytes:
+    """The figure as PNG bytes (no pyplot, so nothing is shown twice in notebooks).
+
+    ``palette`` stores it with 256 colours (median cut, no dithering): about 40 % of the
+    bytes of matplotlib's RGBA PNG with no visible change, which keeps the website's
+    explorer page (every image is embedded in it) light.
+    """
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi, facecolor="white")
-    return buf.getvalue()
+    if not palette:
+        return buf.getvalue()
+    from PIL import Image
+
+    image = Image.open(io.BytesIO(buf.getvalue())).convert("RGB")
+    small = image.quantize(colors=256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
+    out = io.BytesIO()
+    small.save(out, format="PNG", optimize=True)
+    return out.getvalue()
 
 
 def _block_mean(a: np.ndarray, rows: int, cols: int) -> np.ndarray:

@@ -46,8 +46,10 @@ if TYPE_CHECKING:
 VERSION = 1
 SAMPLE_RATE = 16000
 DATA, META, INDEX, PROGRESS = "features.f16", "features.json", "index.tsv", "progress.json"
-LAYOUT = ("features.f16: float16 rows (frames, n_mels) of all utterances one after another; index.tsv: id, "
-          "offset (first row), frames per utterance")
+LAYOUT = (
+    "features.f16: float16 rows (frames, n_mels) of all utterances one after another; index.tsv: id, "
+    "offset (first row), frames per utterance"
+)
 
 
 class FeatureError(RuntimeError):
@@ -69,16 +71,21 @@ class FeatureParams(StageParams):
     f_max: float = param(8000.0, "highest mel filter edge, Hz (at most 8000 for 16 kHz)")
     log_floor: float = param(1e-6, "added to the mel power before the log")
     normalize: Literal["utterance", "band", "none"] = param(
-        "utterance", "z-normalization: over the whole utterance (paper), per band, or none")
+        "utterance", "z-normalization: over the whole utterance (paper), per band, or none"
+    )
 
     def check(self) -> None:
         win = round(self.win_ms * SAMPLE_RATE / 1000)
         if not 0 < win <= self.n_fft:
-            raise ParamError(f"features.win_ms={self.win_ms} gives {win} samples; need 0 < window <= n_fft={self.n_fft}")
+            raise ParamError(
+                f"features.win_ms={self.win_ms} gives {win} samples; need 0 < window <= n_fft={self.n_fft}"
+            )
         if self.hop_ms <= 0:
             raise ParamError(f"features.hop_ms must be positive, got {self.hop_ms}")
         if not 0 <= self.f_min < self.f_max <= SAMPLE_RATE / 2:
-            raise ParamError(f"features.f_min/f_max: need 0 <= f_min < f_max <= 8000, got {self.f_min}, {self.f_max}")
+            raise ParamError(
+                f"features.f_min/f_max: need 0 <= f_min < f_max <= 8000, got {self.f_min}, {self.f_max}"
+            )
         if self.n_mels < 1:
             raise ParamError(f"features.n_mels must be positive, got {self.n_mels}")
         if self.log_floor <= 0:
@@ -100,14 +107,27 @@ def _mel(n_fft: int, win: int, hop: int, n_mels: int, f_min: float, f_max: float
     import torchaudio
 
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)   # empty filters are checked just below
+        warnings.simplefilter("ignore", UserWarning)  # empty filters are checked just below
         mel = torchaudio.transforms.MelSpectrogram(
-            sample_rate=SAMPLE_RATE, n_fft=n_fft, win_length=win, hop_length=hop, f_min=f_min, f_max=f_max,
-            n_mels=n_mels, power=2.0, center=True, pad_mode="reflect", mel_scale="htk", norm=None)
+            sample_rate=SAMPLE_RATE,
+            n_fft=n_fft,
+            win_length=win,
+            hop_length=hop,
+            f_min=f_min,
+            f_max=f_max,
+            n_mels=n_mels,
+            power=2.0,
+            center=True,
+            pad_mode="reflect",
+            mel_scale="htk",
+            norm=None,
+        )
     empty = int((mel.mel_scale.fb.sum(0) == 0).sum())
     if empty:
-        raise ParamError(f"features: {empty} of {n_mels} mel filters between {f_min:g} and {f_max:g} Hz get no bin "
-                         f"of a {n_fft}-point FFT; raise features.f_min or features.n_fft, or lower features.n_mels")
+        raise ParamError(
+            f"features: {empty} of {n_mels} mel filters between {f_min:g} and {f_max:g} Hz get no bin "
+            f"of a {n_fft}-point FFT; raise features.f_min or features.n_fft, or lower features.n_mels"
+        )
     return mel
 
 
@@ -134,10 +154,10 @@ def log_mel(audio: np.ndarray, sample_rate: int = SAMPLE_RATE, p: FeatureParams 
         x = resample(x, sample_rate, SAMPLE_RATE)
     mel = _mel(p.n_fft, p.win, p.hop, p.n_mels, p.f_min, p.f_max)
     threads = torch.get_num_threads()
-    torch.set_num_threads(1)        # one utterance is too small to share; threads only wait for each other
+    torch.set_num_threads(1)  # one utterance is too small to share; threads only wait for each other
     try:
         with torch.no_grad():
-            spec = mel(torch.from_numpy(x)).numpy().T          # (frames, n_mels)
+            spec = mel(torch.from_numpy(x)).numpy().T  # (frames, n_mels)
     finally:
         torch.set_num_threads(threads)
     feats = np.log(spec + np.float32(p.log_floor))
@@ -200,14 +220,16 @@ class Features:
     def get(self, utt_id: str) -> np.ndarray:
         """The utterance's features, (frames, n_mels) float32 (a copy)."""
         off, n = self._lookup(utt_id)
-        return np.asarray(self._data[off:off + n], dtype=np.float32)
+        return np.asarray(self._data[off : off + n], dtype=np.float32)
 
     def __repr__(self) -> str:
-        return f"Features({len(self)} utterances, {self.meta['frames']} frames x {self.n_mels}, path='{self.path}')"
+        size = f"{self.meta['frames']} frames x {self.n_mels}"
+        return f"Features({len(self)} utterances, {size}, path='{self.path}')"
 
 
-def build_features(work: Path, p: FeatureParams, corpus: Corpus, progress: bool = True,
-                   checkpoint_s: float = 30.0) -> dict[str, Any]:
+def build_features(
+    work: Path, p: FeatureParams, corpus: Corpus, progress: bool = True, checkpoint_s: float = 30.0
+) -> dict[str, Any]:
     """Compute the features of every utterance of ``corpus`` into ``work`` (resumable)."""
     from tqdm.auto import tqdm
 
@@ -233,15 +255,33 @@ def build_features(work: Path, p: FeatureParams, corpus: Corpus, progress: bool 
             if time.time() - last > checkpoint_s and i + 1 < len(utts):
                 fh.flush()
                 os.fsync(fh.fileno())
-                write_json(prog_file, {"ids": len(utts), "params": p.to_dict(), "done": i + 1,
-                                       "offset": offset, "rows": rows})
+                write_json(
+                    prog_file,
+                    {"ids": len(utts), "params": p.to_dict(), "done": i + 1, "offset": offset, "rows": rows},
+                )
                 last = time.time()
         fh.flush()
         os.fsync(fh.fileno())
     with atomic_path(work / INDEX) as tmp:
         tmp.write_text("id\toffset\tframes\n" + "".join(f"{a}\t{b}\t{c}\n" for a, b, c in rows))
-    write_json(work / META, {"dtype": "float16", "n_mels": p.n_mels, "frames": offset, "hop_s": p.hop / SAMPLE_RATE,
-                             "utterances": len(rows), "params": p.to_dict(), "layout": LAYOUT})
+    write_json(
+        work / META,
+        {
+            "dtype": "float16",
+            "n_mels": p.n_mels,
+            "frames": offset,
+            "hop_s": p.hop / SAMPLE_RATE,
+            "utterances": len(rows),
+            "params": p.to_dict(),
+            "layout": LAYOUT,
+        },
+    )
     prog_file.unlink(missing_ok=True)
-    return {"utterances": len(rows), "frames": offset, "n_mels": p.n_mels, "hop_s": p.hop / SAMPLE_RATE,
-            "megabytes": round(offset * p.n_mels * 2 / 2**20, 1), "feature_seconds": round(time.time() - start, 1)}
+    return {
+        "utterances": len(rows),
+        "frames": offset,
+        "n_mels": p.n_mels,
+        "hop_s": p.hop / SAMPLE_RATE,
+        "megabytes": round(offset * p.n_mels * 2 / 2**20, 1),
+        "feature_seconds": round(time.time() - start, 1),
+    }

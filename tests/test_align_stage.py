@@ -283,3 +283,34 @@ def test_shift_curve_peaks_where_the_truth_is(tmp_path, inputs):
     # unshifted: 13 of 14 as in the stage's report; a whole frame (20 ms) off, fewer are right
     assert curve["accuracy"][1] == pytest.approx(13 / 14) and curve["frames"][1] == 14
     assert max(curve["accuracy"][0], curve["accuracy"][2]) < 13 / 14
+
+
+def test_g2p_letters_batches_caches_and_survives_rejected_words():
+    from nap.align.adapters import G2PLetters
+
+    @dataclass
+    class A:
+        letter_phones: list
+
+    class FakeG2P:
+        def __init__(self):
+            self.batches = []
+
+        def assign(self, word):
+            if word == "zzz":
+                raise ValueError("no phone found")
+            return A(LEXICON[word])
+
+        def assign_batch(self, words):
+            self.batches.append(list(words))
+            return [self.assign(w) for w in words]
+
+    g2p = FakeG2P()
+    letters = G2PLetters(g2p)
+    letters.prefetch(["cat", "a", "cat", ""])
+    assert g2p.batches == [["a", "cat"]]
+    assert letters("cat") == ["K", "AE", "T"]
+    letters.prefetch(["hat", "zzz", "cat"])  # the batch fails on zzz: one by one, zzz without phonemes
+    assert g2p.batches[-1] == ["hat", "zzz"]
+    assert letters("hat") == ["HH", "AE", "T"] and letters("zzz") == [None, None, None]
+    assert list(letters.failed) == ["zzz"] and "no phone found" in letters.failed["zzz"]

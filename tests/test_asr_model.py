@@ -43,10 +43,14 @@ def test_output_frames_and_empirical_receptive_field():
         x = torch.randn(1, 3, frames)
         assert model(x).shape[-1] == model.output_frames(frames)
     assert model.output_frames(torch.tensor([rf - 1, rf, 301])).tolist() == [0, 1, model.output_frames(301)]
-    # output frame t depends on exactly the input frames of its window
-    x = torch.randn(1, 3, 300, requires_grad=True)
+    # output frame t depends on exactly the input frames of its window (positive weights and
+    # inputs keep every ReLU open, so every connection shows in the gradient)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.abs_()
+    x = torch.rand(1, 3, 300, dtype=torch.float64, requires_grad=True)
     t = 10
-    model.double()(x.double())[0, :, t].sum().backward()
+    model.double()(x)[0, :, t].sum().backward()
     seen = (x.grad.abs().sum(1)[0] > 0).nonzero().flatten()
     start, end = model.input_window(t)
     assert (int(seen.min()), int(seen.max()) + 1) == (start, end) == (2 * t, 2 * t + rf)

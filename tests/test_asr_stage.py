@@ -25,7 +25,6 @@ SMALL = {
     "device": "cpu",
     "epochs": 12,
     "beam_size": 10,
-    "examples": 3,
 }
 
 

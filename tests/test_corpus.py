@@ -11,14 +11,30 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from nap.corpus import Corpus, CorpusParams, SynthError, build_corpus, synthesize
-from nap.corpus import espeak, flite, phones, synth, text
+from nap.corpus import (
+    Corpus,
+    CorpusParams,
+    SynthError,
+    build_corpus,
+    espeak,
+    flite,
+    phones,
+    synth,
+    synthesize,
+    text,
+)
 from nap.params import ParamError
 from nap.phonetics import PHONES
 
 needs_flite = pytest.mark.skipif(not flite.available(), reason="flite is not installed")
-SMALL = dict(espeak_voices=3, flite_voices=2, test_espeak_voices=1, test_flite_voices=1,
-             test_sentences_fraction=0.25, test_voices_fraction=0.25)
+SMALL = dict(
+    espeak_voices=3,
+    flite_voices=2,
+    test_espeak_voices=1,
+    test_flite_voices=1,
+    test_sentences_fraction=0.25,
+    test_voices_fraction=0.25,
+)
 KNOWN = set(PHONES) | {phones.SIL}
 
 
@@ -44,12 +60,14 @@ def _energy_by_kind(audio: np.ndarray, segs: list[tuple[str, float, float]]) -> 
 # -- text ------------------------------------------------------------------------------------
 def test_normalize_keeps_words_and_drops_what_engines_would_read_differently():
     assert text.normalize("Don't panic -- it's only a well-known test!") == (
-        "don't panic it's only a well known test", "don't panic, it's only a well known test!")
-    assert text.normalize("He paid 42 dollars.") is None            # digits
-    assert text.normalize("The NASA people came home.") is None     # acronym
-    assert text.normalize("Mr. Smith went home today.") is None     # abbreviation (split after 'Mr.')
+        "don't panic it's only a well known test",
+        "don't panic, it's only a well known test!",
+    )
+    assert text.normalize("He paid 42 dollars.") is None  # digits
+    assert text.normalize("The NASA people came home.") is None  # acronym
+    assert text.normalize("Mr. Smith went home today.") is None  # abbreviation (split after 'Mr.')
     assert text.normalize("See http://x.org now, please.") is None  # symbols
-    assert text.normalize("Too short.") is None                     # < 3 words
+    assert text.normalize("Too short.") is None  # < 3 words
     assert text.normalize("one two three four", max_words=3) is None
     t, spoken = text.normalize('"Well," she said, "we\'ll see."')
     assert t == "well she said we'll see" and set(t) <= text.ALPHABET
@@ -78,10 +96,17 @@ def test_phone_tables_map_into_the_39_phones():
 
 
 def test_segments_split_merge_and_drop_repeated_r():
-    segs = phones.segments([(("sil",), 0.0, 0.1), (("sil",), 0.1, 0.2), (("AH", "L"), 0.2, 0.5),
-                            (("AA", "R"), 0.5, 0.6), (("R",), 0.6, 0.7)])
+    segs = phones.segments(
+        [
+            (("sil",), 0.0, 0.1),
+            (("sil",), 0.1, 0.2),
+            (("AH", "L"), 0.2, 0.5),
+            (("AA", "R"), 0.5, 0.6),
+            (("R",), 0.6, 0.7),
+        ]
+    )
     assert segs[0] == ("sil", 0.0, 0.2)
-    assert segs[1][0] == "AH" and segs[1][2] == pytest.approx(0.4)   # vowel weight 2, consonant 1
+    assert segs[1][0] == "AH" and segs[1][2] == pytest.approx(0.4)  # vowel weight 2, consonant 1
     assert [p for p, _, _ in segs] == ["sil", "AH", "L", "AA", "R"]
     assert segs[3] == ("AA", 0.5, 0.6)
 
@@ -99,8 +124,10 @@ def test_espeak_phones_tile_the_audio_and_match_its_energy(language):
     assert np.median(e["vowel"]) > -15 and np.mean(e["vowel"] < -45) < 0.02
     assert np.median(e["sil"]) < -40
     # fricatives S/SH: energy above 4 kHz dominates, unlike vowels
-    spec = np.abs(np.fft.rfft(syn.audio.astype(float)[: len(syn.audio) // 160 * 160].reshape(-1, 160), axis=1))
-    high = (spec[:, 40:] ** 2).sum(1) / ((spec ** 2).sum(1) + 1e-9)
+    spec = np.abs(
+        np.fft.rfft(syn.audio.astype(float)[: len(syn.audio) // 160 * 160].reshape(-1, 160), axis=1)
+    )
+    high = (spec[:, 40:] ** 2).sum(1) / ((spec**2).sum(1) + 1e-9)
 
     def share(kind: tuple[str, ...]) -> float:
         frames = [t for p, s, e in syn.phones if p in kind for t in range(int(s * 100) + 1, int(e * 100) - 1)]
@@ -112,7 +139,7 @@ def test_espeak_phones_tile_the_audio_and_match_its_energy(language):
 def test_espeak_stop_closures_belong_to_the_stop():
     syn = espeak.synthesize("a cat sat at the top of a big pot.", "en-us", "", 160, 50)
     e = _energy_by_kind(syn.audio, syn.phones)
-    assert np.mean(e["vowel"] < -45) < 0.01                  # no closure silence left in vowels
+    assert np.mean(e["vowel"] < -45) < 0.01  # no closure silence left in vowels
     starts = {p for p, _, _ in syn.phones}
     assert {"K", "T", "P", "B", "G"} <= starts
 
@@ -120,7 +147,9 @@ def test_espeak_stop_closures_belong_to_the_stop():
 @needs_flite
 @pytest.mark.parametrize("voice", flite.VOICES)
 def test_flite_phones_tile_the_audio_and_match_its_energy(voice):
-    syn = flite.synthesize("she sells sea shells by the sea shore, and the shells are surely sea shells.", voice)
+    syn = flite.synthesize(
+        "she sells sea shells by the sea shore, and the shells are surely sea shells.", voice
+    )
     synth.check_phones(syn, "flite")
     assert [p for p, _, _ in syn.phones if p != "sil"][:6] == ["SH", "IY", "S", "EH", "L", "Z"]
     e = _energy_by_kind(syn.audio, syn.phones)
@@ -137,8 +166,11 @@ def test_flite_rate_and_pitch_change_the_audio():
 
 # -- the corpus ---------------------------------------------------------------------------------
 def _tree_digest(folder: Path) -> dict[str, str]:
-    return {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {
+        p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
 
 
 @pytest.fixture(scope="module")
@@ -160,8 +192,11 @@ def test_layout_is_librispeech_with_phones_and_metadata(small):
         flacs = sorted((small / split).glob("*/*/*.flac"))
         assert flacs, split
         ids = {f.stem for f in flacs}
-        trans = {ln.split(" ", 1)[0]: ln.split(" ", 1)[1]
-                 for t in (small / split).glob("*/*/*.trans.txt") for ln in t.read_text().splitlines()}
+        trans = {
+            ln.split(" ", 1)[0]: ln.split(" ", 1)[1]
+            for t in (small / split).glob("*/*/*.trans.txt")
+            for ln in t.read_text().splitlines()
+        }
         assert set(trans) == ids
         assert all(t == t.upper() and set(t.lower()) <= text.ALPHABET for t in trans.values())
         for f in flacs:
@@ -195,7 +230,7 @@ def test_true_phones_tile_each_utterance_and_match_its_energy(small):
         segs = corpus.true_phones(u.id)
         audio = corpus.audio(u)
         assert segs[0][1] == 0.0 and segs[-1][2] == pytest.approx(len(audio) / 16000, abs=2e-4)
-        assert all(abs(a[2] - b[1]) < 1e-9 for a, b in zip(segs, segs[1:]))
+        assert all(abs(a[2] - b[1]) < 1e-9 for a, b in zip(segs, segs[1:], strict=False))
         for kind, v in _energy_by_kind(audio, segs).items():
             by_engine.setdefault(u.voice.split()[0], {}).setdefault(kind, []).append(v)
     for engine, kinds in by_engine.items():
@@ -261,7 +296,7 @@ def test_voice_plan_is_seeded_and_holds_out_pairs():
 # -- the stage --------------------------------------------------------------------------------
 def test_build_corpus_indexes_the_synthesized_corpus(small, tmp_path):
     work = tmp_path / "corpus.partial"
-    shutil.copytree(small, work)                      # a finished synthesis is reused, not redone
+    shutil.copytree(small, work)  # a finished synthesis is reused, not redone
     p = CorpusParams.from_dict({"minutes": 0.6, "seed": 3, **SMALL})
     summary = build_corpus(work, p)
     assert summary["utterances"] == sum(summary["split_utterances"].values()) > 0

@@ -157,3 +157,16 @@ def test_live_explorer_follows_its_controls(demo):
     ex.mode.value = "layers"
     ex.layer_b.value = "layer01"
     assert "layer 1" in ex.compare_info.value and ex.left.value != ex.right.value
+
+
+def test_palette_png_is_smaller_and_the_same_picture(views):
+    import io
+
+    from PIL import Image
+
+    fig = views.gallery_figure("phoneme", "layer03")
+    full, small = explore.png_bytes(fig, 60, palette=False), explore.png_bytes(fig, 60)
+    a, b = Image.open(io.BytesIO(full)).convert("RGB"), Image.open(io.BytesIO(small)).convert("RGB")
+    assert a.size == b.size and len(small) < 0.8 * len(full)
+    diff = np.abs(np.asarray(a, dtype=int) - np.asarray(b, dtype=int))
+    assert diff.mean() < 2.0  # mean colour error of a few levels out of 255

@@ -9,7 +9,7 @@ assignment), cached per word.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -123,34 +123,46 @@ class G2PLetters:
 
     ``g2p`` is a :class:`nap.g2p.G2P` (``.assign(word).letter_phones``, batched through
     ``.assign_batch(words)`` when it has one), a mapping ``word -> letter phones`` or a callable.
+    A word the G2P rejects (e.g. one it finds no phone for, or one longer than its limit)
+    gets no phoneme for any letter; such words are kept in :attr:`failed` with the reason.
     """
 
     def __init__(self, g2p: Any):
         self.g2p = g2p
         self.cache: dict[str, list[str | None]] = {}
+        self.failed: dict[str, str] = {}
 
     def _one(self, word: str) -> list[str | None]:
         g = self.g2p
-        if hasattr(g, "assign"):
-            return list(g.assign(word).letter_phones)
-        if isinstance(g, dict):
-            return list(g[word])
-        if callable(g):
-            return list(g(word))
+        try:
+            if hasattr(g, "assign"):
+                return list(g.assign(word).letter_phones)
+            if isinstance(g, Mapping):
+                return list(g[word])
+            if callable(g):
+                return list(g(word))
+        except (ValueError, KeyError) as exc:
+            self.failed[word] = f"{type(exc).__name__}: {exc}"
+            return [None] * len(word)
         raise TypeError(f"cannot get letter phonemes from {type(g).__name__}")
 
     def prefetch(self, words: Iterable[str]) -> None:
-        """Assign all new ``words`` at once (batched when the G2P can)."""
+        """Assign all new ``words`` at once (batched when the G2P can; one by one if the batch fails)."""
         new = sorted({w for w in words if w and w not in self.cache})
         if not new:
             return
         batch: Callable[[list[str]], Any] | None = getattr(self.g2p, "assign_batch", None)
         if batch is not None:
-            for w, a in zip(new, batch(new), strict=True):
-                self.cache[w] = list(a.letter_phones)
-        else:
-            for w in new:
-                self.cache[w] = self._one(w)
+            try:
+                found = batch(new)
+            except (ValueError, KeyError):
+                found = None
+            if found is not None:
+                for w, a in zip(new, found, strict=True):
+                    self.cache[w] = list(a.letter_phones)
+                return
+        for w in new:
+            self.cache[w] = self._one(w)
 
     def __call__(self, word: str) -> list[str | None]:
         if word not in self.cache:

@@ -219,6 +219,7 @@ def build_alignment(
     geom = rec.geometry
     meta.update(
         {
+            "g2p_failed": dict(sorted(letters.failed.items())),
             "format": "nap.align frame labels, version 1 (see FORMAT.md)",
             "min_count": p.min_count,
             "reasons": list(REASONS),
@@ -276,6 +277,7 @@ def _summary(
         "phoneme_labelled": round(float((joined["phoneme"] >= 0).mean()), 4) if n else None,
         "groups_kept": {g: len(v) for g, v in meta["groups"].items()},
         "groups_left_out": {g: sorted(v) for g, v in meta["left_out"].items()},
+        "g2p_failed_words": len(meta["g2p_failed"]),
     }
     if has_truth:
         ev = reports[p.eval_split]

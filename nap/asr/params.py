@@ -56,7 +56,6 @@ class AsrParams(StageParams):
     lexicon: bool = param(False, "restrict beam search to words of the training transcripts")
     eval_every: int = param(0, "steps between held-out CER checks for the learning curves (0: each epoch)")
     eval_utterances: int = param(64, "utterances per held-out split in the learning-curve checks")
-    examples: int = param(8, "decoded examples kept per test split for the chapter")
 
     def check(self) -> None:
         positive = (
@@ -88,7 +87,6 @@ class AsrParams(StageParams):
             "threads",
             "eval_every",
             "eval_utterances",
-            "examples",
         ):
             if getattr(self, name) < 0:
                 raise ParamError(f"parameter 'asr.{name}' must be >= 0, got {getattr(self, name)}")

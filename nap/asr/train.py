@@ -21,6 +21,7 @@ the study (``nap run 02``) then only evaluates it.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import sys
@@ -60,27 +61,14 @@ class History:
     evals: list[dict[str, Any]] = field(default_factory=list)
     bad_steps: int = 0
     nonfinite_utterances: int = 0
+    cpu_seconds: float = 0.0  # this process's CPU time in training steps (wall time inflates on a busy machine)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "step": self.step,
-            "loss": self.loss,
-            "lr": self.lr,
-            "evals": self.evals,
-            "bad_steps": self.bad_steps,
-            "nonfinite_utterances": self.nonfinite_utterances,
-        }
+        return dataclasses.asdict(self)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> History:
-        return cls(
-            list(d["step"]),
-            list(d["loss"]),
-            list(d["lr"]),
-            list(d["evals"]),
-            int(d["bad_steps"]),
-            int(d["nonfinite_utterances"]),
-        )
+        return cls(**d)
 
 
 def lr_at(step: int, total: int, p: AsrParams) -> float:
@@ -209,7 +197,7 @@ def train(
         while step < total:
             if stop_after is not None and step >= stop_after:
                 return {"stopped_at": step}
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             epoch, pos = divmod(step, steps_per_epoch)
             if epoch_cache[0] != epoch:
                 epoch_cache = (epoch, epoch_batches(train_set.items, p.batch_size, p.seed, epoch))
@@ -236,6 +224,7 @@ def train(
                 bar.set_postfix(loss=f"{loss:.3f}", epoch=epoch + 1)
             step += 1
             seconds += time.perf_counter() - t0
+            history.cpu_seconds += time.process_time() - c0
             bar.update(1)
             if info.main and eval_sets and (step % eval_every == 0 or step == total):
                 history.evals.append(_curve_point(model, eval_sets, step, steps_per_epoch, seconds, device))
@@ -246,6 +235,7 @@ def train(
             "steps_per_epoch": steps_per_epoch,
             "epochs": p.epochs,
             "train_seconds": round(seconds, 1),
+            "train_cpu_seconds": round(history.cpu_seconds, 1),
             "processes": info.world,
             "train_utterances": len(train_set.items),
             "train_audio_seconds": round(train_set.seconds, 1),
@@ -280,6 +270,14 @@ def _step(
     """One optimisation step on this process's share of ``batch``; None when it was skipped."""
     share = list(range(info.rank, len(batch), info.world))
     opt.zero_grad(set_to_none=True)
+    saved = [b.detach().clone() for b in model.buffers()]  # batch-norm statistics, restored if skipped
+
+    def skip() -> None:
+        opt.zero_grad(set_to_none=True)
+        with torch.no_grad():
+            for b, old in zip(model.buffers(), saved, strict=True):
+                b.copy_(old)
+
     if share:
         x, lengths, targets, target_lengths = collate(data, [batch[k] for k in share])
         seeds = [_augment_seed(p.seed, step, k) for k in share]
@@ -310,14 +308,14 @@ def _step(
     loss_sum, n_finite, n_bad = D.all_sum(local, info, device)
     loss.backward()
     if n_finite == 0:
-        opt.zero_grad(set_to_none=True)
+        skip()
         return None
     if p.grad_clip:
         norm = torch.nn.utils.clip_grad_norm_(model.parameters(), p.grad_clip)
     else:
         norm = torch.nn.utils.get_total_norm([q.grad for q in model.parameters() if q.grad is not None])
     if not torch.isfinite(norm):
-        opt.zero_grad(set_to_none=True)
+        skip()
         return None
     opt.step()
     return loss_sum / n_finite, int(n_bad)

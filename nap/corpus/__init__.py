@@ -11,5 +11,18 @@ from nap.corpus.params import CorpusParams
 from nap.corpus.stage import VERSION, Corpus, Utterance, build_corpus
 from nap.corpus.synth import SynthError, Synthesis, Voice, synthesize
 
-__all__ = ["VERSION", "BadInputError", "Corpus", "CorpusParams", "LibriSpeechError", "SynthError",
-           "Synthesis", "Utterance", "Voice", "build_corpus", "read_audio", "scan", "synthesize"]
+__all__ = [
+    "VERSION",
+    "BadInputError",
+    "Corpus",
+    "CorpusParams",
+    "LibriSpeechError",
+    "SynthError",
+    "Synthesis",
+    "Utterance",
+    "Voice",
+    "build_corpus",
+    "read_audio",
+    "scan",
+    "synthesize",
+]

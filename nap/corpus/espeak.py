@@ -11,13 +11,24 @@ stripped) are turned into ARPAbet by :mod:`nap.corpus.phones`.
 espeak-ng keeps global state and is not thread-safe: one :class:`Espeak` per process (the
 corpus synthesizes in worker processes), and the ctypes callback object is kept referenced
 for as long as the library may call it.
+
+**Determinism.** espeak-ng seeds its noise generator (breathy variants) from the clock at
+initialization, the klatt voices draw noise from libc's ``rand()``, and the state it
+carries from one utterance to the next (the phase of the glottal waveform) makes the same
+text come out a few samples different after other texts; a corpus would depend on the
+time and on which worker spoke what before. :func:`speak` therefore lets a ``fork`` of the
+process speak each utterance, after seeding both generators from the utterance (voice,
+rate, pitch, text): the parent initializes the library once and never speaks, so every
+utterance starts from the same state, whenever and wherever it is spoken.
 """
 
 from __future__ import annotations
 
 import ctypes
 import os
+import pickle
 import threading
+import zlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -40,11 +51,22 @@ _PARAM_RANGE = 4
 _PARAM_WORDGAP = 7
 
 #: English voices of espeak-ng 1.52 (``en-Shaw``, Shavian script, left out).
-LANGUAGES = ("en-us", "en", "en-us-nyc", "en-029", "en-gb-scotland", "en-gb-x-rp",
-             "en-gb-x-gbclan", "en-gb-x-gbcwmd")
+LANGUAGES = (
+    "en-us",
+    "en",
+    "en-us-nyc",
+    "en-029",
+    "en-gb-scotland",
+    "en-gb-x-rp",
+    "en-gb-x-gbclan",
+    "en-gb-x-gbcwmd",
+)
 #: Voice variants (``<language>+<variant>``): formant settings of male, female and klatt voices.
-VARIANTS = tuple([f"m{i}" for i in range(1, 9)] + [f"f{i}" for i in range(1, 6)]
-                 + ["klatt", "klatt2", "klatt3", "klatt4", "klatt5", "klatt6"])
+VARIANTS = tuple(
+    [f"m{i}" for i in range(1, 9)]
+    + [f"f{i}" for i in range(1, 6)]
+    + ["klatt", "klatt2", "klatt3", "klatt4", "klatt5", "klatt6"]
+)
 
 
 class EspeakError(RuntimeError):
@@ -60,11 +82,13 @@ class _Event(ctypes.Structure):
         ("audio_position", ctypes.c_int),
         ("sample", ctypes.c_int),
         ("user_data", ctypes.c_void_p),
-        ("id", ctypes.c_char * 8),   # union {int number; const char *name; char string[8]}
+        ("id", ctypes.c_char * 8),  # union {int number; const char *name; char string[8]}
     ]
 
 
-_CALLBACK = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int, ctypes.POINTER(_Event))
+_CALLBACK = ctypes.CFUNCTYPE(
+    ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int, ctypes.POINTER(_Event)
+)
 
 
 @dataclass(frozen=True)
@@ -93,16 +117,27 @@ class Espeak:
         lib.espeak_Initialize.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_char_p, ctypes.c_int]
         lib.espeak_SetVoiceByName.argtypes = [ctypes.c_char_p]
         lib.espeak_SetParameter.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int]
-        lib.espeak_Synth.argtypes = [ctypes.c_char_p, ctypes.c_size_t, ctypes.c_uint, ctypes.c_int,
-                                     ctypes.c_uint, ctypes.c_uint, ctypes.c_void_p, ctypes.c_void_p]
+        lib.espeak_Synth.argtypes = [
+            ctypes.c_char_p,
+            ctypes.c_size_t,
+            ctypes.c_uint,
+            ctypes.c_int,
+            ctypes.c_uint,
+            ctypes.c_uint,
+            ctypes.c_void_p,
+            ctypes.c_void_p,
+        ]
         data = espeakng_loader.get_data_path().encode()
-        rate = lib.espeak_Initialize(_AUDIO_OUTPUT_SYNCHRONOUS, 0, data,
-                                     _INITIALIZE_PHONEME_EVENTS | _INITIALIZE_DONT_EXIT)
+        rate = lib.espeak_Initialize(
+            _AUDIO_OUTPUT_SYNCHRONOUS, 0, data, _INITIALIZE_PHONEME_EVENTS | _INITIALIZE_DONT_EXIT
+        )
         if rate != SAMPLE_RATE:
-            raise EspeakError(f"espeak_Initialize({data.decode()}) returned {rate}, expected {SAMPLE_RATE} Hz")
+            raise EspeakError(
+                f"espeak_Initialize({data.decode()}) returned {rate}, expected {SAMPLE_RATE} Hz"
+            )
         self._chunks: list[np.ndarray] = []
         self._events: list[tuple[str, int]] = []
-        self._callback = _CALLBACK(self._on_audio)   # kept referenced: the library calls it
+        self._callback = _CALLBACK(self._on_audio)  # kept referenced: the library calls it
         lib.espeak_SetSynthCallback(self._callback)
         self._lock = threading.Lock()
         self._pid = os.getpid()
@@ -118,8 +153,15 @@ class Espeak:
             i += 1
         return 0
 
-    def synth(self, text: str, voice: str = "en-us", rate: int = 175, pitch: int = 50,
-              pitch_range: int = 50, word_gap: int = 0) -> EspeakOutput:
+    def synth(
+        self,
+        text: str,
+        voice: str = "en-us",
+        rate: int = 175,
+        pitch: int = 50,
+        pitch_range: int = 50,
+        word_gap: int = 0,
+    ) -> EspeakOutput:
         """Speak ``text`` with ``voice`` (``language+variant``), ``rate`` (words/min), ``pitch`` (0-100)."""
         if os.getpid() != self._pid:
             raise EspeakError("an Espeak object cannot be used in a forked child; call engine() there")
@@ -127,13 +169,20 @@ class Espeak:
             lib = self.lib
             if lib.espeak_SetVoiceByName(voice.encode()) != 0:
                 raise EspeakError(f"espeak-ng has no voice {voice!r}")
-            for par, value in ((_PARAM_RATE, rate), (_PARAM_PITCH, pitch), (_PARAM_RANGE, pitch_range),
-                               (_PARAM_VOLUME, 100), (_PARAM_WORDGAP, word_gap)):
+            for par, value in (
+                (_PARAM_RATE, rate),
+                (_PARAM_PITCH, pitch),
+                (_PARAM_RANGE, pitch_range),
+                (_PARAM_VOLUME, 100),
+                (_PARAM_WORDGAP, word_gap),
+            ):
                 if lib.espeak_SetParameter(par, int(value), 0) != 0:
                     raise EspeakError(f"espeak_SetParameter({par}, {value}) failed")
             self._chunks, self._events = [], []
             data = text.encode("utf-8")
-            err = lib.espeak_Synth(data, len(data) + 1, 0, _POS_CHARACTER, 0, _CHARS_UTF8 | _ENDPAUSE, None, None)
+            err = lib.espeak_Synth(
+                data, len(data) + 1, 0, _POS_CHARACTER, 0, _CHARS_UTF8 | _ENDPAUSE, None, None
+            )
             if err != 0 or lib.espeak_Synchronize() != 0:
                 raise EspeakError(f"espeak_Synth failed (error {err}) on {text!r}")
             audio = np.concatenate(self._chunks) if self._chunks else np.zeros(0, np.int16)
@@ -141,6 +190,7 @@ class Espeak:
 
 
 _ENGINE: Espeak | None = None
+_LIBC = ctypes.CDLL(None)
 
 
 def engine() -> Espeak:
@@ -151,8 +201,51 @@ def engine() -> Espeak:
     return _ENGINE
 
 
-def synthesize(text: str, language: str = "en-us", variant: str = "", rate: int = 175, pitch: int = 50,
-               sample_rate: int = 16000):
+def speak(text: str, voice: str = "en-us", rate: int = 175, pitch: int = 50) -> EspeakOutput:
+    """:meth:`Espeak.synth` in a forked child, so the result does not depend on earlier calls."""
+    eng = engine()
+    read_fd, write_fd = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: speak once, send, exit
+        code = 0
+        try:
+            os.close(read_fd)
+            seed = zlib.crc32(f"{voice}|{rate}|{pitch}|{text}".encode())
+            _LIBC.srand(seed)  # klatt voices draw noise from libc's rand()
+            eng.lib.espeak_ng_SetRandSeed(ctypes.c_long(seed))  # breathy variants from espeak's own
+            eng._pid = os.getpid()
+            try:
+                result: object = eng.synth(text, voice, rate, pitch)
+            except Exception as exc:  # noqa: BLE001 - sent to the parent
+                result = EspeakError(str(exc))
+            with os.fdopen(write_fd, "wb") as fh:
+                pickle.dump(result, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        except BaseException:  # noqa: BLE001 - never return into the caller
+            code = 1
+        finally:
+            os._exit(code)
+    os.close(write_fd)
+    with os.fdopen(read_fd, "rb") as fh:
+        payload = fh.read()
+    _, status = os.waitpid(pid, 0)
+    if not payload or os.waitstatus_to_exitcode(status) != 0:
+        raise EspeakError(
+            f"the espeak-ng child process failed (status {status}) on {text!r} with voice {voice}"
+        )
+    result = pickle.loads(payload)
+    if isinstance(result, Exception):
+        raise result
+    return result
+
+
+def synthesize(
+    text: str,
+    language: str = "en-us",
+    variant: str = "",
+    rate: int = 175,
+    pitch: int = 50,
+    sample_rate: int = 16000,
+):
     """Speak ``text``: a :class:`nap.corpus.synth.Synthesis` at ``sample_rate`` with ARPAbet timings.
 
     The 22,050 Hz output is resampled with ``scipy.signal.resample_poly`` (zero-phase, so
@@ -167,7 +260,7 @@ def synthesize(text: str, language: str = "en-us", variant: str = "", rate: int 
     from nap.corpus.synth import Synthesis
 
     voice = f"{language}+{variant}" if variant else language
-    out = engine().synth(text, voice, rate=rate, pitch=pitch)
+    out = speak(text, voice, rate=rate, pitch=pitch)
     n = len(out.audio)
     if n == 0 or not out.events:
         raise EspeakError(f"espeak-ng produced no audio for {text!r} with voice {voice}")
@@ -186,8 +279,9 @@ MIN_PAUSE_S = 0.03
 _CLOSURE_PHONES = frozenset({"P", "T", "K", "B", "D", "G", "CH", "JH"})
 
 
-def _units(audio: np.ndarray, marks: list[tuple[str, int]], language: str
-           ) -> list[tuple[tuple[str, ...], float, float]]:
+def _units(
+    audio: np.ndarray, marks: list[tuple[str, int]], language: str
+) -> list[tuple[tuple[str, ...], float, float]]:
     """(ARPAbet phones, start s, end s) per phoneme event.
 
     espeak-ng writes a phoneme's *pre-pause* (the closure of a stop, the gap before some
@@ -206,12 +300,12 @@ def _units(audio: np.ndarray, marks: list[tuple[str, int]], language: str
     keep = int(0.01 * SAMPLE_RATE)
     starts = [s for _, s in marks]
     phones = [espeak_phones(m, language) for m, _ in marks]
-    pauses: dict[int, int] = {}            # event index -> start of a sil interval before it
+    pauses: dict[int, int] = {}  # event index -> start of a sil interval before it
     for i in range(1, len(marks)):
         s, prev = starts[i], starts[i - 1]
         if phones[i - 1] == (SIL,) or s <= prev:
             continue
-        j = np.searchsorted(loud, s) - 1   # last loud sample before s
+        j = np.searchsorted(loud, s) - 1  # last loud sample before s
         quiet_from = int(loud[j]) + 1 if j >= 0 else 0
         quiet_from = max(quiet_from, prev + min(keep, (s - prev) // 2))
         if quiet_from >= s:
@@ -228,7 +322,7 @@ def _units(audio: np.ndarray, marks: list[tuple[str, int]], language: str
         if i + 1 in pauses:
             end = pauses[i + 1]
         if end <= starts[i] and ph != (SIL,) and units and units[-1][0] != (SIL,):
-            prev = units.pop()        # spoken inside the previous phone (a vowel's l-coloured end)
+            prev = units.pop()  # spoken inside the previous phone (a vowel's l-coloured end)
             units.append((prev[0] + ph, prev[1], prev[2]))
             continue
         units.append((ph, starts[i] / SAMPLE_RATE, end / SAMPLE_RATE))

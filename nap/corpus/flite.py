@@ -41,8 +41,9 @@ def available() -> bool:
     return shutil.which("flite") is not None
 
 
-def synthesize(text: str, voice: str = "slt", rate: float = 1.0, pitch: float = 1.0,
-               sample_rate: int = SAMPLE_RATE):
+def synthesize(
+    text: str, voice: str = "slt", rate: float = 1.0, pitch: float = 1.0, sample_rate: int = SAMPLE_RATE
+):
     """Speak ``text`` with flite ``voice``: a :class:`nap.corpus.synth.Synthesis` with ARPAbet timings."""
     from nap.corpus.phones import radio_phones, segments
     from nap.corpus.synth import Synthesis
@@ -51,8 +52,20 @@ def synthesize(text: str, voice: str = "slt", rate: float = 1.0, pitch: float = 
         raise FliteError(f"unknown flite voice {voice!r}; voices are {', '.join(VOICES)}")
     with tempfile.TemporaryDirectory(prefix="nap-flite-") as tmp:
         wav = Path(tmp) / "out.wav"
-        cmd = [executable(), "-voice", voice, "--setf", f"duration_stretch={1.0 / rate:.4f}",
-               "--setf", f"f0_shift={pitch:.4f}", "-psdur", "-t", text, "-o", str(wav)]
+        cmd = [
+            executable(),
+            "-voice",
+            voice,
+            "--setf",
+            f"duration_stretch={1.0 / rate:.4f}",
+            "--setf",
+            f"f0_shift={pitch:.4f}",
+            "-psdur",
+            "-t",
+            text,
+            "-o",
+            str(wav),
+        ]
         proc = subprocess.run(cmd, capture_output=True, text=True)
         if proc.returncode != 0 or not wav.is_file():
             raise FliteError(f"flite failed on {text!r} (voice {voice}): {proc.stderr.strip()[-500:]}")

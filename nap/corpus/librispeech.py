@@ -52,8 +52,11 @@ class BadInputError(LibriSpeechError):
 
     def __init__(self, path: Path, reason: str, detail: str = ""):
         self.path, self.reason = Path(path), reason
-        super().__init__(f"{path}: {reason}" + (f" ({detail})" if detail else "")
-                         + "; set on_bad_input='skip' to leave such utterances out")
+        super().__init__(
+            f"{path}: {reason}"
+            + (f" ({detail})" if detail else "")
+            + "; set on_bad_input='skip' to leave such utterances out"
+        )
 
 
 @dataclass(frozen=True)
@@ -65,7 +68,7 @@ class Entry:
     chapter: str
     subset: str
     path: Path
-    text: str            # lowercase, the ASR alphabet
+    text: str  # lowercase, the ASR alphabet
     seconds: float
     sample_rate: int
 
@@ -90,8 +93,13 @@ class BadInputReport:
         return sum(self.skipped.values())
 
     def to_dict(self) -> dict:
-        return {"skipped": dict(sorted(self.skipped.items())), "total_skipped": self.total_skipped,
-                "examples": self.examples, "resampled": self.resampled, "multichannel": self.multichannel}
+        return {
+            "skipped": dict(sorted(self.skipped.items())),
+            "total_skipped": self.total_skipped,
+            "examples": self.examples,
+            "resampled": self.resampled,
+            "multichannel": self.multichannel,
+        }
 
 
 def read_audio(path: str | Path, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
@@ -144,7 +152,13 @@ def _check_audio(path: Path, verify: bool) -> tuple[str | None, str, float, int,
         except (sf.LibsndfileError, RuntimeError, OSError) as exc:
             return "truncated audio", str(exc).split(": ", 1)[-1], 0.0, info.samplerate, info.channels
         if len(data) < info.frames:
-            return "truncated audio", f"{len(data)} of {info.frames} samples", 0.0, info.samplerate, info.channels
+            return (
+                "truncated audio",
+                f"{len(data)} of {info.frames} samples",
+                0.0,
+                info.samplerate,
+                info.channels,
+            )
     return None, "", info.frames / info.samplerate, info.samplerate, info.channels
 
 
@@ -152,9 +166,15 @@ def _check_one(args: tuple[Path, bool]) -> tuple[str | None, str, float, int, in
     return _check_audio(*args)
 
 
-def scan(root: str | Path, subsets: Sequence[str] | None = None, on_bad_input: OnBadInput = "error",
-         verify_audio: bool = True, max_seconds: float = 0.0, workers: int = 1,
-         report: BadInputReport | None = None) -> tuple[list[Entry], BadInputReport]:
+def scan(
+    root: str | Path,
+    subsets: Sequence[str] | None = None,
+    on_bad_input: OnBadInput = "error",
+    verify_audio: bool = True,
+    max_seconds: float = 0.0,
+    workers: int = 1,
+    report: BadInputReport | None = None,
+) -> tuple[list[Entry], BadInputReport]:
     """Every good utterance of ``root``'s ``subsets`` (all subset folders when None), sorted by id.
 
     ``on_bad_input`` decides between an error naming the file and skipping it (see the
@@ -219,7 +239,9 @@ def scan(root: str | Path, subsets: Sequence[str] | None = None, on_bad_input: O
     else:
         checks = map(_check_one, jobs)
     entries: list[Entry] = []
-    for (uid, speaker, chapter, subset, path, text), (problem, detail, secs, sr, ch) in zip(candidates, checks):
+    for (uid, speaker, chapter, subset, path, text), (problem, detail, secs, sr, ch) in zip(
+        candidates, checks, strict=True
+    ):
         if problem is not None:
             bad(path, problem, detail)
             continue

@@ -16,15 +16,22 @@ class CorpusParams(StageParams):
 
     seed: int = param(0, "seed of the sentence order, the voices, and the held-out utterances")
     source: Literal["synth", "librispeech"] = param(
-        "synth", "'synth': the embedded corpus synthesized offline; 'librispeech': a LibriSpeech tree")
+        "synth", "'synth': the embedded corpus synthesized offline; 'librispeech': a LibriSpeech tree"
+    )
     minutes: float = param(90.0, "synth: minutes of audio over all splits")
     engines: list[str] = param(["espeak", "flite"], "synth: synthesis engines (espeak = espeak-ng, flite)")
     espeak_voices: int = param(24, "synth: training voices of espeak-ng (language + variant + rate + pitch)")
     flite_voices: int = param(8, "synth: training voices of flite (voice + rate + pitch)")
-    test_espeak_voices: int = param(4, "synth: held-out espeak-ng voices (language+variant pairs unused in training)")
+    test_espeak_voices: int = param(
+        4, "synth: held-out espeak-ng voices (language+variant pairs unused in training)"
+    )
     test_flite_voices: int = param(2, "synth: held-out flite voice configurations")
-    flite_heldout: int = param(1, "synth: flite voices (of kal16, awb, rms, slt) used only by held-out speakers")
-    test_sentences_fraction: float = param(0.08, "synth: share of the minutes for held-out sentences, seen voices")
+    flite_heldout: int = param(
+        1, "synth: flite voices (of kal16, awb, rms, slt) used only by held-out speakers"
+    )
+    test_sentences_fraction: float = param(
+        0.08, "synth: share of the minutes for held-out sentences, seen voices"
+    )
     test_voices_fraction: float = param(0.08, "synth: share of the minutes for held-out voices")
     min_words: int = param(3, "synth: fewest words in a sentence")
     max_words: int = param(12, "synth: most words in a sentence")
@@ -32,9 +39,11 @@ class CorpusParams(StageParams):
     librispeech_train: list[str] = param(["train-clean-100"], "librispeech: training subsets")
     librispeech_test: list[str] = param(["test-clean"], "librispeech: held-out-speaker subsets (test_voices)")
     librispeech_heldout: float = param(
-        0.02, "librispeech: share of training utterances held out as test_sentences (seen speakers)")
+        0.02, "librispeech: share of training utterances held out as test_sentences (seen speakers)"
+    )
     on_bad_input: Literal["error", "skip"] = param(
-        "error", "bad audio or transcripts: 'error' stops naming the file, 'skip' leaves them out and counts")
+        "error", "bad audio or transcripts: 'error' stops naming the file, 'skip' leaves them out and counts"
+    )
     verify_audio: bool = param(True, "decode every audio file while indexing, so truncated files are found")
     max_seconds: float = param(0.0, "leave out utterances longer than this (0 = keep all)")
 
@@ -44,7 +53,13 @@ class CorpusParams(StageParams):
         bad = sorted(set(self.engines) - {"espeak", "flite"})
         if bad or not self.engines:
             raise ParamError(f"corpus.engines: unknown engine(s) {bad or self.engines}; choose espeak, flite")
-        for name in ("espeak_voices", "flite_voices", "test_espeak_voices", "test_flite_voices", "flite_heldout"):
+        for name in (
+            "espeak_voices",
+            "flite_voices",
+            "test_espeak_voices",
+            "test_flite_voices",
+            "flite_heldout",
+        ):
             if getattr(self, name) < 0:
                 raise ParamError(f"corpus.{name} must be >= 0, got {getattr(self, name)}")
         if self.flite_heldout > 3:
@@ -53,10 +68,15 @@ class CorpusParams(StageParams):
             if not 0 <= getattr(self, name) < 0.5:
                 raise ParamError(f"corpus.{name} must lie in [0, 0.5), got {getattr(self, name)}")
         if not 1 <= self.min_words <= self.max_words:
-            raise ParamError(f"corpus.min_words/max_words: need 1 <= min <= max, got {self.min_words}, "
-                             f"{self.max_words}")
+            raise ParamError(
+                f"corpus.min_words/max_words: need 1 <= min <= max, got {self.min_words}, {self.max_words}"
+            )
         if self.max_seconds < 0:
             raise ParamError(f"corpus.max_seconds must be >= 0, got {self.max_seconds}")
+        if self.source == "librispeech" and not self.librispeech_train:
+            raise ParamError(
+                "corpus.librispeech_train must name at least one subset, e.g. ['train-clean-100']"
+            )
         both = sorted(set(self.librispeech_train) & set(self.librispeech_test))
         if both:
             raise ParamError(f"corpus.librispeech_train and librispeech_test share subset(s) {both}")

@@ -35,36 +35,118 @@ _PAUSES = ("_", "_:", "_!", "_|", "_;", "_^_")
 
 ESPEAK: dict[str, tuple[str, ...]] = {
     # consonants
-    "b": ("B",), "d": ("D",), "f": ("F",), "g": ("G",), "h": ("HH",), "j": ("Y",), "k": ("K",),
-    "l": ("L",), "m": ("M",), "n": ("N",), "p": ("P",), "r": ("R",), "r-": ("R",), "s": ("S",),
-    "t": ("T",), "v": ("V",), "w": ("W",), "z": ("Z",), "D": ("DH",), "T": ("TH",), "S": ("SH",),
-    "Z": ("ZH",), "N": ("NG",), "tS": ("CH",), "dZ": ("JH",), "t#": ("T",), "t2": ("T",),
-    "t[": ("T",), "d[": ("D",), "?": ("T",), "w#": ("W",), "x": ("K",), "l/": ("L",), "l#": ("L",),
-    "@L": ("AH", "L"), "n-": ("AH", "N"), "m-": ("AH", "M"), ";": ("Y",),
+    "b": ("B",),
+    "d": ("D",),
+    "f": ("F",),
+    "g": ("G",),
+    "h": ("HH",),
+    "j": ("Y",),
+    "k": ("K",),
+    "l": ("L",),
+    "m": ("M",),
+    "n": ("N",),
+    "p": ("P",),
+    "r": ("R",),
+    "r-": ("R",),
+    "s": ("S",),
+    "t": ("T",),
+    "v": ("V",),
+    "w": ("W",),
+    "z": ("Z",),
+    "D": ("DH",),
+    "T": ("TH",),
+    "S": ("SH",),
+    "Z": ("ZH",),
+    "N": ("NG",),
+    "tS": ("CH",),
+    "dZ": ("JH",),
+    "t#": ("T",),
+    "t2": ("T",),
+    "t[": ("T",),
+    "d[": ("D",),
+    "?": ("T",),
+    "w#": ("W",),
+    "x": ("K",),
+    "l/": ("L",),
+    "l#": ("L",),
+    "@L": ("AH", "L"),
+    "n-": ("AH", "N"),
+    "m-": ("AH", "M"),
+    ";": ("Y",),
     # vowels
-    "0": ("AA",), "3": ("ER",), "3:": ("ER",), "@": ("AH",), "@-": ("AH",), "@2": ("AH",),
-    "@5": ("AH",), "V": ("AH",), "a#": ("AH",), "a": ("AE",), "aa": ("AE",), "A:": ("AA",),
-    "A@": ("AA", "R"), "E": ("EH",), "e@": ("EH", "R"), "I": ("IH",), "I#": ("IH",), "I2": ("IH",),
-    "i": ("IY",), "i:": ("IY",), "i@": ("IY", "AH"), "i@3": ("IH", "R"), "IR": ("ER",), "VR": ("ER",),
-    "O": ("AO",), "O2": ("AO",), "O:": ("AO",), "O@": ("AO", "R"), "o@": ("AO", "R"), "OI": ("OY",),
-    "U": ("UH",), "U@": ("UH", "R"), "u:": ("UW",), "aI": ("AY",), "aI2": ("AY",), "aI3": ("AY", "ER"),
-    "aI@": ("AY", "ER"), "aU": ("AW",), "eI": ("EY",), "oU": ("OW",), "o": ("OW",),
+    "0": ("AA",),
+    "3": ("ER",),
+    "3:": ("ER",),
+    "@": ("AH",),
+    "@-": ("AH",),
+    "@2": ("AH",),
+    "@5": ("AH",),
+    "V": ("AH",),
+    "a#": ("AH",),
+    "a": ("AE",),
+    "aa": ("AE",),
+    "A:": ("AA",),
+    "A@": ("AA", "R"),
+    "E": ("EH",),
+    "e@": ("EH", "R"),
+    "I": ("IH",),
+    "I#": ("IH",),
+    "I2": ("IH",),
+    "i": ("IY",),
+    "i:": ("IY",),
+    "i@": ("IY", "AH"),
+    "i@3": ("IH", "R"),
+    "IR": ("ER",),
+    "VR": ("ER",),
+    "O": ("AO",),
+    "O2": ("AO",),
+    "O:": ("AO",),
+    "O@": ("AO", "R"),
+    "o@": ("AO", "R"),
+    "OI": ("OY",),
+    "U": ("UH",),
+    "U@": ("UH", "R"),
+    "u:": ("UW",),
+    "aI": ("AY",),
+    "aI2": ("AY",),
+    "aI3": ("AY", "ER"),
+    "aI@": ("AY", "ER"),
+    "aU": ("AW",),
+    "eI": ("EY",),
+    "oU": ("OW",),
+    "o": ("OW",),
     **{p: (SIL,) for p in _PAUSES},
 }
 
 #: espeak-ng's English voices without a rhotic r after vowels.
 NON_RHOTIC = frozenset({"en", "en-us-nyc", "en-029", "en-gb-x-rp", "en-gb-x-gbclan", "en-gb-x-gbcwmd"})
 ESPEAK_NON_RHOTIC: dict[str, tuple[str, ...]] = {
-    "3": ("AH",), "A@": ("AA",), "O@": ("AO",), "o@": ("AO",), "U@": ("UH", "AH"), "e@": ("EH", "AH"),
-    "i@3": ("IH", "AH"), "aI@": ("AY", "AH"),
+    "3": ("AH",),
+    "A@": ("AA",),
+    "O@": ("AO",),
+    "o@": ("AO",),
+    "U@": ("UH", "AH"),
+    "e@": ("EH", "AH"),
+    "i@3": ("IH", "AH"),
+    "aI@": ("AY", "AH"),
 }
 #: Voices whose ``aa`` (the vowel of *ask*, *bath*) is open back [ɑː] rather than [æ].
 BROAD_A = frozenset({"en-gb-x-rp", "en-gb-scotland", "en-029"})
 
 RADIO: dict[str, tuple[str, ...]] = {
     **{p.lower(): (p,) for p in PHONES},
-    "pau": (SIL,), "h#": (SIL,), "brth": (SIL,), "ax": ("AH",), "axr": ("ER",), "ix": ("IH",),
-    "dx": ("T",), "hv": ("HH",), "nx": ("N",), "el": ("AH", "L"), "em": ("AH", "M"), "en": ("AH", "N"),
+    "pau": (SIL,),
+    "h#": (SIL,),
+    "brth": (SIL,),
+    "ax": ("AH",),
+    "axr": ("ER",),
+    "ix": ("IH",),
+    "dx": ("T",),
+    "hv": ("HH",),
+    "nx": ("N",),
+    "el": ("AH", "L"),
+    "em": ("AH", "M"),
+    "en": ("AH", "N"),
 }
 
 
@@ -84,7 +166,9 @@ def espeak_phones(mnemonic: str, language: str = "en-us") -> tuple[str, ...]:
     try:
         return ESPEAK[m]
     except KeyError:
-        raise PhoneError(f"espeak-ng phoneme {mnemonic!r} (voice {language}) is not in nap.corpus.phones.ESPEAK")
+        raise PhoneError(
+            f"espeak-ng phoneme {mnemonic!r} (voice {language}) is not in nap.corpus.phones.ESPEAK"
+        ) from None
 
 
 def radio_phones(symbol: str) -> tuple[str, ...]:
@@ -92,7 +176,7 @@ def radio_phones(symbol: str) -> tuple[str, ...]:
     try:
         return RADIO[symbol.lower()]
     except KeyError:
-        raise PhoneError(f"flite/festival phone {symbol!r} is not in nap.corpus.phones.RADIO")
+        raise PhoneError(f"flite/festival phone {symbol!r} is not in nap.corpus.phones.RADIO") from None
 
 
 def segments(units: Sequence[tuple[tuple[str, ...], float, float]]) -> list[tuple[str, float, float]]:
@@ -111,7 +195,7 @@ def segments(units: Sequence[tuple[tuple[str, ...], float, float]]) -> list[tupl
             phones = phones[:-1]
         weights = [2.0 if p in VOWELS else 1.0 for p in phones]
         total, t = sum(weights), start
-        for k, (p, w) in enumerate(zip(phones, weights)):
+        for k, (p, w) in enumerate(zip(phones, weights, strict=True)):
             e = end if k == len(phones) - 1 else t + (end - start) * w / total
             if out and out[-1][0] == p == SIL:
                 out[-1] = (SIL, out[-1][1], e)

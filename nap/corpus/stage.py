@@ -79,7 +79,9 @@ class Corpus:
         path = Path(path)
         if not path.is_dir():
             raise LibriSpeechError(f"corpus folder {path} does not exist")
-        info = read_json(path / "corpus.json") if (path / "corpus.json").is_file() else {"source": "librispeech"}
+        info = (
+            read_json(path / "corpus.json") if (path / "corpus.json").is_file() else {"source": "librispeech"}
+        )
         if (path / INDEX).is_file():
             return cls(path, read_index(path), info)
         if info.get("source") == "synth":
@@ -150,12 +152,17 @@ class Corpus:
         rows = []
         for split, utts in self.splits.items():
             phones = sum(len(self.true_phones(u.id) or []) for u in utts)
-            rows.append({
-                "split": split, "utterances": len(utts), "minutes": round(sum(u.seconds for u in utts) / 60, 2),
-                "speakers": len({u.speaker for u in utts}),
-                "engines": ", ".join(sorted({u.voice.split()[0] for u in utts})),
-                "words": sum(len(u.text.split()) for u in utts), "phones": phones,
-            })
+            rows.append(
+                {
+                    "split": split,
+                    "utterances": len(utts),
+                    "minutes": round(sum(u.seconds for u in utts) / 60, 2),
+                    "speakers": len({u.speaker for u in utts}),
+                    "engines": ", ".join(sorted({u.voice.split()[0] for u in utts})),
+                    "words": sum(len(u.text.split()) for u in utts),
+                    "phones": phones,
+                }
+            )
         return rows
 
     def phone_counts(self, split: str | None = None, silence: bool = False) -> Counter:
@@ -176,7 +183,9 @@ def write_index(folder: Path, utterances: list[Utterance]) -> None:
         fh.write("\t".join(_COLUMNS) + "\n")
         for u in utterances:
             path = u.path.relative_to(folder) if u.path.is_relative_to(folder) else u.path
-            fh.write(f"{u.id}\t{u.split}\t{u.speaker}\t{u.chapter}\t{u.voice}\t{u.seconds:.4f}\t{path}\t{u.text}\n")
+            fh.write(
+                f"{u.id}\t{u.split}\t{u.speaker}\t{u.chapter}\t{u.voice}\t{u.seconds:.4f}\t{path}\t{u.text}\n"
+            )
 
 
 def read_index(folder: Path) -> list[Utterance]:
@@ -188,8 +197,18 @@ def read_index(folder: Path) -> list[Utterance]:
         for line in fh:
             uid, split, speaker, chapter, voice, seconds, path, text = line.rstrip("\n").split("\t")
             p = Path(path)
-            out.append(Utterance(uid, speaker, p if p.is_absolute() else folder / p, text, split, voice,
-                                 float(seconds), chapter))
+            out.append(
+                Utterance(
+                    uid,
+                    speaker,
+                    p if p.is_absolute() else folder / p,
+                    text,
+                    split,
+                    voice,
+                    float(seconds),
+                    chapter,
+                )
+            )
     return out
 
 
@@ -210,30 +229,55 @@ def build_corpus(work: Path, p: CorpusParams) -> dict[str, Any]:
     work = Path(work)
     report = BadInputReport()
     if p.source == "synth":
-        synthesize(work, minutes=p.minutes, seed=p.seed, workers=workers(), engines=list(p.engines),
-                   espeak_voices=p.espeak_voices, flite_voices=p.flite_voices,
-                   test_espeak_voices=p.test_espeak_voices, test_flite_voices=p.test_flite_voices,
-                   flite_heldout=p.flite_heldout, test_sentences_fraction=p.test_sentences_fraction,
-                   test_voices_fraction=p.test_voices_fraction, min_words=p.min_words, max_words=p.max_words)
+        synthesize(
+            work,
+            minutes=p.minutes,
+            seed=p.seed,
+            workers=workers(),
+            engines=list(p.engines),
+            espeak_voices=p.espeak_voices,
+            flite_voices=p.flite_voices,
+            test_espeak_voices=p.test_espeak_voices,
+            test_flite_voices=p.test_flite_voices,
+            flite_heldout=p.flite_heldout,
+            test_sentences_fraction=p.test_sentences_fraction,
+            test_voices_fraction=p.test_voices_fraction,
+            min_words=p.min_words,
+            max_words=p.max_words,
+        )
         info = read_json(work / "corpus.json")
         subsets = [s for s in SPLITS if (work / s).is_dir()]
-        entries, report = scan(work, subsets, p.on_bad_input, p.verify_audio, p.max_seconds, workers(), report)
+        entries, report = scan(
+            work, subsets, p.on_bad_input, p.verify_audio, p.max_seconds, workers(), report
+        )
         utts = _utterances(entries, None, info, work)
     else:
         if not p.librispeech_root:
-            raise ParamError("corpus.librispeech_root is empty: set it to the folder holding the LibriSpeech "
-                             "subsets (e.g. in a profile file: params: {corpus: {librispeech_root: /data/LibriSpeech}})")
+            raise ParamError(
+                "corpus.librispeech_root is empty: set it to the folder holding the LibriSpeech "
+                "subsets (e.g. in a profile file: params: {corpus: {librispeech_root: /data/LibriSpeech}})"
+            )
         root = Path(p.librispeech_root).expanduser().resolve()
-        train, report = scan(root, p.librispeech_train, p.on_bad_input, p.verify_audio, p.max_seconds,
-                             workers(), report)
-        test, report = scan(root, p.librispeech_test, p.on_bad_input, p.verify_audio, p.max_seconds,
-                            workers(), report)
+        train, report = scan(
+            root, p.librispeech_train, p.on_bad_input, p.verify_audio, p.max_seconds, workers(), report
+        )
+        test: list[Entry] = []
+        if p.librispeech_test:
+            test, report = scan(
+                root, p.librispeech_test, p.on_bad_input, p.verify_audio, p.max_seconds, workers(), report
+            )
         ids = [e.id for e in train]
         held = set(random.Random(f"heldout-{p.seed}").sample(ids, round(len(ids) * p.librispeech_heldout)))
         split_of = {e.id: "test_sentences" if e.id in held else "train" for e in train}
         split_of.update({e.id: "test_voices" for e in test})
-        info = {"source": "librispeech", "root": str(root), "train": list(p.librispeech_train),
-                "test": list(p.librispeech_test), "heldout": p.librispeech_heldout, "seed": p.seed}
+        info = {
+            "source": "librispeech",
+            "root": str(root),
+            "train": list(p.librispeech_train),
+            "test": list(p.librispeech_test),
+            "heldout": p.librispeech_heldout,
+            "seed": p.seed,
+        }
         write_json(work / "corpus.json", info)
         utts = _utterances(train + test, split_of, info, work)
     if not utts:

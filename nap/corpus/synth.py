@@ -111,7 +111,9 @@ class Voice:
         if self.engine == "espeak":
             from nap.corpus import espeak
 
-            return espeak.synthesize(text, self.name, self.variant, int(self.rate), int(self.pitch), SAMPLE_RATE)
+            return espeak.synthesize(
+                text, self.name, self.variant, int(self.rate), int(self.pitch), SAMPLE_RATE
+            )
         if self.engine == "flite":
             from nap.corpus import flite
 
@@ -122,7 +124,9 @@ class Voice:
         """Rough duration of ``spoken`` (calibrated on the fortune sentences) for planning."""
         if self.engine == "espeak":
             return (0.47 + 0.050 * len(spoken)) * 175.0 / self.rate
-        a, b = {"kal16": (0.24, 0.054), "awb": (0.48, 0.053), "rms": (0.57, 0.059)}.get(self.name, (0.6, 0.051))
+        a, b = {"kal16": (0.24, 0.054), "awb": (0.48, 0.053), "rms": (0.57, 0.059)}.get(
+            self.name, (0.6, 0.051)
+        )
         return (a + b * len(spoken)) / self.rate
 
 
@@ -193,7 +197,7 @@ def plan_voices(seed: int, opts: SynthOptions) -> tuple[list[Voice], list[Voice]
     test: list[Voice] = []
     if "espeak" in opts.engines:
         pairs = [(lang, var) for lang in espeak.LANGUAGES for var in espeak.VARIANTS]
-        weights = [4.0 if lang == "en-us" else 1.0 for lang, _ in pairs]   # mostly American voices
+        weights = [4.0 if lang == "en-us" else 1.0 for lang, _ in pairs]  # mostly American voices
         order = _weighted_order(pairs, weights, rng)
         need = opts.espeak_voices + opts.test_espeak_voices
         if need > len(order):
@@ -204,14 +208,19 @@ def plan_voices(seed: int, opts: SynthOptions) -> tuple[list[Voice], list[Voice]
     if "flite" in opts.engines and (opts.flite_voices or opts.test_flite_voices):
         names = list(flite.VOICES)
         rng.shuffle(names)
-        held = names[:opts.flite_heldout] if opts.test_flite_voices else []
+        held = names[: opts.flite_heldout] if opts.test_flite_voices else []
         kept = [n for n in names if n not in held]
         if (opts.flite_voices and not kept) or (opts.test_flite_voices and not held):
             raise SynthError(f"flite_heldout={opts.flite_heldout} leaves no flite voice for a split")
 
         def fv(name: str) -> Voice:
-            return Voice("flite", name, "", round(rng.uniform(*opts.flite_rate), 2),
-                         round(rng.uniform(*opts.flite_pitch), 2))
+            return Voice(
+                "flite",
+                name,
+                "",
+                round(rng.uniform(*opts.flite_rate), 2),
+                round(rng.uniform(*opts.flite_pitch), 2),
+            )
 
         train += [fv(kept[i % len(kept)]) for i in range(opts.flite_voices)]
         test += [fv(held[i % len(held)]) for i in range(opts.test_flite_voices)]
@@ -232,7 +241,7 @@ def plan(minutes: float, seed: int, opts: SynthOptions) -> tuple[list[Job], dict
     for i, v in enumerate(train_voices + test_voices):
         speakers[101 + i] = v
     train_ids = list(speakers)[: len(train_voices)]
-    test_ids = list(speakers)[len(train_voices):]
+    test_ids = list(speakers)[len(train_voices) :]
     pool = sentences(seed, opts.min_words, opts.max_words)
     budget = {
         "test_sentences": minutes * 60 * opts.test_sentences_fraction,
@@ -240,7 +249,7 @@ def plan(minutes: float, seed: int, opts: SynthOptions) -> tuple[list[Job], dict
     }
     budget["train"] = minutes * 60 - budget["test_sentences"] - budget["test_voices"]
     jobs: list[Job] = []
-    cursor = 0                # test splits take fresh sentences from the front of the pool
+    cursor = 0  # test splits take fresh sentences from the front of the pool
     for split in ("test_sentences", "test_voices", "train"):
         ids = test_ids if split == "test_voices" else train_ids
         if not ids or budget[split] <= 0:
@@ -253,7 +262,7 @@ def plan(minutes: float, seed: int, opts: SynthOptions) -> tuple[list[Job], dict
         else:
             take = iter(pool[cursor:])
         order = list(ids)
-        random.Random(f"{split}-{seed}").shuffle(order)   # who speaks first when the budget is small
+        random.Random(f"{split}-{seed}").shuffle(order)  # who speaks first when the budget is small
         spent = 0.0
         count: Counter[int] = Counter()
         while spent < budget[split]:
@@ -264,8 +273,9 @@ def plan(minutes: float, seed: int, opts: SynthOptions) -> tuple[list[Job], dict
                 if sent is None:
                     raise SynthError(f"not enough sentences for {split}: lower minutes or the test fractions")
                 cursor += split != "train"
-                jobs.append(Job(f"{s}-{CHAPTER[split]}-{count[s]:04d}", split, s, sent.text, sent.spoken,
-                                speakers[s]))
+                jobs.append(
+                    Job(f"{s}-{CHAPTER[split]}-{count[s]:04d}", split, s, sent.text, sent.spoken, speakers[s])
+                )
                 count[s] += 1
                 spent += speakers[s].estimate_seconds(sent.spoken)
     return jobs, speakers
@@ -332,8 +342,14 @@ def _run(jobs: list[Job], out: Path, workers: int, progress: bool) -> Iterator[t
 
 
 # -- the corpus ---------------------------------------------------------------------------------
-def synthesize(out: Path | str, minutes: float = 60.0, seed: int = 0, workers: int = 2, progress: bool = True,
-               **options: Any) -> dict[str, Any]:
+def synthesize(
+    out: Path | str,
+    minutes: float = 60.0,
+    seed: int = 0,
+    workers: int = 2,
+    progress: bool = True,
+    **options: Any,
+) -> dict[str, Any]:
     """Synthesize ``minutes`` of speech into ``out`` (LibriSpeech layout, see the module doc).
 
     ``options`` are the fields of :class:`SynthOptions`. Returns headline numbers. Resumes
@@ -343,23 +359,32 @@ def synthesize(out: Path | str, minutes: float = 60.0, seed: int = 0, workers: i
     out = Path(out)
     unknown = sorted(set(options) - set(SynthOptions.__dataclass_fields__))
     if unknown:
-        raise SynthError(f"unknown synthesis option(s) {', '.join(unknown)}; "
-                         f"options are {', '.join(SynthOptions.__dataclass_fields__)}")
+        raise SynthError(
+            f"unknown synthesis option(s) {', '.join(unknown)}; "
+            f"options are {', '.join(SynthOptions.__dataclass_fields__)}"
+        )
     opts = SynthOptions(**options)
-    settings = {"format": FORMAT_VERSION, "minutes": float(minutes), "seed": int(seed), "options": asdict(opts)}
+    settings = {
+        "format": FORMAT_VERSION,
+        "minutes": float(minutes),
+        "seed": int(seed),
+        "options": asdict(opts),
+    }
     key = stable_hash(settings)
     meta_path = out / "corpus.json"
     if meta_path.is_file():
         meta = json.loads(meta_path.read_text())
         if meta.get("key") == key:
             return _summary(meta, 0.0, 0)
-        raise SynthError(f"{out} already holds a corpus made with other settings; use another folder or delete it")
+        raise SynthError(
+            f"{out} already holds a corpus made with other settings; use another folder or delete it"
+        )
     start = time.time()
     jobs, speakers = plan(minutes, seed, opts)
     work = out / WORK
     plan_file = work / "plan.json"
     if plan_file.is_file() and json.loads(plan_file.read_text()).get("key") != key:
-        for split in SPLITS:   # an unfinished corpus with other settings: ours to replace
+        for split in SPLITS:  # an unfinished corpus with other settings: ours to replace
             shutil.rmtree(out / split, ignore_errors=True)
         shutil.rmtree(work)
     write_json(plan_file, {"key": key, **settings})
@@ -371,8 +396,9 @@ def synthesize(out: Path | str, minutes: float = 60.0, seed: int = 0, workers: i
     return _summary(meta, time.time() - start, len(todo))
 
 
-def _finish(out: Path, jobs: list[Job], speakers: dict[int, Voice], settings: dict[str, Any],
-            key: str) -> dict[str, Any]:
+def _finish(
+    out: Path, jobs: list[Job], speakers: dict[int, Voice], settings: dict[str, Any], key: str
+) -> dict[str, Any]:
     """Write transcripts, phone tables, README and corpus.json from the rendered utterances."""
     by_split: dict[str, list[Job]] = {s: [] for s in SPLITS}
     for j in jobs:
@@ -397,8 +423,11 @@ def _finish(out: Path, jobs: list[Job], speakers: dict[int, Voice], settings: di
         if js:
             with atomic_path(out / split / "phones.tsv") as tmp:
                 tmp.write_text("utterance\tphone\tstart\tend\n" + "".join(rows))
-        splits[split] = {"utterances": len(js), "seconds": round(seconds, 2),
-                         "speakers": sorted({j.speaker for j in js})}
+        splits[split] = {
+            "utterances": len(js),
+            "seconds": round(seconds, 2),
+            "speakers": sorted({j.speaker for j in js}),
+        }
         phone_counts[split] = dict(sorted(counts.items()))
     engines = sorted({v.engine for v in speakers.values()})
     meta = {
@@ -408,13 +437,18 @@ def _finish(out: Path, jobs: list[Job], speakers: dict[int, Voice], settings: di
         "sample_rate": SAMPLE_RATE,
         "engines": engines,
         "splits": splits,
-        "speakers": {str(s): {**asdict(v), "label": v.label,
-                              "splits": [sp for sp in SPLITS if s in splits[sp]["speakers"]]}
-                     for s, v in speakers.items()},
+        "speakers": {
+            str(s): {
+                **asdict(v),
+                "label": v.label,
+                "splits": [sp for sp in SPLITS if s in splits[sp]["speakers"]],
+            }
+            for s, v in speakers.items()
+        },
         "phone_counts": phone_counts,
         "text_source": "Debian fortunes (/usr/share/games/fortunes), see nap.corpus.text",
         "phones_file": "<split>/phones.tsv: utterance, phone (39 ARPAbet without stress or 'sil'), "
-                       "start, end (seconds)",
+        "start, end (seconds)",
     }
     with atomic_path(out / "README.txt") as tmp:
         tmp.write_text(README)

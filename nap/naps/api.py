@@ -84,7 +84,8 @@ def result_from(acc: NapAccumulator, groups: dict[str, list[str]], normalization
         counts = acc.counts[k].numpy()
         naps[k], means[k], overall[k] = {}, {}, {}
         for g in acc.layers:
-            res = group_naps(acc.group_sums(g.name, k).numpy(), counts, normalization, min_count)
+            sums = acc.group_sums(g.name, k).cpu().contiguous().numpy()  # contiguous: fast sorting
+            res = group_naps(sums, counts, normalization, min_count)
             naps[k][g.name], means[k][g.name], overall[k][g.name] = res.naps, res.means, res.overall
             kept[k] = res.kept
         if not acc.layers:

@@ -110,7 +110,9 @@ def run_pass(
 ) -> NapAccumulator:
     """Accumulate window sums over ``utterances`` (this process's shard), then over all processes."""
     names = length_order(utterances, lengths)[rank::world]
-    acc = NapAccumulator(geometry, layers, n_groups, probe.size if probe is not None else 0)
+    param = next(model.parameters(), None)
+    device = param.device if param is not None else torch.device("cpu")
+    acc = NapAccumulator(geometry, layers, n_groups, probe.size if probe is not None else 0, device=device)
     probe_rows = probe.rows_of() if probe is not None else {}
     n_batches = -(-len(names) // batch_size)
     fingerprint = stable_hash({

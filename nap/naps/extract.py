@@ -134,7 +134,7 @@ class NapAccumulator:
     """
 
     def __init__(self, geometry: Geometry, layers: Sequence[LayerGeometry], n_groups: dict[str, int],
-                 probe_size: int = 0, flush_every: int = 8):
+                 probe_size: int = 0, flush_every: int = 8, device: str | torch.device = "cpu"):
         self.geometry = geometry
         self.layers = list(layers)
         self._layer = {g.name: g for g in self.layers}
@@ -149,6 +149,8 @@ class NapAccumulator:
         self._partial: dict[str, torch.Tensor] = {}
         self._pending = 0
         self._batch: _Batch | None = None
+        self.device = torch.device(device)  # window sums stay where the activations are (CPU or GPU)
+        self._scratch = torch.empty(0, dtype=torch.float32, device=self.device)
         self.counts = {k: torch.zeros(n, dtype=torch.int64) for k, n in self.n_groups.items()}
         self.probe = {g.name: torch.zeros(probe_size, g.channels, dtype=torch.float32) for g in self.layers}
         self.probe_filled = torch.zeros(probe_size, dtype=torch.int64)
@@ -168,7 +170,7 @@ class NapAccumulator:
         for g in self.layers:
             if g.name not in self._sums:
                 shape = (g.positions, self.total_groups, g.channels)
-                self._sums[g.name] = torch.zeros(shape, dtype=torch.float64)
+                self._sums[g.name] = torch.zeros(shape, dtype=torch.float64, device=self.device)
         return self._sums
 
     def flush(self) -> None:
@@ -196,7 +198,7 @@ class NapAccumulator:
         return out
 
     def state(self) -> dict[str, np.ndarray]:
-        return {name: t.numpy().copy() for name, t in self.tensors().items()}
+        return {name: t.cpu().numpy().copy() for name, t in self.tensors().items()}
 
     def load_state(self, state: dict[str, np.ndarray]) -> None:
         for name, t in self.tensors().items():
@@ -256,7 +258,7 @@ class NapAccumulator:
         if batch is None:
             raise RuntimeError("NapAccumulator.add_layer outside begin()/end()")
         length = a.shape[2]
-        rows = torch.empty(a.shape[0] * length, a.shape[1], dtype=torch.float32)
+        rows = self._rows(a.shape[0] * length, a.shape[1])
         for i in range(a.shape[0]):  # 2-D transposing copies: a 3-D one is many times slower
             rows[i * length:(i + 1) * length].copy_(a[i].t())
         if batch.n:
@@ -264,8 +266,8 @@ class NapAccumulator:
             # position-major, so the bag offsets are p*n + start[group]
             p = np.arange(g.positions, dtype=np.int64)
             start = batch.b * length + g.offset + batch.t * g.step
-            idx = torch.from_numpy(np.add.outer(p, start).reshape(-1))
-            offsets = torch.from_numpy(np.add.outer(batch.n * p, batch.starts).reshape(-1))
+            idx = torch.from_numpy(np.add.outer(p, start).reshape(-1)).to(self.device)
+            offsets = torch.from_numpy(np.add.outer(batch.n * p, batch.starts).reshape(-1)).to(self.device)
             out = F.embedding_bag(idx, rows, offsets, mode="sum").view(g.positions, self.total_groups, -1)
             if name in self._partial:
                 self._partial[name].add_(out)
@@ -274,9 +276,16 @@ class NapAccumulator:
         if batch.probe is not None:
             b, t, dest = batch.probe
             start = b * length + g.offset + t * g.step
-            idx = torch.from_numpy(np.add.outer(start, np.arange(g.positions)).reshape(-1))
-            offsets = torch.arange(0, idx.numel(), g.positions)
-            self.probe[name][torch.from_numpy(dest)] = F.embedding_bag(idx, rows, offsets, mode="mean")
+            idx = torch.from_numpy(np.add.outer(start, np.arange(g.positions)).reshape(-1)).to(self.device)
+            offsets = torch.arange(0, idx.numel(), g.positions, device=self.device)
+            means = F.embedding_bag(idx, rows, offsets, mode="mean")
+            self.probe[name][torch.from_numpy(dest)] = means.cpu()
+
+    def _rows(self, n: int, channels: int) -> torch.Tensor:
+        """A reused (n, channels) float32 buffer: fresh large allocations cost page faults every batch."""
+        if self._scratch.numel() < n * channels:
+            self._scratch = torch.empty(n * channels, dtype=torch.float32, device=self.device)
+        return self._scratch[:n * channels].view(n, channels)
 
     def end(self) -> None:
         """Count the batch's frames; flush the float32 partial sums every ``flush_every`` batches."""
@@ -349,7 +358,7 @@ def accumulate(
         with LayerTap(model, layers, callback=acc.add_layer) as tap:
             for i, (names, items) in enumerate(batches):
                 check_items(geometry, items, names)
-                x = pad_batch([it.features for it in items])
+                x = pad_batch([it.features for it in items]).to(acc.device)
                 acc.begin(items)
                 if any(g.name == INPUT for g in layers):
                     acc.add_layer(INPUT, x)

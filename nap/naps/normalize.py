@@ -45,9 +45,10 @@ def group_naps(sums: np.ndarray, counts: np.ndarray, normalization: str, min_cou
     if kept.size == 0:
         empty = np.zeros((0, *sums.shape[1:]))
         return GroupNaps(kept, empty, np.zeros(sums.shape[1:]), empty)
-    means = sums[kept] / counts[kept, None, None]
+    kept_sums = sums[kept] if kept.size < len(counts) else sums
+    means = kept_sums / counts[kept, None, None]
     if normalization == "global_mean":
-        overall = sums[kept].sum(0) / counts[kept].sum()
+        overall = kept_sums.sum(0) / counts[kept].sum()
     else:
         overall = means.mean(0)
     return GroupNaps(kept, means, overall, time_independent(means, overall))

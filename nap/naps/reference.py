@@ -108,3 +108,22 @@ def reference_naps(sums: np.ndarray, counts: np.ndarray, normalization: str, min
     else:
         overall = means.mean(axis=0)
     return np.sort(means - overall, axis=-1)
+
+
+def verify(model: nn.Module, inputs: Sequence[np.ndarray], labels: Sequence[dict[str, np.ndarray]],
+           groups: dict[str, int], layers: list[str] | None = None, normalization: str = "global_mean",
+           ) -> dict[str, float]:
+    """Largest |single pass - reference| of the NAPs per layer (over groupings), on these utterances."""
+    from nap.naps.api import extract_naps
+    from nap.naps.geometry import model_geometry
+
+    geometry = model_geometry(model)
+    chosen = geometry.select(layers)
+    fast = extract_naps(model, inputs, labels, groups, layers=[g.name for g in chosen],
+                        normalization=normalization)
+    sums, counts = reference_sums(model, {g.name: g.module for g in chosen}, inputs, labels, groups,
+                                  geometry.receptive_field, geometry.stride)
+    return {g.name: max(float(np.abs(fast.nap(k, g.name) - reference_naps(sums[g.name][k], counts[k],
+                                                                         normalization, 1)).max())
+                        for k in groups)
+            for g in chosen}

@@ -20,7 +20,6 @@ from nap.naps.geometry import Geometry, LayerGeometry, model_geometry
 from nap.naps.params import NapParams
 from nap.params import ParamError
 
-
 #: Seconds between checkpoints of the accumulators in the work folder (an interrupted
 #: stage resumes from the last one).
 CHECKPOINT_S = 60.0

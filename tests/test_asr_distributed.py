@@ -74,10 +74,15 @@ def train_cli(cmd: list[str], args: list[str], timeout: int = 600) -> None:
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
 
 
-def assert_close_weights(a: Path, b: Path) -> None:
+def assert_close_weights(a: Path, b: Path, lr: float = 1.5e-3) -> None:
+    """Equal up to the summation order of the gradient exchange. Adam's first steps move every
+    weight by about ``lr`` whatever its gradient's size, so a weight whose gradient is near zero
+    may move either way: a few may differ by a few ``lr``, almost all by nothing."""
     wa, wb = (torch.load(x / MODEL, weights_only=True) for x in (a, b))
     for k in wa:
-        assert torch.allclose(wa[k], wb[k], rtol=1e-3, atol=1e-5), k
+        diff = (wa[k] - wb[k]).abs()
+        assert float((diff > 1e-4).float().mean()) < 0.01, k
+        assert float(diff.max()) < 20 * lr, k
 
 
 def test_two_processes_train_like_one_on_synthetic_data(tmp_path):

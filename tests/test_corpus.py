@@ -323,3 +323,24 @@ def test_corpus_params_are_validated():
 def test_librispeech_source_needs_a_root(tmp_path):
     with pytest.raises(ParamError, match="corpus.librispeech_root"):
         build_corpus(tmp_path, CorpusParams.from_dict({"source": "librispeech"}))
+
+
+def test_chapter_statistics_and_figures(small):
+    from nap.corpus import plots, stats
+
+    corpus = Corpus.open(small)
+    rows = {
+        (engine, kind): (frames, med, silent)
+        for engine, kind, frames, med, silent in stats.timing_energy(corpus)
+    }
+    for engine in ("espeak", "flite"):
+        assert rows[(engine, "vowel")][1] > -15 and rows[(engine, "vowel")][2] < 0.02
+        assert rows[(engine, "sil")][1] < -40
+    voices = stats.voice_rows(corpus)
+    assert len(voices) == 7 and sum(r[3] for r in voices) == len(corpus)
+    assert voices[-1][1] == "test_voices"
+    ids = plots.examples(corpus, per_split=2)
+    assert len(ids) == 6 and {corpus[i].split for i in ids} == set(synth.SPLITS)
+    assert plots.players(corpus, ids[:2])._repr_html_().count("<audio") == 2
+    for fig in (plots.phone_histogram(corpus), plots.spectrogram(corpus, ids[0])):
+        assert fig.axes

@@ -32,8 +32,16 @@ def phone_histogram(corpus: Corpus) -> Any:
         if not total:
             continue
         x = np.arange(len(order)) + (k - (len(splits) - 1) / 2) * width
-        ax.bar(x, [counts[p] / total for p in order], width, color=[_COLOURS[PHONE_CLASS[p]] for p in order],
-               alpha=1.0 - 0.3 * k, edgecolor="white", linewidth=0.3, label=split)
+        ax.bar(
+            x,
+            [counts[p] / total for p in order],
+            width,
+            color=[_COLOURS[PHONE_CLASS[p]] for p in order],
+            alpha=1.0 - 0.3 * k,
+            edgecolor="white",
+            linewidth=0.3,
+            label=split,
+        )
     if not total_any:
         ax.text(0.5, 0.5, "this corpus has no true phone timings", ha="center", transform=ax.transAxes)
     ax.set_xticks(range(len(order)), order, rotation=90, fontsize=8)
@@ -56,20 +64,35 @@ def spectrogram(corpus: Corpus, utt_id: str, features: Any = None) -> Any:
     feats = features.get(utt_id) if features is not None and utt_id in features else log_mel(audio)
     hop = getattr(features, "hop_s", 0.01) if features is not None else 0.01
     phones = corpus.true_phones(utt_id) or []
-    fig, (ax_w, ax_s) = plt.subplots(2, 1, figsize=(12, 5), sharex=True, gridspec_kw={"height_ratios": [1, 3]})
+    fig, (ax_w, ax_s) = plt.subplots(
+        2, 1, figsize=(12, 5), sharex=True, gridspec_kw={"height_ratios": [1, 3]}
+    )
     t = np.arange(len(audio)) / 16000
     ax_w.plot(t, audio, lw=0.4, color="0.3")
     ax_w.set_yticks([])
     ax_w.set_title(f"{u.id} — {u.voice} — “{u.text}”", fontsize=9)
-    ax_s.imshow(feats.T, origin="lower", aspect="auto", cmap="magma",
-                extent=(-hop / 2, (len(feats) - 0.5) * hop, -0.5, feats.shape[1] - 0.5))
+    ax_s.imshow(
+        feats.T,
+        origin="lower",
+        aspect="auto",
+        cmap="magma",
+        extent=(-hop / 2, (len(feats) - 0.5) * hop, -0.5, feats.shape[1] - 0.5),
+    )
     ax_s.set_ylabel("mel band")
     ax_s.set_xlabel("time (s)")
     for p, s, e in phones:
         for ax in (ax_w, ax_s):
             ax.axvline(s, color="c", lw=0.6, alpha=0.8)
-        ax_s.text((s + e) / 2, feats.shape[1] - 3, p, color="w" if p != "sil" else "0.6", fontsize=7,
-                  ha="center", va="top", rotation=90 if e - s < 0.04 else 0)
+        ax_s.text(
+            (s + e) / 2,
+            feats.shape[1] - 3,
+            p,
+            color="w" if p != "sil" else "0.6",
+            fontsize=7,
+            ha="center",
+            va="top",
+            rotation=90 if e - s < 0.04 else 0,
+        )
     fig.tight_layout()
     return fig
 
@@ -85,10 +108,14 @@ class Players:
         rows = []
         for caption, audio in self.items:
             buf = io.BytesIO()
-            sf.write(buf, np.asarray(audio, dtype=np.float32), self.sample_rate, format="WAV", subtype="PCM_16")
+            sf.write(
+                buf, np.asarray(audio, dtype=np.float32), self.sample_rate, format="WAV", subtype="PCM_16"
+            )
             data = base64.b64encode(buf.getvalue()).decode()
-            rows.append(f'<div style="margin:4px 0"><div style="font-size:90%">{html.escape(caption)}</div>'
-                        f'<audio controls preload="none" src="data:audio/wav;base64,{data}"></audio></div>')
+            rows.append(
+                f'<div style="margin:4px 0"><div style="font-size:90%">{html.escape(caption)}</div>'
+                f'<audio controls preload="none" src="data:audio/wav;base64,{data}"></audio></div>'
+            )
         return "".join(rows)
 
     def __repr__(self) -> str:
@@ -97,7 +124,9 @@ class Players:
 
 def players(corpus: Corpus, utt_ids: Sequence[str]) -> Players:
     """Players for ``utt_ids`` captioned with split, voice and transcript."""
-    return Players([(f"{corpus[i].split} · {corpus[i].voice} · “{corpus[i].text}”", corpus.audio(i)) for i in utt_ids])
+    return Players(
+        [(f"{corpus[i].split} · {corpus[i].voice} · “{corpus[i].text}”", corpus.audio(i)) for i in utt_ids]
+    )
 
 
 def examples(corpus: Corpus, per_split: int = 2, seed: int = 0) -> list[str]:

@@ -229,7 +229,7 @@ def build_corpus(work: Path, p: CorpusParams) -> dict[str, Any]:
     work = Path(work)
     report = BadInputReport()
     if p.source == "synth":
-        synthesize(
+        synth_summary = synthesize(
             work,
             minutes=p.minutes,
             seed=p.seed,
@@ -285,7 +285,10 @@ def build_corpus(work: Path, p: CorpusParams) -> dict[str, Any]:
     write_index(work, utts)
     write_json(work / "bad_input.json", report.to_dict())
     corpus = Corpus(work, utts, info)
-    return summary(corpus, report)
+    out = summary(corpus, report)
+    if p.source == "synth":
+        out["synthesis_seconds"] = synth_summary["synthesis_seconds"]
+    return out
 
 
 def summary(corpus: Corpus, report: BadInputReport | None = None) -> dict[str, Any]:

@@ -38,7 +38,9 @@ def frame_db(audio: np.ndarray, hop: int = 160) -> np.ndarray:
     return db - db.max()
 
 
-def timing_energy(corpus: Corpus, utterances: int = 200, seed: int = 0, margin_s: float = 0.015) -> list[list[Any]]:
+def timing_energy(
+    corpus: Corpus, utterances: int = 200, seed: int = 0, margin_s: float = 0.015
+) -> list[list[Any]]:
     """Energy inside true vowels, consonants and silences, per engine: the timings checked against the audio.
 
     For up to ``utterances`` utterances (a seeded sample), every 10 ms frame lying inside a
@@ -62,5 +64,7 @@ def timing_energy(corpus: Corpus, utterances: int = 200, seed: int = 0, margin_s
     rows = []
     for (engine, kind), parts in sorted(found.items()):
         v = np.concatenate(parts)
-        rows.append([engine, kind, len(v), round(float(np.median(v)), 1), round(float(np.mean(v < SILENT_DB)), 3)])
+        rows.append(
+            [engine, kind, len(v), round(float(np.median(v)), 1), round(float(np.mean(v < SILENT_DB)), 3)]
+        )
     return rows

@@ -197,20 +197,26 @@ class NapSet:
         if layer not in self.layers:
             raise KeyError(f"no layer {layer!r} in {self.path}; layers: {self.layers}")
 
-    @cached_property
-    def _probe(self) -> dict[str, np.ndarray]:
+    def _probe_file(self) -> Path:
         info = self.meta.get("probe") or {}
         if not info.get("file"):
             raise FileNotFoundError(f"{self.path} has no probe features (probe_frames was 0)")
-        with np.load(self.path / info["file"], allow_pickle=False) as data:
-            return {k: data[k] for k in data.files}
+        return self.path / info["file"]
+
+    @cached_property
+    def _probe(self) -> dict[str, np.ndarray]:
+        """The probe sample's small arrays (the per-layer features are read when asked for)."""
+        with np.load(self._probe_file(), allow_pickle=False) as data:
+            return {k: data[k] for k in data.files if not k.startswith("X__")}
 
     def probe_features(self, layer: str) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray, np.ndarray]:
         """``(X (n, C) float32, {grouping: (n,) int64 group index, -1 none}, utt_index (n,), split (n,))``."""
         self._check_layer(layer)
         data = self._probe
+        with np.load(self._probe_file(), allow_pickle=False) as f:
+            x = f[f"X__{layer}"]
         labels = {k: data[f"label__{k}"].astype(np.int64) for k in self.groupings}
-        return (data[f"X__{layer}"], labels, data["utt_index"].astype(np.int64), data["split"].astype(str))
+        return x, labels, data["utt_index"].astype(np.int64), data["split"].astype(str)
 
     @property
     def probe_utterances(self) -> list[str]:

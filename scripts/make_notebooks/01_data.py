@@ -1,6 +1,6 @@
 """Write chapters/01_data.ipynb (chapter 1: the data), without outputs.
 
-    python scripts/make_notebooks/01_data.py
+python scripts/make_notebooks/01_data.py
 """
 
 from __future__ import annotations
@@ -18,7 +18,9 @@ params = {}           # changes to the profile, e.g. {"asr.epochs": 3}
 artifacts = None      # artifact folder; None = artifacts/<profile>/"""
 
 CELLS: list[tuple[str, str]] = [
-    ("md", """\
+    (
+        "md",
+        """\
 # 1. Data: an embedded speech corpus with true phone timings
 
 The paper trains its recognizer on LibriSpeech. Nothing can be downloaded here, so the
@@ -37,41 +39,62 @@ uses them to measure how often its phoneme alignment is right.
 
 Three splits keep evaluation honest: `train`; `test_sentences`, held-out sentences spoken by
 training voices; `test_voices`, held-out sentences spoken by voices never heard in training
-(espeak-ng language + variant pairs not used for training, and a flite voice not used for training)."""),
+(espeak-ng language + variant pairs not used for training, and a flite voice not used for training).""",
+    ),
     ("code", PARAMETERS),
     ("code", "import nap\n\nstudy = nap.Study(profile, params, artifacts)"),
-    ("code", """\
+    (
+        "code",
+        """\
 from nap.corpus import plots, stats
 from nap.display import table
 
 corpus = study.corpus()
 summary = study.summary("corpus")
-study.parameter_table("corpus")"""),
+study.parameter_table("corpus")""",
+    ),
     ("md", "## What the corpus holds"),
-    ("code", """\
+    (
+        "code",
+        """\
 print(f"{summary['hours']:.2f} hours in {summary['utterances']} utterances by {summary['voices']} voices "
       f"({', '.join(summary['engines'])}); {summary['phones']} true phones (silences not counted).")
 print(f"utterances left out as bad input: {summary.get('bad_input_skipped', 0)}, "
       f"files resampled to 16 kHz: {summary.get('resampled', 0)}")
 rows = [list(r.values()) for r in corpus.stats()]
-table(rows, list(corpus.stats()[0]), title="splits")"""),
-    ("md", """\
+table(rows, list(corpus.stats()[0]), title="splits")""",
+    ),
+    (
+        "md",
+        """\
 Every voice with its splits. Training voices also speak the held-out sentences of
-`test_sentences`; the voices of `test_voices` speak nothing else."""),
-    ("code", """\
-table(stats.voice_rows(corpus), ["speaker", "splits", "voice", "utterances", "minutes"], title="voices")"""),
-    ("md", """\
+`test_sentences`; the voices of `test_voices` speak nothing else.""",
+    ),
+    (
+        "code",
+        """\
+table(stats.voice_rows(corpus), ["speaker", "splits", "voice", "utterances", "minutes"], title="voices")""",
+    ),
+    (
+        "md",
+        """\
 ## Phones
 
 How often each phone occurs, as a share of each split's phones (silence not counted),
 ordered and coloured by phonetic class: the held-out splits should test the phones the
-recognizer was trained on, in similar proportions."""),
-    ("code", """\
+recognizer was trained on, in similar proportions.""",
+    ),
+    (
+        "code",
+        """\
 fig = plots.phone_histogram(corpus)
 counts = corpus.phone_counts("train")
 rare = sorted(counts, key=counts.get)[:3]
-print(f"{len(counts)} different phones in train; rarest: " + ", ".join(f"{p} ({counts[p]})" for p in rare))"""),
-    ("md", """\
+print(f"{len(counts)} different phones in train; rarest:", ", ".join(f"{p} ({counts[p]})" for p in rare))""",
+    ),
+    (
+        "md",
+        """\
 ## Do the timings match the audio?
 
 The engines report where each phone starts (espeak-ng: the sample of each phoneme event;
@@ -80,36 +103,52 @@ frame inside a phone (15 ms away from its edges), in dB below the loudest frame 
 utterance: vowels must be loud and almost never silent, silences quiet. Consonants lie
 between, since the closure of a stop is silent by nature. (`nap/corpus/espeak.py` explains
 the one correction made to espeak-ng's event times: a stop's closure is written before its
-event.)"""),
-    ("code", """\
+event.)""",
+    ),
+    (
+        "code",
+        """\
 rows = stats.timing_energy(corpus, utterances=200, seed=0)
 table(rows, ["engine", "phones", "frames", "median dB", f"share below {stats.SILENT_DB:g} dB"],
-      title="frame energy inside true phones (200 utterances)")"""),
-    ("md", """\
+      title="frame energy inside true phones (200 utterances)")""",
+    ),
+    (
+        "md",
+        """\
 ## One utterance
 
 The waveform and the log-mel spectrogram the network sees (next section), with the true
-phone boundaries (cyan) and labels:"""),
-    ("code", """\
+phone boundaries (cyan) and labels:""",
+    ),
+    (
+        "code",
+        """\
 features = study.features()
 utt = plots.examples(corpus, per_split=1, seed=1)[1]
-fig = plots.spectrogram(corpus, utt, features)"""),
+fig = plots.spectrogram(corpus, utt, features)""",
+    ),
     ("md", "## Listen\n\nTwo utterances of every split, from different engines where the split has several:"),
     ("code", "plots.players(corpus, plots.examples(corpus, per_split=2, seed=0))"),
-    ("md", """\
+    (
+        "md",
+        """\
 ## Features
 
 The network's input (paper §2.1): 128 log-mel bands every 10 ms from 16 kHz audio, with a
 25 ms window (FFT of 512 points), z-normalized over each utterance as in the `speechless`
 code the paper builds on. `nap/features.py` documents each choice; all features of the
-corpus are computed once and cached in one float16 array."""),
-    ("code", """\
+corpus are computed once and cached in one float16 array.""",
+    ),
+    (
+        "code",
+        """\
 fsum = study.summary("features")
 x = features.get(utt)
 print(f"{fsum['utterances']} utterances, {fsum['frames']} frames x {fsum['n_mels']} bands "
       f"({fsum['megabytes']} MB); one frame every {features.hop_s * 1000:g} ms")
 print(f"utterance {utt}: features {x.shape}, mean {x.mean():.3f}, std {x.std():.3f}")
-study.parameter_table("features")"""),
+study.parameter_table("features")""",
+    ),
 ]
 
 
@@ -125,7 +164,7 @@ def build() -> nbformat.NotebookNode:
             if src == PARAMETERS:
                 cell.metadata["tags"] = ["parameters"]
             nb.cells.append(cell)
-    for cell in nb.cells:          # stable ids: the file does not change when regenerated
+    for cell in nb.cells:  # stable ids: the file does not change when regenerated
         cell["id"] = f"c{nb.cells.index(cell):02d}"
     return nb
 

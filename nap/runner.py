@@ -132,11 +132,12 @@ def build_book(root: Path | None = None, strict: bool = True) -> Path:
     ``root`` holds ``_config.yml``, ``_toc.yml`` and ``book/`` (tests build a copy elsewhere).
     """
     root = root or project_root()
-    cmd = [sys.executable, "-m", "jupyter_book", "build", str(root), "--builder", "html"]
+    launcher = "import sys; from jupyter_book.cli.main import main; sys.exit(main())"
+    cmd = [sys.executable, "-c", launcher, "build", str(root), "--builder", "html"]
     if strict:
         cmd += ["-W", "-n", "--keep-going"]
     env = dict(os.environ, PYDEVD_DISABLE_FILE_VALIDATION="1")
-    print("[nap] building the book:", " ".join(cmd[2:]))
+    print("[nap] building the book:", "jupyter-book", " ".join(cmd[3:]))
     proc = subprocess.run(cmd, cwd=root, env=env, text=True, capture_output=True)
     log = root / "_build" / "build.log"
     log.parent.mkdir(parents=True, exist_ok=True)

@@ -12,6 +12,7 @@ venv="${NAP_VENV:-.venv}"
 
 # -- system packages --------------------------------------------------------------------
 apt_pkgs=(flite fortunes festival festvox-kallpc16k)
+command -v npm >/dev/null || apt_pkgs+=(npm)
 [ $want_test = 1 ] && apt_pkgs+=(chromium chromium-driver)
 missing=()
 for p in "${apt_pkgs[@]}"; do
@@ -49,5 +50,8 @@ extras=""
 [ $want_test = 1 ] && extras="[test]"
 "${pip[@]}" -e ".$extras"
 "$venv/bin/python" -m ipykernel install --sys-prefix --name python3 >/dev/null
+# The website serves the widget JavaScript and MathJax itself: fetch them from npm now
+# (pinned versions, checked against SHA-256 sums) so that book builds are offline.
+"$venv/bin/python" -m nap.website install
 echo "$stamp_src" > "$venv/.nap-setup"
 echo "[setup] done"

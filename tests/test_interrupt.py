@@ -106,7 +106,8 @@ def test_killed_book_build_rebuilds(tiny_site, tmp_path):
     site = tmp_path / "site"
     shutil.copytree(tiny_site, site, ignore=shutil.ignore_patterns("_build"))
     proc = subprocess.Popen(
-        [sys.executable, "-m", "jupyter_book", "build", str(site), "--builder", "html"],
+        [sys.executable, "-c", "import sys; from jupyter_book.cli.main import main; sys.exit(main())",
+         "build", str(site), "--builder", "html"],
         cwd=site, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
     )
     deadline = time.time() + 120

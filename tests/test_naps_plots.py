@@ -11,7 +11,11 @@ import pytest  # noqa: E402
 
 from nap.naps import NapSet, build_naps  # noqa: E402
 from nap.naps.plots import figure1_data, pick_group, pick_groups, plot_figure1, plot_nap_grid  # noqa: E402
-from tests.test_naps_stage import _inputs, _params  # noqa: E402
+
+try:  # python -m pytest puts the project on the path; plain pytest the tests folder
+    from tests.test_naps_stage import _inputs, _params  # noqa: E402
+except ImportError:
+    from test_naps_stage import _inputs, _params  # noqa: E402
 
 
 @pytest.fixture(scope="module")

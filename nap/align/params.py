@@ -25,6 +25,7 @@ class AlignParams(StageParams):
     min_count: int = param(20, "groups with fewer frames than this are left out of the groups (and reported)")
     max_utterances: int = param(0, "label at most this many utterances per split (0: all)")
     chunk: int = param(100, "utterances per resumable part (a killed run resumes after the last part)")
+    threads: int = param(2, "torch CPU threads for the recognizer's forward pass (0: leave torch's default)")
 
     def check(self) -> None:
         if not self.splits:
@@ -42,5 +43,7 @@ class AlignParams(StageParams):
             raise ParamError(f"parameter 'align.min_count' must be >= 0, got {self.min_count}")
         if self.max_utterances < 0:
             raise ParamError(f"parameter 'align.max_utterances' must be >= 0, got {self.max_utterances}")
+        if self.threads < 0:
+            raise ParamError(f"parameter 'align.threads' must be >= 0, got {self.threads}")
         if self.chunk < 1:
             raise ParamError(f"parameter 'align.chunk' must be at least 1, got {self.chunk}")

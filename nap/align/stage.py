@@ -136,17 +136,33 @@ def label_parts(
 
     items = select_utterances(corpus, p)
     chunks = [items[i : i + p.chunk] for i in range(0, len(items), p.chunk)]
-    parts = []
+    paths = [work / "parts" / f"part-{k:04d}.npz" for k in range(len(chunks))]
+    parts: list[dict[str, np.ndarray] | None] = [
+        _load_npz(path) if path.is_file() else None for path in paths
+    ]
+    for k, chunk in enumerate(chunks):
+        if parts[k] is not None and list(parts[k]["utterances"]) != [u for u, _, _ in chunk]:  # type: ignore[index]
+            parts[k] = None  # written for another selection of utterances
+    # the true transcripts' words in one batch (the G2P batches words of equal length)
+    start = time.time()
+    letters.prefetch(
+        w
+        for chunk, part in zip(chunks, parts, strict=True)
+        if part is None
+        for _, _, t in chunk
+        for w in normalize_transcript(t).split()
+    )
+    prefetch_s = time.time() - start
+    n_todo = max(sum(len(c) for c, part in zip(chunks, parts, strict=True) if part is None), 1)
     with tqdm(total=len(items), desc="align", unit="utt", mininterval=2.0) as bar:
         for k, chunk in enumerate(chunks):
-            path = work / "parts" / f"part-{k:04d}.npz"
-            part = _load_npz(path) if path.is_file() else None
-            if part is None or list(part["utterances"]) != [u for u, _, _ in chunk]:
+            if parts[k] is None:
                 part = _label_part(chunk, corpus, features, rec, letters, p)
-                _save_npz(path, part)
-            parts.append(part)
+                part["seconds"] = part["seconds"] + prefetch_s * len(chunk) / n_todo
+                _save_npz(paths[k], part)
+                parts[k] = part
             bar.update(len(chunk))
-    return parts
+    return parts  # type: ignore[return-value]
 
 
 def _splits_report(
@@ -170,6 +186,10 @@ def build_alignment(
 ) -> dict:
     """Label every frame of the selected splits and write the stage's files into ``work``."""
     work = Path(work)
+    if p.threads:
+        import torch
+
+        torch.set_num_threads(p.threads)
     rec = RecognizerAdapter(recognizer, features)
     letters = G2PLetters(g2p)
     parts = label_parts(work, p, corpus, features, rec, letters)

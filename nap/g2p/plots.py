@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
 
 from nap.g2p.assign import Assignment
 
@@ -16,8 +18,7 @@ def learning_curves(history: Sequence[dict[str, Any]]) -> Figure:
     if not history:
         raise ValueError("the history is empty: the model has not been evaluated yet")
     epochs = [h["epoch"] for h in history]
-    fig = Figure(figsize=(9, 3.2), layout="constrained")
-    ax1, ax2 = fig.subplots(1, 2)
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9, 3.2), layout="constrained")
     ax1.plot(epochs, [h["train_loss"] for h in history], "o-", label="train (running mean)")
     ax1.plot(epochs, [h["dev_loss"] for h in history], "s-", label="dev (teacher forcing)")
     ax1.set(xlabel="epoch", ylabel="cross-entropy per phone", title="loss")
@@ -37,17 +38,11 @@ def _draw(ax: Any, a: Assignment) -> Any:
     ax.set_xticks(range(len(a.word)), [f"{c.upper()}\n{p}" for c, p in a.pairs()])
     ax.set_yticks(range(len(a.phones)), a.phones)
     for col, row in enumerate(a.letter_index):
-        ax.add_patch(_box(col, row))
+        ax.add_patch(Rectangle((col - 0.5, row - 0.5), 1, 1, fill=False, edgecolor="red", linewidth=1.5))
     ax.set_xlabel("letter / assigned phone")
     ax.set_ylabel("phone emitted")
     ax.set_title(f"{a.word.upper()}  /{' '.join(a.phones)}/", fontsize=10)
     return im
-
-
-def _box(col: int, row: int) -> Any:
-    from matplotlib.patches import Rectangle
-
-    return Rectangle((col - 0.5, row - 0.5), 1, 1, fill=False, edgecolor="red", linewidth=1.5)
 
 
 def attention_maps(assignments: Sequence[Assignment], cols: int = 4) -> Figure:
@@ -56,8 +51,8 @@ def attention_maps(assignments: Sequence[Assignment], cols: int = 4) -> Figure:
         raise ValueError("no assignments to draw")
     cols = min(cols, len(assignments))
     rows = -(-len(assignments) // cols)
-    fig = Figure(figsize=(2.6 * cols + 0.8, 2.7 * rows), layout="constrained")
-    axes = np.atleast_1d(fig.subplots(rows, cols)).ravel()
+    fig, grid = plt.subplots(rows, cols, figsize=(2.6 * cols + 0.8, 2.7 * rows), layout="constrained")
+    axes = np.atleast_1d(grid).ravel()
     im = None
     for ax, a in zip(axes, assignments, strict=False):
         im = _draw(ax, a)

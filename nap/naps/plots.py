@@ -31,6 +31,7 @@ class Figure1Data:
     nap: np.ndarray  # (C, P) each channel sorted (E)
     normalization: str
     hop_s: float
+    pad: int = 0  # input frames the recognizer adds before the utterance (silence)
 
 
 def _label_index(labels: Any, grouping: str, group: str) -> int:
@@ -69,16 +70,23 @@ def pick_groups(napset: NapSet, grouping: str, n: int = 4) -> list[str]:
     return [napset.groups(grouping)[i] for i in top]
 
 
-def figure1_data(napset: NapSet, model: torch.nn.Module, features: Any, labels: Any, grouping: str,
+def figure1_data(napset: NapSet, recognizer: Any, features: Any, labels: Any, grouping: str,
                  group: str, layer: str, utterance: str | None = None, hop_s: float = 0.01) -> Figure1Data:
-    """Everything Figure 1 shows for ``group`` in ``layer``: one utterance's windows, the corpus means."""
+    """Everything Figure 1 shows for ``group`` in ``layer``: one utterance's windows, the corpus means.
+
+    ``recognizer`` is the study's recognizer (its ``.model``, and its input preparation such as
+    silence padding) or a bare ``nn.Module``.
+    """
+    from nap.naps.stage import network_input
+
+    model = getattr(recognizer, "model", recognizer)
     kept = napset.groups(grouping)
     if group not in kept:
         raise KeyError(f"group {group!r} has no NAP in {grouping!r} (kept groups: {kept}; "
                        f"left out: {napset.left_out(grouping)})")
     gi = kept.index(group)
     utt = utterance or pick_utterance(labels, grouping, group)
-    spec = np.asarray(features.get(utt), dtype=np.float32).T
+    spec = network_input(recognizer)(features.get(utt)).T
     geo = napset.geometry
     lab = labels.labels(utt, (grouping,))[grouping]
     frames = np.flatnonzero(lab == _label_index(labels, grouping, group))
@@ -99,7 +107,7 @@ def figure1_data(napset: NapSet, model: torch.nn.Module, features: Any, labels: 
     return Figure1Data(
         grouping, group, layer, utt, spec, frames, [geo.input_window(int(t)) for t in frames], instance,
         int(napset.counts(grouping)[gi]), mean, mean - overall, napset.nap(grouping, layer)[gi],
-        napset.normalization, hop_s,
+        napset.normalization, hop_s, int(getattr(recognizer, "pad", 0) or 0),
     )
 
 
@@ -122,16 +130,17 @@ def plot_figure1(d: Figure1Data, max_windows: int = 6) -> Any:
     fig = plt.figure(figsize=(13, 6.2), layout="constrained")
     grid = fig.add_gridspec(2, 4, height_ratios=[1.0, 1.25])
     ax = fig.add_subplot(grid[0, :])
-    t_end = d.spectrogram.shape[1] * d.hop_s
+    t0 = -d.pad * d.hop_s  # time 0 = the utterance's start; the recognizer's padding lies before it
+    n_mels, n_frames = d.spectrogram.shape
     ax.imshow(d.spectrogram, aspect="auto", origin="lower", cmap="magma",
-              extent=(0, t_end, 0, d.spectrogram.shape[0]), interpolation="nearest")
+              extent=(t0, t0 + n_frames * d.hop_s, 0, n_mels), interpolation="nearest")
     shown = d.windows[:: max(1, -(-len(d.windows) // max_windows))][:max_windows]
     colors = plt.cm.tab10(np.arange(len(shown)) % 10)
     for i, (w, c) in enumerate(zip(shown, colors, strict=True)):
         y0 = d.spectrogram.shape[0] * (0.05 + 0.9 * i / max(len(shown), 1))
-        ax.axvspan(w.start * d.hop_s, w.stop * d.hop_s, color=c, alpha=0.12)
-        ax.plot([w.start * d.hop_s, w.stop * d.hop_s], [y0, y0], color=c, lw=3)
-    ax.set_xlabel("time (s)")
+        ax.axvspan(t0 + w.start * d.hop_s, t0 + w.stop * d.hop_s, color=c, alpha=0.12)
+        ax.plot([t0 + w.start * d.hop_s, t0 + w.stop * d.hop_s], [y0, y0], color=c, lw=3)
+    ax.set_xlabel("time (s)" + (f"; {d.pad} frames of silence padding at both ends" if d.pad else ""))
     ax.set_ylabel("mel band")
     width = d.windows[0].stop - d.windows[0].start
     ax.set_title(f"A: input windows ({width} frames each) of {len(d.windows)} "

@@ -112,10 +112,17 @@ def reference_naps(sums: np.ndarray, counts: np.ndarray, normalization: str, min
 
 def verify(model: nn.Module, inputs: Sequence[np.ndarray], labels: Sequence[dict[str, np.ndarray]],
            groups: dict[str, int], layers: list[str] | None = None, normalization: str = "global_mean",
-           ) -> dict[str, float]:
-    """Largest |single pass - reference| of the NAPs per layer (over groupings), on these utterances."""
+           max_frames: int | None = None) -> dict[str, float]:
+    """Largest |single pass - reference| of the NAPs per layer (over groupings), on these utterances.
+
+    ``max_frames`` keeps the reference cheap: only each utterance's first ``max_frames``
+    output frames keep their labels (for both computations).
+    """
     from nap.naps.api import extract_naps
     from nap.naps.geometry import model_geometry
+
+    if max_frames is not None:
+        labels = [{k: np.where(np.arange(len(v)) < max_frames, v, -1) for k, v in lab.items()} for lab in labels]
 
     geometry = model_geometry(model)
     chosen = geometry.select(layers)

@@ -35,6 +35,16 @@ def _split_of(utt: str, labels: Any, corpus: Any) -> str:
     return ""
 
 
+def network_input(recognizer: Any) -> Any:
+    """``features (frames, n_mels) -> the network's input (frames', n_mels)``: the recognizer's own
+    preparation (e.g. silence padded at both ends, which its output frames and so the labels
+    count), or the features unchanged."""
+    padded = getattr(recognizer, "padded", None)
+    if callable(padded):
+        return lambda f: np.asarray(padded(np.asarray(f, dtype=np.float32)), dtype=np.float32)
+    return lambda f: np.asarray(f, dtype=np.float32)
+
+
 def select_layers(geometry: Geometry, layers: list[str] | None) -> list[LayerGeometry]:
     """The layers to profile (chain order); an unknown name raises ParamError naming it."""
     if layers is None:
@@ -93,8 +103,10 @@ def build_naps(work: Path, p: NapParams, corpus: Any, features: Any, recognizer:
     too_short = [u for u in utts if lengths[u] == 0]
     utts = [u for u in utts if lengths[u] > 0]
 
+    prepare = network_input(recognizer)
+
     def load(u: str) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-        return np.asarray(features.get(u), dtype=np.float32).T, frame_labels(u)
+        return prepare(features.get(u)).T, frame_labels(u)
 
     plan = plan_probe(utts, frame_labels, p.probe_frames, p.seed) if p.probe_frames else None
     t0 = time.time()

@@ -176,7 +176,7 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--hidden", type=int, default=2048)
     ap.add_argument("--k7-layers", type=int, default=7)
     ap.add_argument("--classes", type=int, default=31)
-    ap.add_argument("--utterances", type=int, default=16, help="corpus for the time ratio")
+    ap.add_argument("--utterances", type=int, default=24, help="corpus for the time ratio")
     ap.add_argument("--reference-utterances", type=int, default=None,
                     help="utterances for the reference comparison (default: the whole corpus)")
     ap.add_argument("--rss-utterances", type=int, default=6,

@@ -53,6 +53,7 @@ def groups_table(labels: Any, grouping: str) -> Table:
 def summary_table(summary: dict[str, Any]) -> Table:
     """The stage's headline numbers as a two-column table."""
     keep = ["utterances", "frames", "audio_hours", "labelling_seconds", "audio_seconds_per_second",
-            "frames_per_audio_second", "grapheme_labelled", "phoneme_labelled", "phoneme_accuracy",
-            "phoneme_accuracy_true_transcript", "phoneme_class_accuracy", "phoneme_coverage"]  # fmt: skip
+            "frames_per_audio_second", "phoneme_frames_per_audio_second", "grapheme_labelled",
+            "phoneme_labelled", "phoneme_accuracy", "phoneme_accuracy_true_transcript",
+            "phoneme_class_accuracy", "phoneme_coverage", "g2p_failed_words"]  # fmt: skip
     return table([(k, summary[k]) for k in keep if k in summary], ["number", "value"], title="align stage")

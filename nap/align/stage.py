@@ -293,6 +293,9 @@ def _summary(
         "labelling_seconds": round(seconds, 1),
         "audio_seconds_per_second": round(audio_s / seconds, 1) if seconds else None,
         "frames_per_audio_second": round(n / audio_s, 2) if audio_s else None,
+        "phoneme_frames_per_audio_second": round(int((joined["phoneme"] >= 0).sum()) / audio_s, 2)
+        if audio_s
+        else None,
         "grapheme_labelled": round(float((joined["grapheme"] >= 0).mean()), 4) if n else None,
         "phoneme_labelled": round(float((joined["phoneme"] >= 0).mean()), 4) if n else None,
         "groups_kept": {g: len(v) for g, v in meta["groups"].items()},

@@ -11,7 +11,7 @@ from pathlib import Path
 
 PARAMETERS = '''profile = "default"   # tiny | default | paper | path/to/profile.yaml
 params = {}           # changes to the profile, e.g. {"asr.epochs": 3}
-artifacts = None      # artifact folder; None = artifacts/<profile>/'''
+artifacts = None      # artifact folder (None: artifacts/<profile>/)'''
 
 CELLS: list[tuple[str, str]] = [
     ("md", """# 5. Time-independent neuron activation profiles

@@ -102,6 +102,8 @@ def reference_sums(
 def reference_naps(sums: np.ndarray, counts: np.ndarray, normalization: str, min_count: int) -> np.ndarray:
     """The definition, spelled out: kept groups' means, minus the normalization, sorted per channel."""
     kept = [g for g in range(len(counts)) if counts[g] >= max(min_count, 1)]
+    if not kept:
+        return np.zeros((0, *np.shape(sums)[1:]))
     means = np.stack([sums[g] / counts[g] for g in kept])
     if normalization == "global_mean":
         overall = sum(sums[g] for g in kept) / sum(counts[g] for g in kept)
@@ -122,7 +124,8 @@ def verify(model: nn.Module, inputs: Sequence[np.ndarray], labels: Sequence[dict
     from nap.naps.geometry import model_geometry
 
     if max_frames is not None:
-        labels = [{k: np.where(np.arange(len(v)) < max_frames, v, -1) for k, v in lab.items()} for lab in labels]
+        labels = [{k: np.where(np.arange(len(v)) < max_frames, v, -1) for k, v in lab.items()}
+                  for lab in labels]
 
     geometry = model_geometry(model)
     chosen = geometry.select(layers)
@@ -130,7 +133,9 @@ def verify(model: nn.Module, inputs: Sequence[np.ndarray], labels: Sequence[dict
                         normalization=normalization)
     sums, counts = reference_sums(model, {g.name: g.module for g in chosen}, inputs, labels, groups,
                                   geometry.receptive_field, geometry.stride)
-    return {g.name: max(float(np.abs(fast.nap(k, g.name) - reference_naps(sums[g.name][k], counts[k],
-                                                                         normalization, 1)).max())
-                        for k in groups)
-            for g in chosen}
+    out = {}
+    for g in chosen:
+        diffs = [np.abs(fast.nap(k, g.name) - reference_naps(sums[g.name][k], counts[k], normalization, 1))
+                 for k in groups]
+        out[g.name] = max((float(d.max()) for d in diffs if d.size), default=float("nan"))
+    return out

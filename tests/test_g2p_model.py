@@ -170,3 +170,28 @@ def test_interrupted_training_resumes_to_the_same_weights(tmp_path):
     a, b = load_weights(tmp_path / "a" / "model.pt"), load_weights(tmp_path / "b" / "model.pt")
     for name in a:
         torch.testing.assert_close(a[name], b[name], rtol=0, atol=0)
+
+
+def test_report_tables_and_figures(g2p, built):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from nap.g2p import plots, report
+
+    summary = built[1]
+    data = report.data_table(summary)
+    assert [r[1] for r in data.rows] == [4000, summary["train_words"], summary["dev_words"], 800]
+    alone = report.metrics_table(g2p.metrics)
+    assert [r[0] for r in alone.rows] == ["attention encoder-decoder (this study)", "paper (Krug et al.)"]
+    assert report.load_benchmark(g2p.path) is None
+    theirs = {**g2p.metrics, "wer": g2p.metrics["wer"] * 2}
+    side = report.metrics_table(g2p.metrics, {"phonetisaurus": theirs})
+    assert side.rows[2][1] == 0.5  # ratio of the WERs
+    assert report.benchmark_path(g2p.path).parent.name == "benchmarks"
+    a = g2p.assign("knight")
+    assert report.assignment_table([a]).rows[0][0] == "KNIGHT"
+    for fig in (plots.learning_curves(g2p.history), plots.attention_maps([a, g2p.assign("who")], cols=4)):
+        assert fig.axes
+        plt.close(fig)

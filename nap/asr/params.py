@@ -31,6 +31,9 @@ class AsrParams(StageParams):
         "utterance, so each frame gets an output (off: the paper's unpadded input)",
     )
     # -- training
+    identity_init: float = param(
+        0.0, "> 0: kernel-7 layers start as identity plus their random weights times this (trains faster)"
+    )
     epochs: int = param(12, "passes over the training split")
     batch_size: int = param(16, "utterances per optimisation step (over all processes)")
     lr: float = param(1.5e-3, "Adam's peak learning rate")
@@ -90,6 +93,8 @@ class AsrParams(StageParams):
         ):
             if getattr(self, name) < 0:
                 raise ParamError(f"parameter 'asr.{name}' must be >= 0, got {getattr(self, name)}")
+        if self.identity_init < 0:
+            raise ParamError(f"parameter 'asr.identity_init' must be >= 0, got {self.identity_init}")
         if self.device not in ("auto", "cpu", "cuda"):
             raise ParamError(f"parameter 'asr.device' must be auto, cpu or cuda, got {self.device!r}")
         if self.max_seconds <= 0:

@@ -61,7 +61,7 @@ class History:
     evals: list[dict[str, Any]] = field(default_factory=list)
     bad_steps: int = 0
     nonfinite_utterances: int = 0
-    cpu_seconds: float = 0.0  # this process's CPU time in training steps (wall time inflates on a busy machine)
+    cpu_seconds: float = 0.0  # CPU time of the training steps (wall time inflates on a busy machine)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -80,11 +80,26 @@ def lr_at(step: int, total: int, p: AsrParams) -> float:
     return p.lr * (p.lr_final + (1 - p.lr_final) * 0.5 * (1 + math.cos(math.pi * progress)))
 
 
-def build_model(arch: Architecture, seed: int) -> Wav2Letter:
-    """A freshly initialised network; the weights depend on ``seed`` only."""
+def build_model(arch: Architecture, seed: int, identity_init: float = 0.0) -> Wav2Letter:
+    """A freshly initialised network; the weights depend on ``seed`` only.
+
+    ``identity_init`` > 0: every layer whose input and output widths agree (the kernel-7
+    stack) starts as the identity (a Dirac kernel) plus its random weights scaled by this
+    factor, so the deep stack first passes its input on and training starts from a shallow
+    network (after ReLU, the identity of a non-negative input is itself).
+    """
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        return Wav2Letter(arch)
+        model = Wav2Letter(arch)
+        if identity_init > 0:
+            with torch.no_grad():
+                for layer in model.layers():
+                    conv = layer.conv
+                    if conv.in_channels == conv.out_channels and conv.stride[0] == 1:
+                        noise = conv.weight * identity_init
+                        torch.nn.init.dirac_(conv.weight)
+                        conv.weight.add_(noise)
+        return model
 
 
 def _augment_seed(seed: int, step: int, position: int) -> int:
@@ -157,7 +172,7 @@ def train(
     if not train_set.items:
         raise TrainingError(f"no usable training utterances (skipped: {dict(train_set.skipped)})")
 
-    model = build_model(arch, p.seed).to(device)
+    model = build_model(arch, p.seed, p.identity_init).to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=p.lr, weight_decay=p.weight_decay)
     fingerprint = train_set.fingerprint()
     history, step, seconds = History(), 0, 0.0

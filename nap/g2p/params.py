@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 from nap.params import ParamError, StageParams, param
 
@@ -35,6 +35,10 @@ class G2PParams(StageParams):
     patience: int = param(4, "stop after this many dev evaluations without a better dev WER")
     beam: int = param(5, "beam width for the held-out evaluation and predictions")
     threads: int = param(2, "torch CPU threads")
+    precision: Literal["float32", "bfloat16"] = param(
+        "float32",
+        "training arithmetic; bfloat16 autocast: ~1.6x faster on CPUs with AVX512-BF16, weights stay float32",
+    )
     time_limit_minutes: float = param(
         0.0,
         "stop training after this many minutes (0 = no limit; a limit makes the result machine-dependent)",

@@ -173,9 +173,13 @@ def train(
             for group in opt.param_groups:
                 group["lr"] = learning_rate(p, prog.step, total)
             target = torch.from_numpy(b.target)
-            logits, _ = net(torch.from_numpy(b.letters), target)
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=p.precision == "bfloat16"):
+                logits, _ = net(torch.from_numpy(b.letters), target)
             loss = F.cross_entropy(
-                logits.flatten(0, 1), target.flatten(), ignore_index=0, label_smoothing=p.label_smoothing
+                logits.float().flatten(0, 1),
+                target.flatten(),
+                ignore_index=0,
+                label_smoothing=p.label_smoothing,
             )
             opt.zero_grad(set_to_none=True)
             loss.backward()

@@ -126,6 +126,44 @@ def run_chapters(
     return report
 
 
+def toc_of_existing_pages(root: Path) -> tuple[Path, list[str]]:
+    """``_toc.yml`` without the pages that do not exist yet (chapters not executed).
+
+    Returns the path of the table of contents to build with (the project's own when every
+    page exists, else a filtered copy under ``_build/``) and the pages left out, so that
+    ``nap run 01`` publishes chapter 1 before the later chapters have run.
+    """
+    import yaml
+
+    toc_path = root / "_toc.yml"
+    toc = yaml.safe_load(toc_path.read_text())
+
+    def exists(entry: str) -> bool:
+        return any((root / f"{entry}{ext}").exists() for ext in ("", ".md", ".ipynb"))
+
+    missing: list[str] = []
+    for part in toc.get("parts", []):
+        kept = []
+        for chapter in part.get("chapters", []):
+            if "file" in chapter and not exists(chapter["file"]):
+                missing.append(chapter["file"])
+            else:
+                kept.append(chapter)
+        part["chapters"] = kept
+    toc["parts"] = [p for p in toc.get("parts", []) if p.get("chapters")]
+    if not exists(toc["root"]):
+        missing.append(toc["root"])
+        first = toc["parts"][0]["chapters"].pop(0)
+        toc["root"] = first["file"]
+        toc["parts"] = [p for p in toc["parts"] if p.get("chapters")]
+    if not missing:
+        return toc_path, []
+    filtered = root / "_build" / "_toc.partial.yml"
+    filtered.parent.mkdir(parents=True, exist_ok=True)
+    filtered.write_text(yaml.safe_dump(toc, sort_keys=False))
+    return filtered, missing
+
+
 def build_book(root: Path | None = None, strict: bool = True) -> Path:
     """Build the HTML book of the project at ``root`` (execution off, ``-W``); returns the index page.
 
@@ -134,6 +172,10 @@ def build_book(root: Path | None = None, strict: bool = True) -> Path:
     root = root or project_root()
     launcher = "import sys; from jupyter_book.cli.main import main; sys.exit(main())"
     cmd = [sys.executable, "-c", launcher, "build", str(root), "--builder", "html"]
+    toc, missing = toc_of_existing_pages(root)
+    if missing:
+        print(f"[nap] not executed yet, left out of the book: {', '.join(missing)}")
+        cmd += ["--toc", str(toc)]
     if strict:
         cmd += ["-W", "-n", "--keep-going"]
     env = dict(os.environ, PYDEVD_DISABLE_FILE_VALIDATION="1")

@@ -263,6 +263,7 @@ def test_explain_figures_and_tables(tmp_path, inputs):
         plots.plot_per_phone(labels.accuracy["test_sentences"]["decoded"]),
         plots.plot_group_counts(labels),
         plots.plot_shift(accuracy.shift_curve(labels, corpus, "test_sentences", [-0.02, 0.0, 0.02])),
+        plots.plot_shift(labels.timing),
     ):
         assert fig.axes
         fig.savefig(tmp_path / "fig.png")
@@ -281,8 +282,15 @@ def test_shift_curve_peaks_where_the_truth_is(tmp_path, inputs):
     labels = FrameLabels.open(tmp_path)
     curve = accuracy.shift_curve(labels, corpus, "test_sentences", [-0.02, 0.0, 0.02])
     # unshifted: 13 of 14 as in the stage's report; a whole frame (20 ms) off, fewer are right
-    assert curve["accuracy"][1] == pytest.approx(13 / 14) and curve["frames"][1] == 14
+    assert curve["accuracy"][1] == pytest.approx(13 / 14) and curve["frames"] == 14
     assert max(curve["accuracy"][0], curve["accuracy"][2]) < 13 / 14
+    assert curve["best_shift_s"] == 0.0 and curve["best_accuracy"] == pytest.approx(13 / 14)
+    # the stage stores the same curve (finer shifts) for its evaluation split
+    timing = labels.timing
+    assert timing["split"] == "test_sentences"
+    k = timing["decoded"]["shift_s"].index(0.0)
+    assert timing["decoded"]["accuracy"][k] == pytest.approx(13 / 14)
+    assert timing["truth"]["accuracy"][k] == pytest.approx(12 / 14)
 
 
 def test_g2p_letters_batches_caches_and_survives_rejected_words():

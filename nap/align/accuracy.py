@@ -7,7 +7,7 @@ centre; a labelled frame whose centre lies on silence counts as wrong (row ``sil
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
@@ -18,6 +18,8 @@ from nap.phonetics import PHONE_CLASS, SILENCE
 
 #: Rows of the confusion matrix: the true phone (the 39, then silence/outside phones).
 TRUE_NAMES: tuple[str, ...] = (*PHONEMES, SILENCE)
+#: An utterance's true phones: (phone, start s, end s).
+Phones = Sequence[tuple[str, float, float]]
 #: Columns: the cascade's phoneme.
 PRED_NAMES: tuple[str, ...] = PHONEMES
 
@@ -77,30 +79,51 @@ def report(matrix: np.ndarray, total_frames: int | None = None) -> dict[str, obj
     return out
 
 
-def shift_curve(labels: Any, corpus: Any, split: str, shifts_s: Sequence[float]) -> dict[str, list[float]]:
-    """Accuracy of the cascade when the truth is read ``shift`` seconds after each frame's centre.
+def shift_accuracy(
+    items: Iterable[tuple[np.ndarray, np.ndarray, Sequence[tuple[str, float, float]]]],
+    shifts_s: Sequence[float],
+) -> dict[str, Any]:
+    """Accuracy when the truth is read ``shift`` seconds after each labelled frame's centre.
 
-    A CTC recognizer may emit a letter before or after the sound it stands for; the shift
-    with the best accuracy shows by how much (positive: the phone comes later than the
-    frame's centre). Uses the stored labels and the corpus' true phones of ``split``.
+    ``items``: per utterance, the cascade's phoneme per frame (-1 none), the frames' centres
+    (s) and the true phones. A CTC recognizer may emit a letter before or after the sound
+    it stands for; the shift with the best accuracy shows by how much (positive: the phone
+    sounds after the frame's centre, i.e. the letter is emitted early).
     """
-    names = labels.groups["phoneme"]
-    to_phone = np.array([PHONEMES.index(n) for n in names] + [NONE], dtype=np.int64)
     correct = np.zeros(len(shifts_s), dtype=np.int64)
     total = 0
-    for utt in labels.utterances:
-        if labels.splits[utt] != split:
+    for pred, centres, phones in items:
+        keep = np.asarray(pred) >= 0
+        if not phones or not keep.any():
             continue
-        phones = corpus.true_phones(utt)
-        if not phones:
-            continue
-        lab = labels.labels(utt, ("phoneme",))["phoneme"]
-        keep = lab >= 0
-        pred = to_phone[lab[keep]]
-        centres = labels.array("centre_s", utt)[keep].astype(np.float64)
+        p, c = np.asarray(pred)[keep], np.asarray(centres, dtype=np.float64)[keep]
         total += int(keep.sum())
         for k, shift in enumerate(shifts_s):
-            true, _ = true_phone_labels(centres + shift, phones)
-            correct[k] += int((true == pred).sum())
-    acc = (correct / total).tolist() if total else [float("nan")] * len(shifts_s)
-    return {"shift_s": [float(s) for s in shifts_s], "accuracy": acc, "frames": [total] * len(shifts_s)}
+            correct[k] += int((true_phone_labels(c + shift, phones)[0] == p).sum())
+    acc = [float(x) for x in correct / total] if total else [None] * len(shifts_s)
+    best = int(np.argmax(correct)) if total else 0
+    return {
+        "shift_s": [round(float(x), 4) for x in shifts_s],
+        "accuracy": acc,
+        "frames": total,
+        "best_shift_s": round(float(shifts_s[best]), 4) if total else None,
+        "best_accuracy": acc[best],
+    }
+
+
+def shift_curve(
+    labels: Any, corpus: Any, split: str, shifts_s: Sequence[float], grouping: str = "phoneme"
+) -> dict[str, Any]:
+    """:func:`shift_accuracy` from stored labels (``phoneme`` or ``phoneme_truetext``) and the corpus."""
+    names = labels.all_groups[grouping]
+    to_phone = np.array([PHONEMES.index(n) for n in names] + [NONE], dtype=np.int64)
+    items = (
+        (
+            to_phone[labels.labels(u, (grouping,))[grouping]],
+            labels.array("centre_s", u),
+            corpus.true_phones(u),
+        )
+        for u in labels.utterances
+        if labels.splits[u] == split
+    )
+    return shift_accuracy(items, shifts_s)

@@ -52,6 +52,10 @@ frames of silence before the utterance, and output frame `t`'s centre is
 ## transcripts.json
 utterance id -> `{"decoded": ..., "truth": ...}`.
 
+## timing.json
+On the evaluation split: the accuracy when the truth is read `shift_s` seconds after each
+labelled frame's centre (decoded and true transcript), with the best shift.
+
 ## accuracy.json, confusion.npz
 Per split and transcript (`decoded`, `truth`): frames with a cascade phoneme, correct
 ones, accuracy, per-phone accuracy. `confusion.npz`: `<split>__<transcript>` (40, 39)
@@ -156,6 +160,11 @@ class FrameLabels:
     def accuracy(self) -> dict[str, Any]:
         """Per split and transcript (``decoded``/``truth``): the accuracy report."""
         return read_json(self.path / "accuracy.json")
+
+    @property
+    def timing(self) -> dict[str, Any]:
+        """Accuracy against the shift at which the truth is read (evaluation split), decoded and truth."""
+        return read_json(self.path / "timing.json")
 
     def confusion(self, split: str, transcript: str = "decoded") -> np.ndarray:
         """(40, 39) counts, rows = true phone (``sil`` last), columns = cascade phoneme."""

@@ -274,25 +274,31 @@ def plot_group_counts(labels: Any) -> Any:
     return fig
 
 
-def plot_shift(curve: Mapping[str, Any]) -> Any:
-    """Accuracy against the time at which the truth is read, relative to the frame centre."""
+def plot_shift(timing: Mapping[str, Any]) -> Any:
+    """Accuracy against the time at which the truth is read, relative to the frame's centre.
+
+    ``timing`` is :attr:`FrameLabels.timing` (curves ``decoded`` and ``truth``) or one curve
+    of :func:`nap.align.accuracy.shift_accuracy`.
+    """
     import matplotlib.pyplot as plt
 
-    x = 1000 * np.asarray(curve["shift_s"])
-    y = np.asarray(curve["accuracy"])
-    fig, ax = plt.subplots(figsize=(7, 3))
-    ax.plot(x, y, marker="o", ms=3)
-    best = int(np.nanargmax(y))
+    curves = {k: timing[k] for k in ("decoded", "truth") if k in timing} or {"cascade": timing}
+    fig, ax = plt.subplots(figsize=(7.5, 3.2))
+    for (name, curve), colour in zip(curves.items(), ("tab:blue", "tab:orange"), strict=False):
+        x = 1000 * np.asarray(curve["shift_s"], dtype=float)
+        y = np.asarray([np.nan if v is None else v for v in curve["accuracy"]], dtype=float)
+        if np.all(np.isnan(y)):
+            continue
+        best = int(np.nanargmax(y))
+        label = "decoded transcript" if name == "decoded" else "true transcript" if name == "truth" else name
+        ax.plot(
+            x, y, marker="o", ms=3, color=colour, label=f"{label}: best {y[best]:.1%} at {x[best]:+.0f} ms"
+        )
+        ax.plot([x[best]], [y[best]], marker="*", ms=10, color=colour)
     ax.axvline(0, color="0.6", lw=0.8)
-    ax.annotate(
-        f"best {y[best]:.1%} at {x[best]:+.0f} ms",
-        (x[best], y[best]),
-        textcoords="offset points",
-        xytext=(5, -15),
-        fontsize=8,
-    )
-    ax.set_xlabel("truth read at frame centre + shift (ms)")
+    ax.set_xlabel("truth read at the frame's centre + shift (ms)")
     ax.set_ylabel("frame accuracy")
     ax.set_title("when do the cascade's phonemes sound?")
+    ax.legend(fontsize=8)
     fig.tight_layout()
     return fig

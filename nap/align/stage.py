@@ -203,6 +203,7 @@ def build_alignment(
     has_truth = bool((joined["phoneme_true"] >= 0).any())
 
     reports, matrices = _splits_report(joined, frame_split, p.splits) if has_truth else ({}, {})
+    timing = _timing(joined, utts, splits, offsets, corpus, p.eval_split) if has_truth else {}
 
     names = {
         "grapheme": GRAPHEMES,
@@ -263,6 +264,7 @@ def build_alignment(
     }
     write_json(work / "transcripts.json", transcripts)
     write_json(work / "accuracy.json", reports)
+    write_json(work / "timing.json", timing)
     _save_npz(
         work / "confusion.npz",
         {**matrices, "true_names": np.array(acc.TRUE_NAMES), "pred_names": np.array(acc.PRED_NAMES)},
@@ -272,7 +274,33 @@ def build_alignment(
     for f in sorted((work / "parts").glob("part-*.npz")):
         f.unlink()
     (work / "parts").rmdir()
-    return _summary(p, parts, joined, meta, reports, has_truth)
+    return _summary(p, parts, joined, meta, reports, timing)
+
+
+#: Shifts (s) at which the truth is read relative to each frame's centre, for the timing curve.
+SHIFTS_S = tuple(k / 100 for k in range(-20, 21))
+
+
+def _timing(
+    joined: dict[str, np.ndarray],
+    utts: np.ndarray,
+    splits: np.ndarray,
+    offsets: np.ndarray,
+    corpus: Any,
+    split: str,
+) -> dict[str, Any]:
+    """Accuracy against the shift at which the truth is read, decoded and true transcript (see
+    :func:`nap.align.accuracy.shift_accuracy`), on ``split``."""
+    out: dict[str, Any] = {"split": split}
+    chosen = [u for u in range(len(utts)) if splits[u] == split]
+    for name, key in (("decoded", "phoneme"), ("truth", "phoneme_truetext")):
+        items = (
+            (joined[key][offsets[u] : offsets[u + 1]].astype(np.int64),
+             joined["centre_s"][offsets[u] : offsets[u + 1]], corpus.true_phones(str(utts[u])))
+            for u in chosen
+        )  # fmt: skip
+        out[name] = acc.shift_accuracy(items, SHIFTS_S)
+    return out
 
 
 def _summary(
@@ -281,7 +309,7 @@ def _summary(
     joined: dict[str, np.ndarray],
     meta: dict[str, Any],
     reports: dict[str, Any],
-    has_truth: bool,
+    timing: dict[str, Any],
 ) -> dict[str, Any]:
     n = len(joined["argmax"])
     audio_s = float(sum(float(pt["audio_s"]) for pt in parts))
@@ -302,7 +330,7 @@ def _summary(
         "groups_left_out": {g: sorted(v) for g, v in meta["left_out"].items()},
         "g2p_failed_words": len(meta["g2p_failed"]),
     }
-    if has_truth:
+    if reports:
         ev = reports[p.eval_split]
         summary.update(
             {
@@ -311,6 +339,10 @@ def _summary(
                 "phoneme_accuracy_true_transcript": _round(ev["truth"]["accuracy"]),
                 "phoneme_class_accuracy": _round(ev["decoded"]["class_accuracy"]),
                 "phoneme_coverage": _round(ev["decoded"]["coverage"]),
+                "best_shift_ms": None
+                if timing["decoded"]["best_shift_s"] is None
+                else round(1000 * timing["decoded"]["best_shift_s"]),
+                "phoneme_accuracy_at_best_shift": _round(timing["decoded"]["best_accuracy"]),
             }
         )
     return summary

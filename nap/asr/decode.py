@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from nap.asr.lm import SymbolNgram, flashlight_lm
 from nap.asr.vocab import BLANK, SPACE, Vocab
 from nap.store import atomic_path
 
@@ -50,7 +51,11 @@ def write_lexicon(path: Path, vocab: Vocab, words: Iterable[str]) -> int:
 
 
 class BeamDecoder:
-    """flashlight-text's CTC beam search, lexicon-free unless a lexicon file is given."""
+    """flashlight-text's CTC beam search, lexicon-free unless a lexicon file is given.
+
+    With ``lm`` (a :class:`nap.asr.lm.SymbolNgram`), hypotheses are scored by the network's
+    log-probabilities plus ``lm_weight`` times the n-gram's (lexicon-free decoding only).
+    """
 
     def __init__(
         self,
@@ -58,6 +63,9 @@ class BeamDecoder:
         beam_size: int = 50,
         beam_threshold: float = 25.0,
         lexicon: str | Path | None = None,
+        lm: SymbolNgram | None = None,
+        lm_weight: float = 0.5,
+        beam_size_token: int | None = None,
     ):
         from torchaudio.models.decoder import ctc_decoder
 
@@ -66,11 +74,16 @@ class BeamDecoder:
         self.lexicon = None if lexicon is None else Path(lexicon)
         if self.lexicon is not None and not self.lexicon.is_file():
             raise FileNotFoundError(f"lexicon file {self.lexicon} does not exist")
+        if lm is not None and self.lexicon is not None:
+            raise ValueError("the symbol n-gram scores letters: use it with lexicon-free decoding only")
+        self.lm = lm
         self._decoder = ctc_decoder(
             lexicon=None if self.lexicon is None else str(self.lexicon),
             tokens=self.tokens,
-            lm=None,
+            lm=None if lm is None else flashlight_lm(lm, self.tokens, SIL),
+            lm_weight=lm_weight if lm is not None else 0.0,
             beam_size=beam_size,
+            beam_size_token=beam_size_token,
             beam_threshold=beam_threshold,
             blank_token=BLANK,
             sil_token=SIL,

@@ -131,7 +131,7 @@ def problems(driver: Any, base: str) -> list[str]:
     return out
 
 
-def wait_ready(driver: Any, widgets: bool, timeout: float = 60) -> None:
+def wait_ready(driver: Any, widgets: bool, timeout: float = 180) -> None:
     """Until the page has loaded, its images have decoded and (if any) the widgets have rendered."""
     from selenium.webdriver.support.ui import WebDriverWait
 

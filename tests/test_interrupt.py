@@ -96,7 +96,10 @@ def test_killed_in_every_stage_resumes_to_the_same_results(tmp_path, tiny_study)
             got, want = _npz_arrays(folders[0]), _npz_arrays(reference[stage])
             assert got.keys() == want.keys() and got
             for k in want:
-                np.testing.assert_allclose(got[k], want[k], rtol=0, atol=1e-6, err_msg=k)
+                if want[k].dtype.kind in "fc":
+                    np.testing.assert_allclose(got[k], want[k], rtol=0, atol=1e-6, err_msg=k)
+                else:
+                    np.testing.assert_array_equal(got[k], want[k], err_msg=k)
 
 
 @pytest.mark.slow
@@ -117,4 +120,5 @@ def test_killed_book_build_rebuilds(tiny_site, tmp_path):
         os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     index = build_book(site)
-    assert index.is_file() and "<html" in index.read_text()
+    page = index.parent / "book" / "00_introduction.html"
+    assert page.is_file() and "<html" in page.read_text()

@@ -54,7 +54,8 @@ class BeamDecoder:
     """flashlight-text's CTC beam search, lexicon-free unless a lexicon file is given.
 
     With ``lm`` (a :class:`nap.asr.lm.SymbolNgram`), hypotheses are scored by the network's
-    log-probabilities plus ``lm_weight`` times the n-gram's (lexicon-free decoding only).
+    log-probabilities plus ``lm_weight`` times the n-gram's, each symbol's raised by
+    ``lm_bonus`` (lexicon-free decoding only).
     """
 
     def __init__(
@@ -65,6 +66,7 @@ class BeamDecoder:
         lexicon: str | Path | None = None,
         lm: SymbolNgram | None = None,
         lm_weight: float = 0.5,
+        lm_bonus: float = 0.0,
         beam_size_token: int | None = None,
     ):
         from torchaudio.models.decoder import ctc_decoder
@@ -80,7 +82,7 @@ class BeamDecoder:
         self._decoder = ctc_decoder(
             lexicon=None if self.lexicon is None else str(self.lexicon),
             tokens=self.tokens,
-            lm=None if lm is None else flashlight_lm(lm, self.tokens, SIL),
+            lm=None if lm is None else flashlight_lm(lm, self.tokens, SIL, lm_bonus),
             lm_weight=lm_weight if lm is not None else 0.0,
             beam_size=beam_size,
             beam_size_token=beam_size_token,

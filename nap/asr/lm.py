@@ -76,8 +76,12 @@ class SymbolNgram:
         return cls((vocab.tokenize(t) for t in texts), vocab.symbols, order)
 
 
-def flashlight_lm(ngram: SymbolNgram, tokens: Sequence[str], sil_token: str, space: str = " "):
-    """A torchaudio ``CTCDecoderLM`` asking ``ngram`` for each decoder token (``sil_token`` = space)."""
+def flashlight_lm(ngram: SymbolNgram, tokens: Sequence[str], sil_token: str, bonus: float = 0.0, space: str = " "):
+    """A torchaudio ``CTCDecoderLM`` asking ``ngram`` for each decoder token (``sil_token`` = space).
+
+    ``bonus`` is added to every symbol's log-probability: an insertion bonus, which offsets
+    the model's preference for short hypotheses (each symbol costs probability).
+    """
     from torchaudio.models.decoder import CTCDecoderLM, CTCDecoderLMState
 
     names = [space if t == sil_token else t for t in tokens]
@@ -99,7 +103,7 @@ def flashlight_lm(ngram: SymbolNgram, tokens: Sequence[str], sil_token: str, spa
             child = state.child(usr_token_idx)
             if child not in self.contexts:
                 self.contexts[child] = (ctx + (names[usr_token_idx],))[-self.keep :] if self.keep else ()
-            return child, ngram.logprob(ctx, names[usr_token_idx])
+            return child, ngram.logprob(ctx, names[usr_token_idx]) + bonus
 
         def finish(self, state):
             return state, ngram.logprob(self.contexts[state], EOS)

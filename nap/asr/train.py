@@ -83,10 +83,13 @@ def lr_at(step: int, total: int, p: AsrParams) -> float:
 def build_model(arch: Architecture, seed: int, identity_init: float = 0.0) -> Wav2Letter:
     """A freshly initialised network; the weights depend on ``seed`` only.
 
-    ``identity_init`` > 0: every layer whose input and output widths agree (the kernel-7
-    stack) starts as the identity (a Dirac kernel) plus its random weights scaled by this
-    factor, so the deep stack first passes its input on and training starts from a shallow
-    network (after ReLU, the identity of a non-negative input is itself).
+    ``identity_init`` > 0 starts training from a network that looks at the middle of its
+    receptive field: every layer whose input and output widths agree (the kernel-7 stack)
+    is the identity (a Dirac kernel) plus its random weights times ``identity_init``, so the
+    stack first passes its input on (after a ReLU, the identity of a non-negative input is
+    itself); the other wide kernels (k48, k32) get their random weights tapered by a
+    Gaussian window around the kernel's centre (standard deviation a sixth of the kernel,
+    variance kept). Training then widens what each layer looks at as the data asks.
     """
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
@@ -95,10 +98,15 @@ def build_model(arch: Architecture, seed: int, identity_init: float = 0.0) -> Wa
             with torch.no_grad():
                 for layer in model.layers():
                     conv = layer.conv
+                    k = conv.kernel_size[0]
                     if conv.in_channels == conv.out_channels and conv.stride[0] == 1:
                         noise = conv.weight * identity_init
                         torch.nn.init.dirac_(conv.weight)
                         conv.weight.add_(noise)
+                    elif k > 1:
+                        pos = torch.arange(k, dtype=torch.float32) - (k - 1) / 2
+                        window = torch.exp(-0.5 * (pos / (k / 6)) ** 2)
+                        conv.weight.mul_(window / window.pow(2).mean().sqrt())
         return model
 
 

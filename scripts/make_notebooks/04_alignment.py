@@ -1,0 +1,157 @@
+"""Write chapters/04_alignment.ipynb (chapter 4: a phoneme for every frame), without outputs.
+
+python scripts/make_notebooks/04_alignment.py
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nbformat
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+OUT = Path(__file__).resolve().parents[2] / "chapters" / "04_alignment.ipynb"
+
+PARAMS = '''profile = "default"   # tiny | default | paper | path/to/profile.yaml
+params = {}           # changes to the profile, e.g. {"asr.epochs": 3}
+artifacts = None      # artifact folder; None = artifacts/<profile>/'''
+
+CELLS = [
+    ("md", """# 4. Alignment: a phoneme for every frame
+
+A neuron activation profile (NAP) averages a layer's activations over a *group* of output
+frames. For graphemes the groups come straight from the recognizer: each output frame
+predicts a symbol. For phonemes every frame first needs a phoneme, and the paper (§3.2,
+Figure 2) gets it with a cascade of mappings:
+
+1. the acoustic model's best symbol for every output frame;
+2. repeated symbols merged and blanks removed (each remaining symbol remembers its frames;
+   a repetition symbol, e.g. the `1` of `h e l 1 o`, stands for a second `l` and is expanded);
+3. this sequence aligned globally with the beam-search transcript by Needleman-Wunsch
+   (match 1, mismatch −1, gap −1), so every symbol, and with it its frames, gets a position
+   in the transcript;
+4. the transcript's words through the G2P model of chapter 3, and each letter's phoneme
+   from the G2P's attention (the phoneme it attends to most);
+5. so every frame gets a grapheme (its own prediction) and a phoneme (that of the
+   transcript letter it was aligned to) — or none, on blanks, spaces and gaps.
+
+The paper could not check how right this is. The embedded corpus knows when each phone was
+spoken, so this chapter also measures how often the cascade gives a frame the phone that
+is truly sounding at the centre of the frame's receptive field."""),
+    ("params", PARAMS),
+    ("code", """import nap
+
+study = nap.Study(profile, params, artifacts)"""),
+    ("code", """from nap.align import accuracy, plots, report
+from nap.align.explain import explain, pick_utterance
+from nap.display import table
+
+labels = study.alignment()
+summary = study.summary("align")
+study.parameter_table("align")"""),
+    ("md", """## Figure 2 on one utterance
+
+Below, one held-out sentence goes through the cascade. Top: its log-mel spectrogram with the
+true phone boundaries. Then, from top to bottom: the best symbol of every output frame
+(`·` = blank, one output frame per 20 ms), the symbols left after merging and removing blanks
+(the bar under each spans its frames), the decoded transcript as Needleman-Wunsch aligned
+it (red: mismatch or gap), each transcript letter's phoneme from the G2P's attention, the
+phoneme every frame receives (green: it is the true phone at the frame's centre; red: it is
+not), and the true phones."""),
+    ("code", """corpus, features, recognizer, g2p = study.corpus(), study.features(), study.asr(), study.g2p()
+utt = pick_utterance(corpus, "test_sentences")
+ex = explain(corpus, features, recognizer, g2p, utt, decoder=study.params("align").decoder)
+print(f"utterance {utt}\\n  true text: {ex.truth.transcript!r}\\n  decoded:   {ex.decoded.transcript!r}")
+print(f"{len(ex.centres)} output frames -> {len(ex.decoded.tokens.chars)} symbols after merging and removing "
+      f"blanks; Needleman-Wunsch score {ex.decoded.alignment.score}; "
+      f"{ex.accuracy:.0%} of this utterance's labelled frames get their true phone")
+fig = plots.plot_cascade(ex)"""),
+    ("md", """The G2P gives each word a pronunciation and, through its attention, each letter one of
+its phonemes (silent letters borrow a neighbour's):"""),
+    ("code", """table([(w, " ".join(ph or "–" for ph in phones)) for _, w, phones in ex.decoded.words],
+      ["decoded word", "phoneme of each letter"], title="G2P attention assignment")"""),
+    ("md", """The same chain, frame by frame, from a little before the first non-blank frame:"""),
+    ("code", """first = max(0, int((ex.decoded.grapheme >= 0).argmax()) - 3)
+table(ex.frame_rows(first, first + 30),
+      ["frame", "centre (s)", "best symbol", "grapheme", "phoneme", "true phone"])"""),
+    ("md", """## How many frames get a label
+
+A CTC recognizer emits blank on most frames and a letter on few ("peaky" output). Blank
+frames belong to no grapheme and no phoneme group; neither do frames that predict a word
+boundary, frames whose symbol faces a gap of the transcript, or frames aligned to a space.
+Groups with fewer frames than the stage's `min_count` are left out of the NAPs. Every
+output frame of every labelled utterance is counted here:"""),
+    ("code", """report.reasons_table(labels)"""),
+    ("code", """none = labels.meta["none"]["grapheme"]
+print(f"{none['blank'] / labels.n_frames:.1%} of the {labels.n_frames} output frames are blank, "
+      f"{summary['grapheme_labelled']:.1%} carry a grapheme and {summary['phoneme_labelled']:.1%} "
+      f"a phoneme from the cascade ({summary['frames_per_audio_second']:.0f} output frames per second "
+      f"of audio).")"""),
+    ("md", """## Accuracy against the true phones
+
+For every frame with a cascade phoneme, the true phone is the one sounding at the centre of
+the frame's receptive field. The accuracy is the share of those frames whose cascade phoneme
+is the true one; *coverage* is the share of all frames that have a cascade phoneme; *class
+accuracy* counts a phoneme of the right phonetic class (vowel, plosive, fricative,
+affricate, nasal, approximant) as right; *on silence* is the share of labelled frames
+whose centre falls on a pause. The last column runs the same cascade with the true
+transcript in place of the decoded one, which separates the recognizer's errors from those
+of the G2P and the alignment."""),
+    ("code", """report.accuracy_table(labels)"""),
+    ("code", """s = summary
+print(f"On {s['eval_split']}: {s['phoneme_accuracy']:.1%} of the frames labelled by the cascade get their "
+      f"true phoneme ({s['phoneme_accuracy_true_transcript']:.1%} with the true transcript); "
+      f"{s['phoneme_class_accuracy']:.1%} get a phoneme of the right class.")"""),
+    ("md", """Which phones are confused with which (rows: true phone, with its number of labelled frames;
+columns: the cascade's phoneme; each row sums to one; phones ordered by class):"""),
+    ("code", """m = labels.confusion(s["eval_split"])
+fig = plots.plot_confusion(m, accuracy.TRUE_NAMES, accuracy.PRED_NAMES)"""),
+    ("code", """fig = plots.plot_per_phone(labels.accuracy[s["eval_split"]]["decoded"])"""),
+    ("md", """A CTC recognizer is free to emit a letter a little before or after the sound it stands
+for. Reading the true phone earlier or later than the frame's centre shows whether the
+cascade's phonemes are early or late, and how much of the error is timing:"""),
+    ("code", """t = labels.timing
+fig = plots.plot_shift(t)
+best = t["decoded"]
+print(f"Read {1000 * best['best_shift_s']:+.0f} ms from the frame's centre, the truth agrees with the "
+      f"cascade on {best['best_accuracy']:.1%} of the frames "
+      f"(at the centre: {s['phoneme_accuracy']:.1%}).")"""),
+    ("md", """## Groups for the NAPs
+
+Chapter 5 averages activations over three groupings of frames: the frame's predicted
+grapheme (as in the paper), its phoneme from the cascade, and — new here — the true phone
+at its centre. Frames per group (grey: left out for having fewer than `min_count` frames):"""),
+    ("code", """fig = plots.plot_group_counts(labels)"""),
+    ("code", """for g in ("grapheme", "phoneme", "phoneme_true"):
+    left = labels.left_out[g]
+    print(f"{g}: {len(labels.groups[g])} groups kept, {len(left)} left out"
+          + (f" ({', '.join(f'{k}: {v}' for k, v in left.items())})" if left else ""))"""),
+    ("md", """## Cost
+
+The stage runs the recognizer over every utterance, decodes it with the beam search, and
+runs the cascade twice (decoded and true transcript); the G2P is asked once per distinct
+word. Its headline numbers:"""),
+    ("code", """report.summary_table(summary)"""),
+]
+
+
+def build() -> nbformat.NotebookNode:
+    nb = new_notebook()
+    nb.metadata["kernelspec"] = {"display_name": "Python 3", "language": "python", "name": "python3"}
+    nb.metadata["language_info"] = {"name": "python"}
+    for kind, text in CELLS:
+        if kind == "md":
+            nb.cells.append(new_markdown_cell(text))
+        else:
+            cell = new_code_cell(text)
+            if kind == "params":
+                cell.metadata["tags"] = ["parameters"]
+            nb.cells.append(cell)
+    for i, cell in enumerate(nb.cells):  # stable ids: the file does not change when regenerated
+        cell["id"] = f"c{i:02d}"
+    return nb
+
+
+if __name__ == "__main__":
+    nbformat.write(build(), OUT)
+    print(f"wrote {OUT}")

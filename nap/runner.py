@@ -105,7 +105,11 @@ def run_chapters(
     book = book_dir or root / "book"
     stamps_dir = book / ".runner"
     code = code_hash(root)
-    parameters = {"profile": str(study.profile_ref), "params": study.changes, "artifacts": str(study.store.root)}
+    parameters = {
+        "profile": str(study.profile_ref),
+        "params": study.changes,
+        "artifacts": str(study.store.root),
+    }
     report = []
     wanted = list(select or [])
     for nb in chapters(root):
@@ -126,19 +130,25 @@ def run_chapters(
     return report
 
 
-def toc_of_existing_pages(root: Path) -> tuple[Path, list[str]]:
+def toc_of_existing_pages(root: Path, stale: Iterable[str] = ()) -> tuple[Path, list[str]]:
     """``_toc.yml`` without the pages that do not exist yet (chapters not executed).
 
     Returns the path of the table of contents to build with (the project's own when every
     page exists, else a filtered copy under ``_build/``) and the pages left out, so that
-    ``nap run 01`` publishes chapter 1 before the later chapters have run.
+    ``nap run 01`` publishes chapter 1 before the later chapters have run. Pages named in
+    ``stale`` (executed with other parameters than this run's) are left out too, so a book
+    never mixes the results of two profiles.
     """
     import yaml
+
+    stale = set(stale)
 
     toc_path = root / "_toc.yml"
     toc = yaml.safe_load(toc_path.read_text())
 
     def exists(entry: str) -> bool:
+        if entry in stale:
+            return False
         return any((root / f"{entry}{ext}").exists() for ext in ("", ".md", ".ipynb"))
 
     missing: list[str] = []
@@ -164,7 +174,21 @@ def toc_of_existing_pages(root: Path) -> tuple[Path, list[str]]:
     return filtered, missing
 
 
-def build_book(root: Path | None = None, strict: bool = True) -> Path:
+def stale_chapters(study: Study, root: Path, book_dir: Path | None = None) -> list[str]:
+    """Executed chapters in the book whose stamp does not match this study (other parameters)."""
+    book = book_dir or root / "book"
+    code = code_hash(root)
+    stale = []
+    for nb in chapters(root):
+        out, stamp_file = book / nb.name, book / ".runner" / f"{nb.stem}.json"
+        if out.exists():
+            recorded = read_json(stamp_file).get("stamp") if stamp_file.exists() else None
+            if recorded != chapter_stamp(nb, study, code):
+                stale.append(f"book/{nb.stem}")
+    return stale
+
+
+def build_book(root: Path | None = None, strict: bool = True, stale: Iterable[str] = ()) -> Path:
     """Build the HTML book of the project at ``root`` (execution off, ``-W``); returns the index page.
 
     ``root`` holds ``_config.yml``, ``_toc.yml`` and ``book/`` (tests build a copy elsewhere).
@@ -172,9 +196,9 @@ def build_book(root: Path | None = None, strict: bool = True) -> Path:
     root = root or project_root()
     launcher = "import sys; from jupyter_book.cli.main import main; sys.exit(main())"
     cmd = [sys.executable, "-c", launcher, "build", str(root), "--builder", "html"]
-    toc, missing = toc_of_existing_pages(root)
+    toc, missing = toc_of_existing_pages(root, stale)
     if missing:
-        print(f"[nap] not executed yet, left out of the book: {', '.join(missing)}")
+        print(f"[nap] not executed yet with these parameters, left out of the book: {', '.join(missing)}")
         cmd += ["--toc", str(toc)]
     if strict:
         cmd += ["-W", "-n", "--keep-going"]
@@ -206,7 +230,7 @@ def run_study(
     timings: dict[str, Any] = {"chapters": report}
     if book:
         t0 = time.time()
-        build_book(root)
+        build_book(root, stale=stale_chapters(study, root))
         timings["book_seconds"] = round(time.time() - t0, 1)
     timings["total_seconds"] = round(time.time() - start, 1)
     path = study.store.root / "timings.json"

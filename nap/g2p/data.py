@@ -165,10 +165,14 @@ def batches(
     vocab: Vocab,
     batch_size: int,
     rng: np.random.Generator | None = None,
+    pool: int = 16,
 ) -> Iterator[Batch]:
     """Batches of samples with equal word length (no padding, no packing in the encoder).
 
-    With ``rng`` the samples within a length and the order of the batches are shuffled.
+    Within a word length, samples are cut into pools of ``pool`` batches, sorted by the number
+    of phones and then cut into batches, so the decoder pads little (a quarter of its steps
+    would be padding otherwise). With ``rng`` the samples of a length are shuffled before the
+    pools are cut, and the order of the batches is shuffled.
     """
     by_len: dict[int, list[int]] = {}
     for i, (w, _) in enumerate(items):
@@ -178,7 +182,10 @@ def batches(
         idx = np.array(by_len[length])
         if rng is not None:
             idx = rng.permutation(idx)
-        chunks.extend(idx[s : s + batch_size] for s in range(0, len(idx), batch_size))
+        for start in range(0, len(idx), pool * batch_size):
+            group = idx[start : start + pool * batch_size]
+            group = group[np.argsort([len(items[i][1]) for i in group], kind="stable")]
+            chunks.extend(group[s : s + batch_size] for s in range(0, len(group), batch_size))
     if rng is not None:
         chunks = [chunks[i] for i in rng.permutation(len(chunks))]
     for idx in chunks:

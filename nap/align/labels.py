@@ -45,6 +45,7 @@ counts are in `groups.json["left_out"]`.
 ## groups.json
 `groups` (grouping -> names), `counts` (grouping -> name -> frames), `left_out`,
 `min_count`, `none` (grouping -> reason -> frames without a label), `reasons`, `symbols`,
+`g2p_failed` (word -> why the G2P gave it no phonemes),
 `frame` (`receptive_field`, `stride`, `hop_s`, `offset_s`, `pad`: the network saw `pad`
 frames of silence before the utterance, and output frame `t`'s centre is
 `(t * stride - pad + (receptive_field - 1) / 2) * hop_s + offset_s` seconds).

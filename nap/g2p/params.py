@@ -29,6 +29,9 @@ class G2PParams(StageParams):
     warmup_steps: int = param(200, "batches of linear learning-rate warm-up")
     label_smoothing: float = param(0.0, "label smoothing of the cross-entropy")
     clip_norm: float = param(5.0, "gradient norm clipping")
+    ema: float = param(
+        0.999, "decay of the exponential moving average of the weights that is evaluated and kept (0 = off)"
+    )
     evals_per_epoch: int = param(
         2, "dev evaluations (greedy WER) per epoch: learning curve and early stopping"
     )
@@ -53,6 +56,8 @@ class G2PParams(StageParams):
             raise ParamError(f"g2p.dropout must lie in [0, 1), got {self.dropout}")
         if not 0 <= self.label_smoothing < 1:
             raise ParamError(f"g2p.label_smoothing must lie in [0, 1), got {self.label_smoothing}")
+        if not 0 <= self.ema < 1:
+            raise ParamError(f"g2p.ema must lie in [0, 1), got {self.ema}")
         if not 0 < self.lr_floor <= 1:
             raise ParamError(f"g2p.lr_floor must lie in (0, 1], got {self.lr_floor}")
         positive = (

@@ -7,11 +7,13 @@ uninterrupted one; ``model.pt`` holds the weights with the best dev WER so far a
 ``history.json`` the learning curve. The batch order of epoch ``e`` comes from
 ``default_rng([seed, e])``; dropout draws from torch's generator, saved in the checkpoint.
 The learning rate warms up linearly and then follows a cosine to ``lr * lr_floor`` at the
-end of the last epoch.
+end of the last epoch. The weights that are evaluated and kept are an exponential moving
+average of the trained ones (``ema``): a cheap way to a smoother model on a short budget.
 """
 
 from __future__ import annotations
 
+import copy
 import math
 import sys
 import time
@@ -86,6 +88,14 @@ def dev_scores(
         net.train()
 
 
+@torch.no_grad()
+def _update_ema(ema: G2PNet, net: G2PNet, decay: float, step: int) -> None:
+    """``ema = d * ema + (1 - d) * net`` with ``d = min(decay, (1 + step) / (10 + step))`` (0: a copy)."""
+    d = min(decay, (1 + step) / (10 + step))
+    for e, w in zip(ema.parameters(), net.parameters(), strict=True):
+        e.lerp_(w, 1.0 - d)
+
+
 @dataclass
 class Progress:
     """What the checkpoint records besides weights: where training stands."""
@@ -100,9 +110,12 @@ class Progress:
     history: list[dict[str, Any]] = field(default_factory=list)
 
 
-def _save_checkpoint(work: Path, net: G2PNet, opt: torch.optim.Optimizer, prog: Progress) -> None:
+def _save_checkpoint(
+    work: Path, net: G2PNet, ema: G2PNet, opt: torch.optim.Optimizer, prog: Progress
+) -> None:
     state = {
         "model": net.state_dict(),
+        "ema": ema.state_dict(),
         "optimizer": opt.state_dict(),
         "rng": torch.get_rng_state(),
         "progress": {k: v for k, v in prog.__dict__.items() if k != "history"},
@@ -113,13 +126,14 @@ def _save_checkpoint(work: Path, net: G2PNet, opt: torch.optim.Optimizer, prog: 
     write_json(work / HISTORY, prog.history)
 
 
-def _load_checkpoint(work: Path, net: G2PNet, opt: torch.optim.Optimizer) -> Progress:
+def _load_checkpoint(work: Path, net: G2PNet, ema: G2PNet, opt: torch.optim.Optimizer) -> Progress:
     path = work / CHECKPOINT
     if not path.is_file():
         return Progress()
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
         net.load_state_dict(state["model"])
+        ema.load_state_dict(state["ema"])
         opt.load_state_dict(state["optimizer"])
     except (RuntimeError, KeyError, ValueError) as exc:
         raise RuntimeError(
@@ -147,7 +161,8 @@ def train(
     torch.manual_seed(p.seed)
     net = G2PNet(net_config(p, vocab))
     opt = torch.optim.Adam(net.parameters(), lr=p.lr)
-    prog = _load_checkpoint(work, net, opt)
+    ema = copy.deepcopy(net)
+    prog = _load_checkpoint(work, net, ema, opt)
     if prog.stopped:
         return prog
     items = samples(lexicon, split.train)
@@ -185,6 +200,7 @@ def train(
             loss.backward()
             torch.nn.utils.clip_grad_norm_(net.parameters(), p.clip_norm)
             opt.step()
+            _update_ema(ema, net, p.ema, prog.step)
             n = int((target != 0).sum())
             loss_sum += float(loss.detach()) * n
             phones += n
@@ -192,7 +208,7 @@ def train(
             prog.batch += 1
             bar.update(1)
             if prog.batch in eval_at:
-                dev_loss, dev_wer = dev_scores(net, vocab, lexicon, split.dev, p.batch_size)
+                dev_loss, dev_wer = dev_scores(ema, vocab, lexicon, split.dev, p.batch_size)
                 prog.seconds = time.time() - start
                 prog.history.append(
                     {
@@ -209,7 +225,7 @@ def train(
                 bar.set_postfix(dev_wer=f"{dev_wer:.3f}", refresh=False)
                 if dev_wer < prog.best_wer:
                     prog.best_wer, prog.bad_evals = dev_wer, 0
-                    save_weights(net, work / MODEL)
+                    save_weights(ema, work / MODEL)
                 else:
                     prog.bad_evals += 1
                 if prog.batch == n_batches:
@@ -220,7 +236,7 @@ def train(
                     prog.stopped = f"time limit of {p.time_limit_minutes} min"
                 elif prog.epoch == p.epochs:
                     prog.stopped = "all epochs done"
-                _save_checkpoint(work, net, opt, prog)
+                _save_checkpoint(work, net, ema, opt, prog)
                 evals_here += 1
                 if prog.stopped or (stop_after_evals is not None and evals_here >= stop_after_evals):
                     break

@@ -71,10 +71,13 @@ report.data_table(summary)""",
         """\
 ## Training
 
-Batches hold words of one length, so the encoder needs no padding; Adam with a linear
-warm-up and a cosine decay; dropout. The dev words are decoded greedily twice an epoch: the
-weights with the lowest dev WER are kept (early stopping), and the learning curve below is
-what these evaluations saw. Training resumes from its checkpoint if it is interrupted.""",
+Batches hold words of one length (so the encoder needs no padding) and, within a length,
+similar numbers of phones; Adam with a linear warm-up and a cosine decay, dropout, label
+smoothing, and bfloat16 arithmetic where the CPU has it. The weights that are evaluated and
+kept are an exponential moving average of the trained ones. The dev words are decoded
+greedily a few times an epoch: the weights with the lowest dev WER are kept (early
+stopping), and the learning curve below is what these evaluations saw. Training resumes from
+its checkpoint if it is interrupted.""",
     ),
     (
         "code",
@@ -162,13 +165,16 @@ report.assignment_table(forced)""",
         "md",
         """\
 The recognizer can write any string of its alphabet, so the G2P takes any: words that are
-not in CMUDict, apostrophes, made-up words. (Words longer than 32 letters, usually several
-words run together, are converted in pieces; an empty word or other characters raise a
-`G2PInputError`.)""",
+not in CMUDict, apostrophes, made-up words. Very long words (usually several words run
+together) are converted in pieces; an empty word or other characters raise a
+`G2PInputError`.""",
     ),
     (
         "code",
         """\
+from nap.g2p.stage import MAX_LETTERS
+
+print(f"words of more than {MAX_LETTERS} letters are converted in pieces of at most {MAX_LETTERS}")
 words = ["don't", "shakespeare's", "speechless", "knaebel", "stober", "naps", "zyxt"]
 report.predictions_table(g2p, words)""",
     ),

@@ -132,7 +132,11 @@ def problems(driver: Any, base: str) -> list[str]:
 
 
 def wait_ready(driver: Any, widgets: bool, timeout: float = 180) -> None:
-    """Until the page has loaded, its images have decoded and (if any) the widgets have rendered."""
+    """Until the page has loaded, its images have decoded and (if any) the widgets have rendered.
+
+    Widgets are any rendered widget view: a page may hold only a progress bar (a stage built
+    while its chapter ran), not the explorer's images.
+    """
     from selenium.webdriver.support.ui import WebDriverWait
 
     WebDriverWait(driver, timeout).until(
@@ -141,7 +145,7 @@ def wait_ready(driver: Any, widgets: bool, timeout: float = 180) -> None:
     if widgets:
         WebDriverWait(driver, timeout).until(
             lambda d: d.execute_script(
-                "return document.querySelectorAll('.widget-image, .jupyter-widgets img').length > 0"
+                "return document.querySelectorAll('.jupyter-widgets, .widget-image').length > 0"
             )
         )
     WebDriverWait(driver, timeout).until(

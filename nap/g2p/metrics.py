@@ -17,20 +17,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+from nap.sequences import edit_distance
+
 Pron = Sequence[str]
-
-
-def edit_distance(a: Sequence[str], b: Sequence[str]) -> int:
-    """Levenshtein distance between two token sequences (unit costs)."""
-    if len(a) < len(b):
-        a, b = b, a
-    prev = list(range(len(b) + 1))
-    for i, x in enumerate(a, 1):
-        cur = [i]
-        for j, y in enumerate(b, 1):
-            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (x != y)))
-        prev = cur
-    return prev[-1]
 
 
 def _check(refs: Mapping[str, Sequence[Pron]], hyps: Mapping[str, Pron]) -> None:

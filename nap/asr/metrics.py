@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from nap.sequences import edit_distance
 
 
-
 def _norm(text: str) -> str:
     return " ".join(text.split())
 

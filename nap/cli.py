@@ -1,12 +1,12 @@
 """The ``nap`` command line: run the study or chapters, show results and parameters, synthesize.
 
-    nap study [--profile P] [-p NAME VALUE]... [--force] [--no-book]
-    nap run 05 [06 ...] [--profile P] [-p layers '[layer09, layer10]']
-    nap build [STAGE ...] [--profile P]      # stages only, no notebooks
-    nap results [--profile P] [--json]
-    nap params [--profile P] [STAGE]
-    nap corpus synth --out DIR --minutes M --seed S
-    nap book
+nap study [--profile P] [-p NAME VALUE]... [--force] [--no-book]
+nap run 05 [06 ...] [--profile P] [-p layers '[layer09, layer10]']
+nap build [STAGE ...] [--profile P]      # stages only, no notebooks
+nap results [--profile P] [--json]
+nap params [--profile P] [STAGE]
+nap corpus synth --out DIR --minutes M --seed S
+nap book
 """
 
 from __future__ import annotations
@@ -55,10 +55,18 @@ def _study(args: argparse.Namespace, force: bool = False):
 
 def _add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--profile", default="default", help="tiny | default | paper | a profile .yaml file")
-    p.add_argument("-p", "--param", nargs=2, action="append", metavar=("NAME", "VALUE"),
-                   help="change a parameter: 'asr.epochs 3', 'layers \"[layer09, layer10]\"', 'seed 1'")
+    p.add_argument(
+        "-p",
+        "--param",
+        nargs=2,
+        action="append",
+        metavar=("NAME", "VALUE"),
+        help="change a parameter: 'asr.epochs 3', 'layers \"[layer09, layer10]\"', 'seed 1'",
+    )
     p.add_argument("--params", dest="params_file", metavar="FILE.yaml", help="YAML file of parameter changes")
-    p.add_argument("--artifacts", metavar="DIR", help="artifact folder (default: artifacts/<profile>, or $NAP_ARTIFACTS)")
+    p.add_argument(
+        "--artifacts", metavar="DIR", help="artifact folder (default: artifacts/<profile>, or $NAP_ARTIFACTS)"
+    )
 
 
 def cmd_study(args: argparse.Namespace) -> int:
@@ -97,8 +105,13 @@ def cmd_results(args: argparse.Namespace) -> int:
     study = _study(args)
     results = study.results()
     if args.json:
-        print(json.dumps({"profile": study.profile.name, "artifacts": str(study.store.root), "stages": results},
-                         indent=2, default=str))
+        print(
+            json.dumps(
+                {"profile": study.profile.name, "artifacts": str(study.store.root), "stages": results},
+                indent=2,
+                default=str,
+            )
+        )
         return 0
     rows = []
     for stage, summary in results.items():
@@ -110,7 +123,9 @@ def cmd_results(args: argparse.Namespace) -> int:
                 value = json.dumps(value, default=str)
                 value = value if len(value) <= 70 else value[:67] + "..."
             rows.append((stage, key, value))
-    print(table(rows, ["stage", "number", "value"], title=f"profile {study.profile.name}: {study.store.root}"))
+    print(
+        table(rows, ["stage", "number", "value"], title=f"profile {study.profile.name}: {study.store.root}")
+    )
     return 0
 
 
@@ -145,7 +160,9 @@ def cmd_book(args: argparse.Namespace) -> int:
 
 
 def parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="nap", description="Neuron Activation Profiles: run and explore the study.")
+    ap = argparse.ArgumentParser(
+        prog="nap", description="Neuron Activation Profiles: run and explore the study."
+    )
     sub = ap.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("study", help="run every chapter with a profile and build the book")
@@ -162,8 +179,9 @@ def parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("build", help="build stages (and what they read) without running the chapters")
-    p.add_argument("stages", nargs="*", metavar="STAGE",
-                   help=f"stages to build (default: all): {', '.join(STAGES)}")
+    p.add_argument(
+        "stages", nargs="*", metavar="STAGE", help=f"stages to build (default: all): {', '.join(STAGES)}"
+    )
     _add_common(p)
     p.add_argument("--force", action="store_true", help="recompute the named stages")
     p.set_defaults(func=cmd_build)

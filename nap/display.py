@@ -27,12 +27,14 @@ class Table:
             "<tr>" + "".join(f"<td>{html.escape(_fmt(v))}</td>" for v in row) + "</tr>" for row in self.rows
         )
         caption = f"<caption>{html.escape(self.title)}</caption>" if self.title else ""
-        return f'<table class="nap-table">{caption}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+        return (
+            f'<table class="nap-table">{caption}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+        )
 
     def __str__(self) -> str:
         cells = [self.headers] + [[_fmt(v) for v in row] for row in self.rows]
         widths = [max(len(str(r[i])) for r in cells) for i in range(len(self.headers))]
-        lines = ["  ".join(str(c).ljust(w) for c, w in zip(row, widths)) for row in cells]
+        lines = ["  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=False)) for row in cells]
         lines.insert(1, "  ".join("-" * w for w in widths))
         return (self.title + "\n" if self.title else "") + "\n".join(lines)
 

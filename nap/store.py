@@ -201,7 +201,10 @@ class Store:
         start = time.time()
         summary = dict(compute(work) or {})
         summary.setdefault("seconds", round(time.time() - start, 2))
-        write_json(work / PARAMS, {"stage": stage, "key": key, "version": version, "params": params, "inputs": inputs})
+        write_json(
+            work / PARAMS,
+            {"stage": stage, "key": key, "version": version, "params": params, "inputs": inputs},
+        )
         write_json(work / SUMMARY, summary)
         write_manifest(work)
         os.replace(work, final)

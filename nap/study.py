@@ -84,7 +84,9 @@ class Study:
         self._artifacts: dict[str, Artifact] = {}
 
     def __repr__(self) -> str:
-        return f"Study(profile={self.profile.name!r}, changes={self.changes!r}, artifacts='{self.store.root}')"
+        return (
+            f"Study(profile={self.profile.name!r}, changes={self.changes!r}, artifacts='{self.store.root}')"
+        )
 
     # -- keys -------------------------------------------------------------------------
     def params(self, stage: str) -> StageParams:
@@ -170,7 +172,6 @@ class Study:
 
         p = self.params(stage)
         rows = [
-            (name, repr(getattr(p, name)), repr(default), doc)
-            for name, _, default, doc in type(p).describe()
+            (name, repr(getattr(p, name)), repr(default), doc) for name, _, default, doc in type(p).describe()
         ]
         return table(rows, ["parameter", "value", "default", "meaning"], title=f"{stage} parameters")

@@ -217,6 +217,9 @@ def main(argv: list[str] | None = None) -> int:
     except (ParamError, StoreError) as exc:
         print(f"nap: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # output piped into e.g. `head`
+        sys.stderr.close()
+        return 0
     except KeyboardInterrupt:
         print("nap: interrupted; finished artifacts are kept and the next run resumes", file=sys.stderr)
         return 130

@@ -28,6 +28,11 @@ SMALL = {
     "warmup_steps": 4,
     "freq_mask_width": 3,
     "time_mask_width": 5,
+    "tempo": 0.0,
+    "freq_shift": 0,
+    "dropout": 0.0,
+    "norm": "batch",
+    "local_init": 0.0,
     "eval_utterances": 4,
     "threads": 1,
     "device": "cpu",
@@ -62,7 +67,10 @@ def test_training_lowers_the_loss_and_records_curves(tmp_path, synth):
     assert np.mean(loss[-5:]) < 0.5 * np.mean(loss[:3]), loss
     evals = record["history"]["evals"]
     assert [e["step"] for e in evals] == [5 * k for k in range(1, 9)]
-    assert evals[-1]["test_sentences"]["cer"] < evals[0]["test_sentences"]["cer"]
+    for e in evals:
+        for split in ("test_sentences", "test_voices"):
+            assert np.isfinite(e[split]["loss"]) and 0 <= e[split]["cer"] <= 2
+    assert evals[-1]["test_sentences"]["loss"] < evals[0]["test_sentences"]["loss"]
     assert not (tmp_path / CHECKPOINT).exists() and (tmp_path / MODEL).exists()
     assert run(tmp_path, small(epochs=8), synth) == record  # finished: read back, not retrained
 

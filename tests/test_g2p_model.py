@@ -26,6 +26,7 @@ TINY = {
     "warmup_steps": 20,
     "beam": 3,
     "threads": 1,
+    "ema": 0.0,
 }
 
 
@@ -157,7 +158,7 @@ def test_params_are_checked():
 
 def test_interrupted_training_resumes_to_the_same_weights(tmp_path):
     torch.set_num_threads(1)
-    p = G2PParams.from_dict({**TINY, "max_words": 800, "epochs": 2, "dropout": 0.3})
+    p = G2PParams.from_dict({**TINY, "max_words": 800, "epochs": 2, "dropout": 0.3, "ema": 0.9})
     lexicon = load_cmudict()
     lexicon = {w: lexicon[w] for w in sorted(lexicon)[5000:5800]}
     split = split_words(list(lexicon), p.test_fraction, p.dev_fraction, p.seed)

@@ -136,12 +136,17 @@ def epoch_batches(examples: Sequence[Example], batch_size: int, seed: int, epoch
 
 
 def collate(
-    examples: Examples, indices: Sequence[int]
+    examples: Examples,
+    indices: Sequence[int],
+    transform: Callable[[int, np.ndarray], np.ndarray] | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """Features (batch, n_mels, frames) with silence at the ends and zeros after, their lengths
     (silence included), concatenated targets, target lengths."""
     items = [examples.items[i] for i in indices]
-    feats = [pad_silence(examples.features(e.id), examples.pad) for e in items]
+    raw = [examples.features(e.id) for e in items]
+    if transform is not None:  # e.g. augmentation, before the silence is added
+        raw = [transform(k, f) for k, f in enumerate(raw)]
+    feats = [pad_silence(f, examples.pad) for f in raw]
     n_mels = feats[0].shape[1]
     longest = max(f.shape[0] for f in feats)
     x = torch.zeros(len(items), n_mels, longest)
@@ -153,29 +158,51 @@ def collate(
     return x, lengths, targets, target_lengths
 
 
-def spec_augment(
-    x: torch.Tensor,
-    lengths: torch.Tensor,
-    seeds: Sequence[int],
-    freq_masks: int,
-    freq_width: int,
-    time_masks: int,
-    time_width: int,
-) -> torch.Tensor:
-    """SpecAugment masks (set to 0, the features' mean), drawn per utterance from its own seed."""
-    if not (freq_masks and freq_width) and not (time_masks and time_width):
-        return x
-    x = x.clone()
-    n_mels = x.shape[1]
-    for k, seed in enumerate(seeds):
+@dataclass(frozen=True)
+class Augment:
+    """Training-time changes of an utterance's features, drawn from a per-utterance seed.
+
+    ``tempo``: frames resampled in time by a factor in [1 - tempo, 1 + tempo] (speaking
+    rate); ``shift``: mel bands moved up or down by up to this many (voice pitch and vocal
+    tract length), the edge band repeated; SpecAugment's frequency and time masks (set to
+    the utterance's mean).
+    """
+
+    tempo: float = 0.0
+    shift: int = 0
+    freq_masks: int = 0
+    freq_width: int = 0
+    time_masks: int = 0
+    time_width: int = 0
+
+    def __call__(self, feats: np.ndarray, seed: int, min_frames: int = 0) -> np.ndarray:
+        """Augmented copy of ``feats`` (frames, n_mels); at least ``min_frames`` frames are kept."""
         rng = np.random.default_rng(seed)
-        n = int(lengths[k])
-        for _ in range(freq_masks if freq_width else 0):
-            w = int(rng.integers(0, freq_width + 1))
-            f0 = int(rng.integers(0, max(n_mels - w, 0) + 1))
-            x[k, f0 : f0 + w, :n] = 0.0
-        for _ in range(time_masks if time_width else 0):
-            w = int(rng.integers(0, min(time_width, n // 10) + 1))
-            t0 = int(rng.integers(0, max(n - w, 0) + 1))
-            x[k, :, t0 : t0 + w] = 0.0
-    return x
+        x = feats
+        if self.tempo > 0:
+            rate = float(rng.uniform(1 - self.tempo, 1 + self.tempo))
+            n_out = max(int(round(x.shape[0] / rate)), min_frames, 1)
+            pos = np.linspace(0, x.shape[0] - 1, n_out)
+            lo = np.floor(pos).astype(int)
+            hi = np.minimum(lo + 1, x.shape[0] - 1)
+            w = (pos - lo)[:, None].astype(np.float32)
+            x = x[lo] * (1 - w) + x[hi] * w
+        if self.shift > 0:
+            s = int(rng.integers(-self.shift, self.shift + 1))
+            if s > 0:
+                x = np.concatenate([np.repeat(x[:, :1], s, axis=1), x[:, :-s]], axis=1)
+            elif s < 0:
+                x = np.concatenate([x[:, -s:], np.repeat(x[:, -1:], -s, axis=1)], axis=1)
+        if (self.freq_masks and self.freq_width) or (self.time_masks and self.time_width):
+            x = np.array(x, dtype=np.float32, copy=True)
+            fill = float(x.mean())
+            n, n_mels = x.shape
+            for _ in range(self.freq_masks if self.freq_width else 0):
+                w = int(rng.integers(0, self.freq_width + 1))
+                f0 = int(rng.integers(0, max(n_mels - w, 0) + 1))
+                x[:, f0 : f0 + w] = fill
+            for _ in range(self.time_masks if self.time_width else 0):
+                w = int(rng.integers(0, min(self.time_width, n // 10) + 1))
+                t0 = int(rng.integers(0, max(n - w, 0) + 1))
+                x[t0 : t0 + w] = fill
+        return np.ascontiguousarray(x, dtype=np.float32)

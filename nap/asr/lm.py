@@ -76,7 +76,9 @@ class SymbolNgram:
         return cls((vocab.tokenize(t) for t in texts), vocab.symbols, order)
 
 
-def flashlight_lm(ngram: SymbolNgram, tokens: Sequence[str], sil_token: str, bonus: float = 0.0, space: str = " "):
+def flashlight_lm(
+    ngram: SymbolNgram, tokens: Sequence[str], sil_token: str, bonus: float = 0.0, space: str = " "
+):
     """A torchaudio ``CTCDecoderLM`` asking ``ngram`` for each decoder token (``sil_token`` = space).
 
     ``bonus`` is added to every symbol's log-probability: an insertion bonus, which offsets

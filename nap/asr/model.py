@@ -29,6 +29,7 @@ class Architecture:
     first_stride: int = 2
     wide_kernel: int = 32
     norm: str = "none"  # "batch": BatchNorm1d between each conv and its ReLU (for training; see fold_norm)
+    dropout: float = 0.0  # dropout on the input of every layer but the first, in training mode only
 
     def layer_specs(self) -> list[tuple[int, int, int, int]]:
         """(in channels, out channels, kernel, stride) of every layer, in order."""
@@ -62,8 +63,18 @@ class LayerGeometry:
 class ConvLayer(nn.Module):
     """A Conv1d without padding, then (optionally) batch norm, then a ReLU unless it is the output layer."""
 
-    def __init__(self, c_in: int, c_out: int, kernel: int, stride: int, relu: bool, norm: bool = False):
+    def __init__(
+        self,
+        c_in: int,
+        c_out: int,
+        kernel: int,
+        stride: int,
+        relu: bool,
+        norm: bool = False,
+        dropout: float = 0.0,
+    ):
         super().__init__()
+        self.dropout = dropout
         self.conv = nn.Conv1d(c_in, c_out, kernel, stride=stride)
         self.norm = nn.BatchNorm1d(c_out) if norm else None
         self.relu = relu
@@ -72,13 +83,15 @@ class ConvLayer(nn.Module):
             nn.init.zeros_(self.conv.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.dropout and self.training:
+            x = nn.functional.dropout(x, self.dropout, training=True)
         y = self.conv(x)
         if self.norm is not None:
             y = self.norm(y)
         return torch.relu(y) if self.relu else y
 
     def extra_repr(self) -> str:
-        return f"relu={self.relu}"
+        return f"relu={self.relu}, dropout={self.dropout}"
 
 
 class Wav2Letter(nn.Module):
@@ -89,11 +102,11 @@ class Wav2Letter(nn.Module):
         self.arch = arch
         specs = arch.layer_specs()
         self.layer_names = [f"layer{i:02d}" for i in range(1, len(specs) + 1)]
-        for i, (name, (c_in, c_out, k, s)) in enumerate(zip(self.layer_names, specs, strict=False)):
+        for i, (name, (c_in, c_out, k, s)) in enumerate(zip(self.layer_names, specs, strict=True)):
             last = i == len(specs) - 1
-            self.add_module(
-                name, ConvLayer(c_in, c_out, k, s, relu=not last, norm=arch.norm == "batch" and not last)
-            )
+            norm = arch.norm == "batch" and not last
+            drop = arch.dropout if i > 0 else 0.0
+            self.add_module(name, ConvLayer(c_in, c_out, k, s, relu=not last, norm=norm, dropout=drop))
 
     def layers(self) -> list[ConvLayer]:
         return [getattr(self, n) for n in self.layer_names]
@@ -153,9 +166,9 @@ class Wav2Letter(nn.Module):
         return max(int(n), 0)
 
     def fold_norm(self) -> Wav2Letter:
-        """The same function as a plain Wav2Letter: each batch norm's running statistics and affine
-        map folded into its convolution's weights and bias (exact in eval mode)."""
-        plain = Wav2Letter(replace(self.arch, norm="none"))
+        """The same function as a plain Wav2Letter in eval mode: each batch norm's running
+        statistics and affine map folded into its convolution's weights and bias; no dropout."""
+        plain = Wav2Letter(replace(self.arch, norm="none", dropout=0.0))
         with torch.no_grad():
             for src, dst in zip(self.layers(), plain.layers(), strict=True):
                 w, b = src.conv.weight, src.conv.bias

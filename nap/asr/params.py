@@ -20,9 +20,9 @@ class AsrParams(StageParams):
     hidden: int = param(768, "channels of the k32 and k1 layers (paper: 2048)")
     k7_layers: int = param(7, "number of kernel-7 layers (7: receptive field 194 frames; 8: the paper's 206)")
     norm: Literal["batch", "none"] = param(
-        "batch",
-        "batch norm after each convolution while training (folded into the convolutions afterwards, "
-        "so the saved network is plain Wav2Letter: conv + ReLU); none = the paper's plain training",
+        "none",
+        "none: plain conv + ReLU, as the paper; batch: batch norm after each convolution while training, "
+        "folded into the convolutions afterwards (the saved network is plain Wav2Letter either way)",
     )
     repetitions: int = param(2, "Collobert repetition symbols (a doubled letter = letter + '1'); 0 = none")
     pad: bool = param(
@@ -31,8 +31,10 @@ class AsrParams(StageParams):
         "utterance, so each frame gets an output (off: the paper's unpadded input)",
     )
     # -- training
-    identity_init: float = param(
-        0.0, "> 0: kernel-7 layers start as identity plus their random weights times this (trains faster)"
+    local_init: float = param(
+        0.1,
+        "0: PyTorch's initialisation; > 0: start from a network that looks at the middle of its window "
+        "(kernel-7 layers = identity + this times random weights, wide kernels tapered); trains much faster",
     )
     epochs: int = param(12, "passes over the training split")
     batch_size: int = param(16, "utterances per optimisation step (over all processes)")
@@ -41,6 +43,9 @@ class AsrParams(StageParams):
     lr_final: float = param(0.02, "final learning rate as a fraction of lr")
     weight_decay: float = param(0.0, "Adam weight decay (decoupled, AdamW)")
     grad_clip: float = param(1.0, "clip the gradient's global norm to this; 0 = off")
+    tempo: float = param(0.1, "augmentation: speaking rate changed by up to this fraction (frames resampled)")
+    freq_shift: int = param(4, "augmentation: mel bands shifted up or down by up to this many (voice pitch)")
+    dropout: float = param(0.1, "dropout on the input of every layer but the first, while training")
     freq_masks: int = param(2, "SpecAugment: frequency masks per training utterance")
     freq_mask_width: int = param(15, "SpecAugment: widest frequency mask (mel bands)")
     time_masks: int = param(2, "SpecAugment: time masks per training utterance")
@@ -56,7 +61,15 @@ class AsrParams(StageParams):
     # -- decoding and evaluation
     beam_size: int = param(50, "hypotheses kept by the flashlight-text CTC beam search")
     beam_threshold: float = param(25.0, "flashlight's beam score threshold")
-    lexicon: bool = param(False, "restrict beam search to words of the training transcripts")
+    beam_size_token: int = param(10, "symbols tried per frame and hypothesis by the beam search (0: all)")
+    lexicon: bool = param(False, "restrict beam search to words of the training transcripts (no lm then)")
+    lm_order: int = param(
+        5, "order of the beam search's symbol n-gram from the training transcripts (0: none)"
+    )
+    lm_weight: float = param(0.5, "weight of the n-gram's log-probability in the beam search")
+    lm_bonus: float = param(
+        1.0, "added to each symbol's n-gram log-probability (offsets its bias to short output)"
+    )
     eval_every: int = param(0, "steps between held-out CER checks for the learning curves (0: each epoch)")
     eval_utterances: int = param(64, "utterances per held-out split in the learning-curve checks")
 
@@ -93,8 +106,23 @@ class AsrParams(StageParams):
         ):
             if getattr(self, name) < 0:
                 raise ParamError(f"parameter 'asr.{name}' must be >= 0, got {getattr(self, name)}")
-        if self.identity_init < 0:
-            raise ParamError(f"parameter 'asr.identity_init' must be >= 0, got {self.identity_init}")
+        if not 0 <= self.tempo < 1:
+            raise ParamError(f"parameter 'asr.tempo' must be in [0, 1), got {self.tempo}")
+        if self.freq_shift < 0:
+            raise ParamError(f"parameter 'asr.freq_shift' must be >= 0, got {self.freq_shift}")
+        if not 0 <= self.dropout < 1:
+            raise ParamError(f"parameter 'asr.dropout' must be in [0, 1), got {self.dropout}")
+        if self.local_init < 0:
+            raise ParamError(f"parameter 'asr.local_init' must be >= 0, got {self.local_init}")
+        if self.lexicon and self.lm_order:
+            raise ParamError(
+                "parameters 'asr.lexicon' and 'asr.lm_order': the symbol n-gram works without a "
+                "lexicon; set asr.lm_order = 0 to decode with the lexicon"
+            )
+        if self.lm_order < 0 or self.lm_weight < 0 or self.beam_size_token < 0:
+            raise ParamError(
+                "parameters 'asr.lm_order', 'asr.lm_weight' and 'asr.beam_size_token' must be >= 0"
+            )
         if self.device not in ("auto", "cpu", "cuda"):
             raise ParamError(f"parameter 'asr.device' must be auto, cpu or cuda, got {self.device!r}")
         if self.max_seconds <= 0:

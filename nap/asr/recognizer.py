@@ -12,6 +12,7 @@ import torch
 
 from nap.asr.data import pad_silence
 from nap.asr.decode import BeamDecoder, greedy
+from nap.asr.lm import SymbolNgram
 from nap.asr.model import Architecture, LayerGeometry, Wav2Letter
 from nap.asr.vocab import Vocab
 from nap.store import read_json
@@ -28,18 +29,23 @@ class Recognizer:
         model: Wav2Letter,
         vocab: Vocab,
         path: Path | None = None,
-        beam_size: int = 50,
-        beam_threshold: float = 25.0,
-        lexicon: Path | None = None,
+        decoding: dict[str, Any] | None = None,
         pad: int = 0,
     ):
         self.model = model.eval()
         self.pad = pad
         self.vocab = vocab
         self.path = path
-        self.beam_size = beam_size
-        self.beam_threshold = beam_threshold
-        self.lexicon = lexicon
+        #: beam search settings: beam_size, beam_threshold, beam_size_token, lexicon (file name
+        #: in the artifact or None), lm (None or {file, order, weight, bonus})
+        self.decoding = {
+            "beam_size": 50,
+            "beam_threshold": 25.0,
+            "beam_size_token": None,
+            "lexicon": None,
+            "lm": None,
+            **(decoding or {}),
+        }
 
     @classmethod
     def open(cls, path: str | Path) -> Recognizer:
@@ -52,16 +58,7 @@ class Recognizer:
         model = Wav2Letter(Architecture(**config["architecture"]))
         model.load_state_dict(torch.load(path / MODEL, map_location="cpu", weights_only=True))
         vocab = Vocab(int(config["vocab"]["repetitions"]))
-        lexicon = path / config["decoding"]["lexicon"] if config["decoding"].get("lexicon") else None
-        return cls(
-            model,
-            vocab,
-            path,
-            config["decoding"]["beam_size"],
-            config["decoding"]["beam_threshold"],
-            lexicon,
-            int(config["input"]["pad"]),
-        )
+        return cls(model, vocab, path, config["decoding"], int(config["input"]["pad"]))
 
     def __repr__(self) -> str:
         a = self.model.arch
@@ -130,9 +127,34 @@ class Recognizer:
         """Transcript from the best symbol of every frame."""
         return greedy(self.vocab, self.logits(features))
 
+    def _file(self, name: str) -> Path:
+        if self.path is None:
+            raise FileNotFoundError(f"{name}: this recognizer was not loaded from an artifact folder")
+        return self.path / name
+
+    @cached_property
+    def lm(self) -> SymbolNgram | None:
+        """The beam search's symbol n-gram (rebuilt from the training transcripts kept in the artifact)."""
+        spec = self.decoding.get("lm")
+        if not spec:
+            return None
+        texts = self._file(spec["file"]).read_text(encoding="utf-8").splitlines()
+        return SymbolNgram.from_texts(texts, self.vocab, int(spec["order"]))
+
     @cached_property
     def beam_decoder(self) -> BeamDecoder:
-        return BeamDecoder(self.vocab, self.beam_size, self.beam_threshold, self.lexicon)
+        d = self.decoding
+        spec = d.get("lm") or {}
+        return BeamDecoder(
+            self.vocab,
+            d["beam_size"],
+            d["beam_threshold"],
+            self._file(d["lexicon"]) if d.get("lexicon") else None,
+            lm=self.lm,
+            lm_weight=float(spec.get("weight", 0.0)),
+            lm_bonus=float(spec.get("bonus", 0.0)),
+            beam_size_token=d.get("beam_size_token"),
+        )
 
     def beam(self, features: np.ndarray | torch.Tensor) -> str:
         """Transcript from flashlight-text's CTC beam search."""

@@ -3,7 +3,8 @@
 Files of the finished artifact: ``model.pt`` (state dict), ``config.json`` (architecture,
 vocabulary, decoding), ``training.json`` (training record and learning curves),
 ``evaluation.json`` (CER/WER and every transcript of the test splits), ``lexicon.txt``
-(when decoding with a lexicon).
+(when decoding with a lexicon), ``lm_texts.txt`` (the training transcripts the beam
+search's symbol n-gram is counted from, when it has one).
 """
 
 from __future__ import annotations
@@ -17,17 +18,18 @@ import numpy as np
 import torch
 
 from nap.asr.data import Examples, prepare
-from nap.asr.decode import BeamDecoder, greedy, write_lexicon
+from nap.asr.decode import greedy, write_lexicon
 from nap.asr.evaluate import score
 from nap.asr.model import Architecture, Wav2Letter
 from nap.asr.params import AsrParams
 from nap.asr.recognizer import CONFIG, Recognizer
 from nap.asr.train import train
 from nap.asr.vocab import Vocab
-from nap.store import read_json, write_json
+from nap.store import atomic_path, read_json, write_json
 
 EVALUATION = "evaluation.json"
 LEXICON = "lexicon.txt"
+LM_TEXTS = "lm_texts.txt"
 TEST_SPLITS = ("test_sentences", "test_voices")
 
 
@@ -83,18 +85,30 @@ def build_asr(work: Path, p: AsrParams, corpus: Any, features: Any) -> dict[str,
     arch, train_set, eval_sets = prepare_all(p, corpus, features)
     record = train(work, p, arch, train_set, eval_sets)
     vocab = Vocab(p.repetitions)
-    lexicon = None
+    lexicon, lm = None, None
     if p.lexicon:
         words = {w for e in train_set.items for w in e.text.split()}
         write_lexicon(work / LEXICON, vocab, words)
         lexicon = LEXICON
+    if p.lm_order:
+        with atomic_path(work / LM_TEXTS) as tmp:
+            tmp.write_text("".join(e.text + "\n" for e in train_set.items), encoding="utf-8")
+        lm = {"file": LM_TEXTS, "order": p.lm_order, "weight": p.lm_weight, "bonus": p.lm_bonus}
     write_json(
         work / CONFIG,
         {
-            "architecture": replace(arch, norm="none").to_dict(),  # the saved network has the norms folded in
+            "architecture": replace(
+                arch, norm="none", dropout=0.0
+            ).to_dict(),  # the saved network has the norms folded in
             "vocab": vocab.to_dict(),
             "input": {"pad": Wav2Letter(arch).context_pad if p.pad else 0},
-            "decoding": {"beam_size": p.beam_size, "beam_threshold": p.beam_threshold, "lexicon": lexicon},
+            "decoding": {
+                "beam_size": p.beam_size,
+                "beam_threshold": p.beam_threshold,
+                "beam_size_token": p.beam_size_token or None,
+                "lexicon": lexicon,
+                "lm": lm,
+            },
         },
     )
     rec = Recognizer.open(work)
@@ -130,8 +144,7 @@ def build_asr(work: Path, p: AsrParams, corpus: Any, features: Any) -> dict[str,
 def evaluate(rec: Recognizer, corpus: Any, features: Any, p: AsrParams) -> dict[str, Any]:
     """Greedy and beam-search CER/WER on both test splits, with every transcript."""
     torch.set_num_threads(p.threads or torch.get_num_threads())
-    beam = BeamDecoder(rec.vocab, p.beam_size, p.beam_threshold, rec.lexicon)
-    decoders = {"greedy": lambda lg: greedy(rec.vocab, lg), "beam": beam}
+    decoders = {"greedy": lambda lg: greedy(rec.vocab, lg), "beam": rec.beam_decoder}
     out: dict[str, Any] = {"splits": {}}
     for split in TEST_SPLITS:
         ex = prepare(_pairs(corpus, split), features.get, rec.vocab, rec.model.output_frames, pad=rec.pad)

@@ -36,7 +36,7 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from nap.asr import distributed as D
-from nap.asr.data import Examples, collate, epoch_batches, spec_augment
+from nap.asr.data import Augment, Examples, collate, ctc_min_frames, epoch_batches
 from nap.asr.model import Architecture, Wav2Letter
 from nap.asr.params import AsrParams
 from nap.asr.vocab import Vocab
@@ -80,12 +80,12 @@ def lr_at(step: int, total: int, p: AsrParams) -> float:
     return p.lr * (p.lr_final + (1 - p.lr_final) * 0.5 * (1 + math.cos(math.pi * progress)))
 
 
-def build_model(arch: Architecture, seed: int, identity_init: float = 0.0) -> Wav2Letter:
+def build_model(arch: Architecture, seed: int, local_init: float = 0.0) -> Wav2Letter:
     """A freshly initialised network; the weights depend on ``seed`` only.
 
-    ``identity_init`` > 0 starts training from a network that looks at the middle of its
+    ``local_init`` > 0 starts training from a network that looks at the middle of its
     receptive field: every layer whose input and output widths agree (the kernel-7 stack)
-    is the identity (a Dirac kernel) plus its random weights times ``identity_init``, so the
+    is the identity (a Dirac kernel) plus its random weights times ``local_init``, so the
     stack first passes its input on (after a ReLU, the identity of a non-negative input is
     itself); the other wide kernels (k48, k32) get their random weights tapered by a
     Gaussian window around the kernel's centre (standard deviation a sixth of the kernel,
@@ -94,13 +94,13 @@ def build_model(arch: Architecture, seed: int, identity_init: float = 0.0) -> Wa
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         model = Wav2Letter(arch)
-        if identity_init > 0:
+        if local_init > 0:
             with torch.no_grad():
                 for layer in model.layers():
                     conv = layer.conv
                     k = conv.kernel_size[0]
                     if conv.in_channels == conv.out_channels and conv.stride[0] == 1:
-                        noise = conv.weight * identity_init
+                        noise = conv.weight * local_init
                         torch.nn.init.dirac_(conv.weight)
                         conv.weight.add_(noise)
                     elif k > 1:
@@ -180,7 +180,7 @@ def train(
     if not train_set.items:
         raise TrainingError(f"no usable training utterances (skipped: {dict(train_set.skipped)})")
 
-    model = build_model(arch, p.seed, p.identity_init).to(device)
+    model = build_model(arch, p.seed, p.local_init).to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=p.lr, weight_decay=p.weight_decay)
     fingerprint = train_set.fingerprint()
     history, step, seconds = History(), 0, 0.0
@@ -302,9 +302,18 @@ def _step(
                 b.copy_(old)
 
     if share:
-        x, lengths, targets, target_lengths = collate(data, [batch[k] for k in share])
-        seeds = [_augment_seed(p.seed, step, k) for k in share]
-        x = spec_augment(x, lengths, seeds, p.freq_masks, p.freq_mask_width, p.time_masks, p.time_mask_width)
+        torch.manual_seed(_augment_seed(p.seed, step, 1_000_000 + info.rank))  # dropout masks
+        aug = Augment(p.tempo, p.freq_shift, p.freq_masks, p.freq_mask_width, p.time_masks, p.time_mask_width)
+        items = [data.items[batch[k]] for k in share]
+
+        def transform(k: int, feats: np.ndarray) -> np.ndarray:
+            # keep enough frames for CTC to fit the transcript after a faster tempo
+            need = (
+                model.stride * (ctc_min_frames(items[k].targets) - 1) + model.receptive_field - 2 * data.pad
+            )
+            return aug(feats, _augment_seed(p.seed, step, share[k]), need)
+
+        x, lengths, targets, target_lengths = collate(data, [batch[k] for k in share], transform)
         x = x.to(device)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=autocast):
             logits = net(x)

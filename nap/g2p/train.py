@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import torch
 from torch.nn import functional as F
-from tqdm import tqdm
+from tqdm.auto import tqdm
 
 from nap.g2p.beam import decode_words
 from nap.g2p.data import Lexicon, Split, Vocab, batches, samples

@@ -69,3 +69,16 @@ def test_lm_and_lexicon_do_not_mix(tmp_path, lm):
     lex.write_text("cat c a t |\n")
     with pytest.raises(ValueError, match="lexicon-free"):
         BeamDecoder(Vocab(2), lexicon=lex, lm=lm)
+
+
+def test_lm_text_comes_from_the_corpus_or_the_training_transcripts():
+    from types import SimpleNamespace
+
+    from nap.asr.params import AsrParams
+    from nap.asr.stage import lm_texts
+
+    corpus = SimpleNamespace(lm_texts=lambda: ["the cat sat", "no digits 4 here", "a dog ran"])
+    train = SimpleNamespace(items=[SimpleNamespace(text="the cat sat")])
+    # text outside the alphabet is left out, not a crash in the n-gram
+    assert lm_texts(AsrParams(), corpus, train) == ["the cat sat", "a dog ran"]
+    assert lm_texts(AsrParams.from_dict({"lm_text": "train"}), corpus, train) == ["the cat sat"]

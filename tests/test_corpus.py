@@ -307,6 +307,11 @@ def test_build_corpus_indexes_the_synthesized_corpus(small, tmp_path):
     assert len(corpus.audio(u)) == pytest.approx(u.seconds * 16000, abs=1)
     assert sum(corpus.phone_counts().values()) == summary["phones"]
     assert json.loads((work / "bad_input.json").read_text())["total_skipped"] == 0
+    # language-model text: every training transcript and more, never a held-out sentence
+    lm = corpus.lm_texts()
+    held_out = {u.text for u in corpus.utterances if u.split != "train"}
+    assert {u.text for u in corpus.splits["train"]} <= set(lm)
+    assert not held_out & set(lm) and len(lm) > 10 * len(corpus.splits["train"])
 
 
 def test_corpus_params_are_validated():

@@ -66,6 +66,11 @@ class AsrParams(StageParams):
     lm_order: int = param(
         5, "order of the beam search's symbol n-gram from the training transcripts (0: none)"
     )
+    lm_text: Literal["corpus", "train"] = param(
+        "corpus",
+        "the n-gram's sentences: corpus = the corpus's text-only sentences (embedded corpus: every "
+        "sentence of its text source but the held-out ones); train = the training transcripts",
+    )
     lm_weight: float = param(0.5, "weight of the n-gram's log-probability in the beam search")
     lm_bonus: float = param(
         1.0, "added to each symbol's n-gram log-probability (offsets its bias to short output)"

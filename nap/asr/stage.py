@@ -3,8 +3,8 @@
 Files of the finished artifact: ``model.pt`` (state dict), ``config.json`` (architecture,
 vocabulary, decoding), ``training.json`` (training record and learning curves),
 ``evaluation.json`` (CER/WER and every transcript of the test splits), ``lexicon.txt``
-(when decoding with a lexicon), ``lm_texts.txt`` (the training transcripts the beam
-search's symbol n-gram is counted from, when it has one).
+(when decoding with a lexicon), ``lm_texts.txt`` (the sentences the beam search's symbol
+n-gram is counted from, when it has one: see ``asr.lm_text``).
 """
 
 from __future__ import annotations
@@ -79,6 +79,15 @@ def prepare_all(
     return arch, train_set, eval_sets
 
 
+def lm_texts(p: AsrParams, corpus: Any, train_set: Examples) -> list[str]:
+    """The n-gram's sentences (``asr.lm_text``): the corpus's text-only sentences or the
+    training transcripts; held-out sentences are never among them."""
+    if p.lm_text == "corpus" and hasattr(corpus, "lm_texts"):
+        vocab = Vocab(p.repetitions)
+        return [t for t in corpus.lm_texts() if not vocab.oov(t)]
+    return [e.text for e in train_set.items]
+
+
 def build_asr(work: Path, p: AsrParams, corpus: Any, features: Any) -> dict[str, Any]:
     """Train (or resume) in ``work``, evaluate on the test splits, return the headline numbers."""
     work = Path(work)
@@ -92,7 +101,7 @@ def build_asr(work: Path, p: AsrParams, corpus: Any, features: Any) -> dict[str,
         lexicon = LEXICON
     if p.lm_order:
         with atomic_path(work / LM_TEXTS) as tmp:
-            tmp.write_text("".join(e.text + "\n" for e in train_set.items), encoding="utf-8")
+            tmp.write_text("".join(t + "\n" for t in lm_texts(p, corpus, train_set)), encoding="utf-8")
         lm = {"file": LM_TEXTS, "order": p.lm_order, "weight": p.lm_weight, "bonus": p.lm_bonus}
     write_json(
         work / CONFIG,

@@ -10,6 +10,10 @@ policy and the stage writes
   (tab-separated; ``path`` relative to the folder for the embedded corpus, absolute for
   LibriSpeech; ``text`` lowercase);
 * ``bad_input.json`` — what was skipped, why, examples, how many files were resampled;
+* ``lm_text.txt`` — text-only sentences for language models, one per line, lowercase: for the
+  embedded corpus every sentence of the text source except the held-out splits' (so a
+  language model sees far more text than the training audio says, as LibriSpeech's own LM
+  corpus does), for LibriSpeech the training transcripts;
 * for the embedded corpus also ``corpus.json``, ``README.txt``, ``<split>/phones.tsv`` and the
   audio (see :mod:`nap.corpus.synth`).
 """
@@ -33,8 +37,9 @@ from nap.params import ParamError
 from nap.store import atomic_path, read_json, write_json
 
 #: Bump when the stage's outputs change for the same parameters (part of the artifact key).
-VERSION = 1
+VERSION = 2
 INDEX = "index.tsv"
+LM_TEXT = "lm_text.txt"
 _COLUMNS = ("id", "split", "speaker", "chapter", "voice", "seconds", "path", "text")
 
 
@@ -113,6 +118,14 @@ class Corpus:
             return self._by_id[utt_id]
         except KeyError:
             raise KeyError(f"no utterance {utt_id!r} in the corpus at {self.path}") from None
+
+    def lm_texts(self) -> list[str]:
+        """Sentences for a language model: ``lm_text.txt`` (see the module doc), else the
+        training transcripts; never a held-out sentence."""
+        path = self.path / LM_TEXT
+        if path.is_file():
+            return path.read_text(encoding="utf-8").splitlines()
+        return [u.text for u in self.splits["train"]]
 
     def audio(self, utt: str | Utterance) -> np.ndarray:
         """Mono float32 audio at 16 kHz (resampled when the file has another rate)."""
@@ -212,6 +225,19 @@ def read_index(folder: Path) -> list[Utterance]:
     return out
 
 
+def write_lm_text(folder: Path, utterances: list[Utterance], p: CorpusParams) -> None:
+    """Write ``lm_text.txt`` (see the module doc): never a sentence of a held-out split."""
+    held_out = {u.text for u in utterances if u.split != "train"}
+    if p.source == "synth":
+        from nap.corpus.text import sentences
+
+        texts = [s.text.lower() for s in sentences(p.seed, p.min_words, p.max_words)]
+    else:
+        texts = [u.text for u in utterances if u.split == "train"]
+    with atomic_path(folder / LM_TEXT) as tmp:
+        tmp.write_text("".join(t + "\n" for t in texts if t not in held_out), encoding="utf-8")
+
+
 def _utterances(entries: list[Entry], split_of: Any, info: dict[str, Any], folder: Path) -> list[Utterance]:
     """Entries as Utterances; ``split_of`` maps an entry's subset (or id) to its split."""
     speakers = info.get("speakers", {})
@@ -283,6 +309,7 @@ def build_corpus(work: Path, p: CorpusParams) -> dict[str, Any]:
     if not utts:
         raise LibriSpeechError(f"the corpus has no usable utterance ({report.total_skipped} skipped)")
     write_index(work, utts)
+    write_lm_text(work, utts, p)
     write_json(work / "bad_input.json", report.to_dict())
     corpus = Corpus(work, utts, info)
     out = summary(corpus, report)

@@ -12,6 +12,7 @@ nap book
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import sys
 from pathlib import Path
@@ -77,9 +78,24 @@ def cmd_study(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_chapters(selectors: list[str]) -> None:
+    """Every selector must start the name of a chapter notebook (``05``, ``05_naps``)."""
+    from nap.runner import chapters
+    from nap.study import project_root
+
+    names = [nb.stem for nb in chapters(project_root())]
+    unknown = [s for s in selectors if not any(n.startswith(s) for n in names)]
+    if unknown:
+        raise ParamError(
+            f"unknown chapter(s) {', '.join(map(repr, unknown))}; chapters are: {', '.join(names)} "
+            "(give a number such as 05 or a name)"
+        )
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from nap.runner import run_study
 
+    _check_chapters(args.chapters)
     study = _study(args, force=args.force)
     run_study(study, select=args.chapters, book=not args.no_book, force=args.force)
     return 0
@@ -224,12 +240,23 @@ def main(argv: list[str] | None = None) -> int:
         print("nap: interrupted; finished artifacts are kept and the next run resumes", file=sys.stderr)
         return 130
     except Exception as exc:
-        from nap.runner import RunnerError
+        if not is_user_error(exc):
+            raise
+        print(f"nap: error: {exc}", file=sys.stderr)
+        if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+            print("nap: finished artifacts are kept; free some space and rerun to resume", file=sys.stderr)
+        return 1
 
-        if isinstance(exc, RunnerError):
-            print(f"nap: error: {exc}", file=sys.stderr)
-            return 1
-        raise
+
+def is_user_error(exc: BaseException) -> bool:
+    """An error the user can act on: one of nap's own error classes (they name the file or
+    parameter at fault, e.g. a missing LibriSpeech folder or a bad audio file) or a full disk.
+    Anything else is a bug and keeps its traceback."""
+    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+        return True
+    return any(
+        cls.__module__.startswith("nap.") and cls.__name__.endswith("Error") for cls in type(exc).__mro__
+    )
 
 
 if __name__ == "__main__":  # pragma: no cover

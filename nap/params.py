@@ -10,6 +10,7 @@ on unknown parameters, so every value that reaches a stage goes through
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import types
 import typing
 from typing import Any, ClassVar, Literal, Union, get_args, get_origin
@@ -109,8 +110,10 @@ class StageParams:
         hints = typing.get_type_hints(cls)
         unknown = sorted(set(values) - set(fields))
         if unknown:
+            near = [m for u in unknown for m in difflib.get_close_matches(u, fields, n=1)]
+            hint = f" (did you mean {', '.join(f'{cls.stage}.{m}' for m in near)}?)" if near else ""
             raise ParamError(
-                f"unknown parameter(s) {', '.join(f'{cls.stage}.{u}' for u in unknown)}; "
+                f"unknown parameter(s) {', '.join(f'{cls.stage}.{u}' for u in unknown)}{hint}; "
                 f"{cls.stage} takes: {', '.join(fields)}"
             )
         clean = {k: coerce(v, hints[k], f"{cls.stage}.{k}") for k, v in values.items()}

@@ -17,6 +17,7 @@ chapters' ``params`` cell do.
 
 from __future__ import annotations
 
+import difflib
 import importlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -94,7 +95,12 @@ def normalize_changes(changes: dict[str, Any] | None) -> dict[str, dict[str, Any
         else:
             owners = [s for s in STAGES if key in params_class(s).fields()]
             if not owners:
-                raise ParamError(f"unknown parameter {key!r}; see `nap params` for every parameter")
+                every = [f"{s}.{n}" for s in STAGES for n in params_class(s).fields()]
+                near = difflib.get_close_matches(key, [e.partition(".")[2] for e in every], n=1)
+                hint = ""
+                if near:
+                    hint = f" (did you mean {', '.join(e for e in every if e.endswith('.' + near[0]))}?)"
+                raise ParamError(f"unknown parameter {key!r}{hint}; see `nap params` for every parameter")
             if len(owners) > 1:
                 raise ParamError(
                     f"parameter {key!r} is ambiguous (stages {', '.join(owners)}); write it as "

@@ -63,14 +63,24 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         with open(tmp_path, "rb") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp_path, path)
-    except OSError as exc:
+    except BaseException as exc:
+        # writers such as torch.save report a full disk as a RuntimeError: ask the disk
+        full = (isinstance(exc, OSError) and exc.errno == errno.ENOSPC) or (
+            isinstance(exc, Exception) and disk_full(path.parent)
+        )
         tmp_path.unlink(missing_ok=True)
-        if exc.errno == errno.ENOSPC:
-            raise StoreError(f"disk full while writing {path}; nothing was written") from exc
+        if full:
+            raise StoreError(f"disk full while writing {path}; nothing was written ({exc})") from exc
         raise
-    except BaseException:
-        tmp_path.unlink(missing_ok=True)
-        raise
+
+
+def disk_full(folder: str | os.PathLike, margin: int = 1 << 20) -> bool:
+    """True when the file system holding ``folder`` has less than ``margin`` bytes free."""
+    try:
+        st = os.statvfs(folder)
+    except OSError:
+        return False
+    return st.f_bavail * st.f_frsize < margin
 
 
 def write_json(path: str | os.PathLike, obj: Any) -> None:

@@ -117,7 +117,7 @@ def cluster_naps(
     naps = np.asarray(naps, dtype=np.float64)
     if naps.ndim < 1 or naps.shape[0] != len(names):
         raise ValueError(f"{grouping}/{layer}: {len(names)} group names for NAPs of shape {naps.shape}")
-    flat = naps.reshape(len(names), -1)
+    flat = naps.reshape(len(names), int(np.prod(naps.shape[1:])))  # also for 0 groups
     excluded: dict[str, str] = {}
     keep = []
     for i, name in enumerate(names):

@@ -185,9 +185,10 @@ def scan(
     root = Path(root).expanduser()
     if not root.is_dir():
         raise LibriSpeechError(f"LibriSpeech root {root} does not exist or is not a folder")
+    present = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
     if subsets is None:
-        subsets = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
-    if not subsets:
+        subsets = present
+    if not present:
         raise LibriSpeechError(f"LibriSpeech root {root} is empty: no subset folders (e.g. train-clean-100)")
     report = report or BadInputReport()
 

@@ -82,3 +82,19 @@ def test_lm_text_comes_from_the_corpus_or_the_training_transcripts():
     # text outside the alphabet is left out, not a crash in the n-gram
     assert lm_texts(AsrParams(), corpus, train) == ["the cat sat", "a dog ran"]
     assert lm_texts(AsrParams.from_dict({"lm_text": "train"}), corpus, train) == ["the cat sat"]
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(st.sampled_from(list(ALPHABET)), max_size=12))
+def test_kenlm_reads_the_arpa_export_as_the_same_model(lm, text):
+    """flashlight's KenLM scores every symbol exactly as the Python n-gram does."""
+    vocab = Vocab(2)
+    dec = BeamDecoder(vocab, beam_size=5, lm=lm)
+    kenlm, tokens = dec._decoder.lm, dec.tokens
+    state, ctx = kenlm.start(False), []
+    for s in vocab.tokenize("".join(text)):
+        state, score = kenlm.score(state, tokens.index("|" if s == " " else s))
+        assert score * math.log(10) == pytest.approx(lm.logprob(ctx, s), abs=1e-4)
+        ctx.append(s)
+    _, end = kenlm.finish(state)
+    assert end * math.log(10) == pytest.approx(lm.logprob(ctx, EOS), abs=1e-4)

@@ -12,10 +12,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
+import math
+import tempfile
+
 import numpy as np
 import torch
 
-from nap.asr.lm import SymbolNgram, flashlight_lm
+from nap.asr.lm import SymbolNgram
 from nap.asr.vocab import BLANK, SPACE, Vocab
 from nap.store import atomic_path
 
@@ -54,8 +57,11 @@ class BeamDecoder:
     """flashlight-text's CTC beam search, lexicon-free unless a lexicon file is given.
 
     With ``lm`` (a :class:`nap.asr.lm.SymbolNgram`), hypotheses are scored by the network's
-    log-probabilities plus ``lm_weight`` times the n-gram's, each symbol's raised by
-    ``lm_bonus`` (lexicon-free decoding only).
+    log-probabilities plus ``lm_weight`` times the n-gram's (natural log), plus ``lm_bonus``
+    for every word (flashlight's silence score: it offsets the n-gram's preference for short
+    hypotheses; lexicon-free decoding only). The n-gram goes to flashlight as an
+    ARPA file read by its built-in KenLM (``arpa``: where to keep it; by default a temporary
+    file, removed once loaded).
     """
 
     def __init__(
@@ -68,6 +74,7 @@ class BeamDecoder:
         lm_weight: float = 0.5,
         lm_bonus: float = 0.0,
         beam_size_token: int | None = None,
+        arpa: str | Path | None = None,
     ):
         from torchaudio.models.decoder import ctc_decoder
 
@@ -79,18 +86,31 @@ class BeamDecoder:
         if lm is not None and self.lexicon is not None:
             raise ValueError("the symbol n-gram scores letters: use it with lexicon-free decoding only")
         self.lm = lm
-        self._decoder = ctc_decoder(
-            lexicon=None if self.lexicon is None else str(self.lexicon),
-            tokens=self.tokens,
-            lm=None if lm is None else flashlight_lm(lm, self.tokens, SIL, lm_bonus),
-            lm_weight=lm_weight if lm is not None else 0.0,
-            beam_size=beam_size,
-            beam_size_token=beam_size_token,
-            beam_threshold=beam_threshold,
-            blank_token=BLANK,
-            sil_token=SIL,
-            unk_word="<unk>",
-        )
+        with tempfile.TemporaryDirectory(prefix="nap-lm-") as tmp:
+            lm_file = None
+            if lm is not None:
+                lm_file = Path(arpa) if arpa is not None else Path(tmp) / "lm.arpa"
+                if arpa is None or not lm_file.is_file():
+                    lm.write_arpa(lm_file, {SPACE: SIL})
+                # the n-gram's words are the tokens, in token order: flashlight's lexicon-free
+                # decoder asks the LM by token index (torchaudio's default word list is unordered)
+                lm_dict = Path(tmp) / "tokens.txt"
+                lm_dict.write_text("".join(t + "\n" for t in self.tokens), encoding="utf-8")
+            # KenLM scores in log10: the weight takes the factor ln 10 so that it weighs nats
+            self._decoder = ctc_decoder(
+                lexicon=None if self.lexicon is None else str(self.lexicon),
+                tokens=self.tokens,
+                lm=None if lm_file is None else str(lm_file),
+                lm_dict=None if lm_file is None else str(lm_dict),
+                lm_weight=lm_weight * math.log(10) if lm_file is not None else 0.0,
+                beam_size=beam_size,
+                beam_size_token=beam_size_token,
+                beam_threshold=beam_threshold,
+                blank_token=BLANK,
+                sil_token=SIL,
+                sil_score=lm_bonus if lm_file is not None else 0.0,
+                unk_word="<unk>",
+            )
 
     def __call__(self, logits: torch.Tensor | np.ndarray) -> str:
         """The best transcript for one utterance's logits (frames, classes)."""

@@ -9,11 +9,10 @@ of the lexicon can come out.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from pathlib import Path
-
 import math
 import tempfile
+from collections.abc import Iterable
+from pathlib import Path
 
 import numpy as np
 import torch

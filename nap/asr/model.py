@@ -191,3 +191,19 @@ class Wav2Letter(nn.Module):
         """The frames [start, end) of the unpadded utterance that output frame ``t`` sees, when
         ``pad`` frames were added at its start (start < 0: the window reaches into the padding)."""
         return t * self.stride - pad, t * self.stride - pad + self.receptive_field
+
+
+class ArchitectureError(ValueError):
+    """Weights that do not fit the network they are loaded into."""
+
+
+def load_weights(model: nn.Module, state: dict[str, torch.Tensor], source: object, config: object = None) -> None:
+    """``model.load_state_dict(state)``, with an error naming ``source`` when the shapes differ."""
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as e:
+        detail = next((ln.strip() for ln in str(e).splitlines()[1:] if ln.strip()), str(e))
+        where = f" (the architecture in {config})" if config is not None else ""
+        raise ArchitectureError(
+            f"{source} holds weights of another architecture than this network{where}: {detail}"
+        ) from None

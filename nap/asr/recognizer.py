@@ -13,7 +13,7 @@ import torch
 from nap.asr.data import pad_silence
 from nap.asr.decode import BeamDecoder, greedy
 from nap.asr.lm import SymbolNgram
-from nap.asr.model import Architecture, LayerGeometry, Wav2Letter
+from nap.asr.model import Architecture, LayerGeometry, Wav2Letter, load_weights
 from nap.asr.vocab import Vocab
 from nap.store import read_json
 
@@ -56,7 +56,7 @@ class Recognizer:
                 raise FileNotFoundError(f"{path / name} is missing: {path} is not a finished asr artifact")
         config = read_json(path / CONFIG)
         model = Wav2Letter(Architecture(**config["architecture"]))
-        model.load_state_dict(torch.load(path / MODEL, map_location="cpu", weights_only=True))
+        load_weights(model, torch.load(path / MODEL, map_location="cpu", weights_only=True), path / MODEL, path / CONFIG)
         vocab = Vocab(int(config["vocab"]["repetitions"]))
         return cls(model, vocab, path, config["decoding"], int(config["input"]["pad"]))
 

@@ -37,7 +37,7 @@ from tqdm import tqdm
 
 from nap.asr import distributed as D
 from nap.asr.data import Augment, Examples, collate, ctc_min_frames, epoch_batches
-from nap.asr.model import Architecture, Wav2Letter
+from nap.asr.model import Architecture, Wav2Letter, load_weights
 from nap.asr.params import AsrParams
 from nap.asr.vocab import Vocab
 from nap.store import atomic_path, read_json, write_json
@@ -191,7 +191,7 @@ def train(
             raise TrainingError(
                 f"checkpoint {ckpt_path} was made on other training data; delete it to restart"
             )
-        model.load_state_dict(ckpt["model"])
+        load_weights(model, ckpt["model"], ckpt_path, "asr parameters channels/hidden/k7_layers")
         opt.load_state_dict(ckpt["optimizer"])
         step, seconds, history = int(ckpt["step"]), float(ckpt["seconds"]), History.from_dict(ckpt["history"])
     net = model

@@ -18,7 +18,7 @@ class CorpusParams(StageParams):
     source: Literal["synth", "librispeech"] = param(
         "synth", "'synth': the embedded corpus synthesized offline; 'librispeech': a LibriSpeech tree"
     )
-    minutes: float = param(90.0, "synth: minutes of audio over all splits")
+    minutes: float = param(240.0, "synth: minutes of audio over all splits")
     engines: list[str] = param(["espeak", "flite"], "synth: synthesis engines (espeak = espeak-ng, flite)")
     espeak_voices: int = param(24, "synth: training voices of espeak-ng (language + variant + rate + pitch)")
     flite_voices: int = param(8, "synth: training voices of flite (voice + rate + pitch)")

@@ -625,7 +625,8 @@ ASR = [
         "2 ASR",
         "model.pt of another architecture than its config.json (`Recognizer.open`)",
         _open_other_architecture,
-        r"model.pt holds weights of another architecture .*config.json.*size mismatch for layer01.conv.weight",
+        r"model.pt holds weights of another architecture .*config.json.*"
+        r"size mismatch for layer01.conv.weight",
     ),
     Case(
         "asr-resume-architecture",

@@ -197,7 +197,9 @@ class ArchitectureError(ValueError):
     """Weights that do not fit the network they are loaded into."""
 
 
-def load_weights(model: nn.Module, state: dict[str, torch.Tensor], source: object, config: object = None) -> None:
+def load_weights(
+    model: nn.Module, state: dict[str, torch.Tensor], source: object, config: object = None
+) -> None:
     """``model.load_state_dict(state)``, with an error naming ``source`` when the shapes differ."""
     try:
         model.load_state_dict(state)

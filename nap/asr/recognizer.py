@@ -56,7 +56,8 @@ class Recognizer:
                 raise FileNotFoundError(f"{path / name} is missing: {path} is not a finished asr artifact")
         config = read_json(path / CONFIG)
         model = Wav2Letter(Architecture(**config["architecture"]))
-        load_weights(model, torch.load(path / MODEL, map_location="cpu", weights_only=True), path / MODEL, path / CONFIG)
+        state = torch.load(path / MODEL, map_location="cpu", weights_only=True)
+        load_weights(model, state, path / MODEL, path / CONFIG)
         vocab = Vocab(int(config["vocab"]["repetitions"]))
         return cls(model, vocab, path, config["decoding"], int(config["input"]["pad"]))
 

@@ -20,11 +20,16 @@ class ParamError(ValueError):
     """A parameter is unknown or has a value of the wrong type."""
 
 
-def param(default: Any, doc: str) -> Any:
-    """A dataclass field with a default and a one-line description."""
+def param(default: Any, doc: str, keyed: bool = True) -> Any:
+    """A dataclass field with a default and a one-line description.
+
+    ``keyed=False`` marks a setting of the machine rather than of the result (threads, device):
+    it is left out of the artifact key, so changing it reuses or resumes the same artifact.
+    """
+    meta = {"doc": doc, "keyed": keyed}
     if isinstance(default, (list, dict)):
-        return dataclasses.field(default_factory=lambda d=default: type(d)(d), metadata={"doc": doc})
-    return dataclasses.field(default=default, metadata={"doc": doc})
+        return dataclasses.field(default_factory=lambda d=default: type(d)(d), metadata=meta)
+    return dataclasses.field(default=default, metadata=meta)
 
 
 def _type_name(tp: Any) -> str:
@@ -126,6 +131,11 @@ class StageParams:
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+    def key_dict(self) -> dict[str, Any]:
+        """The parameters that make the artifact key (machine settings, ``keyed=False``, left out)."""
+        unkeyed = {f.name for f in dataclasses.fields(self) if not f.metadata.get("keyed", True)}
+        return {k: v for k, v in self.to_dict().items() if k not in unkeyed}
 
     def replace(self, **changes: Any) -> StageParams:
         return type(self).from_dict({**self.to_dict(), **changes})

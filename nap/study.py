@@ -101,7 +101,7 @@ class Study:
 
     def key(self, stage: str) -> str:
         """The stage's artifact key, computed from parameters alone (nothing is built)."""
-        return self.store.key(stage, self.params(stage).to_dict(), self.inputs(stage), self.version(stage))
+        return self.store.key(stage, self.params(stage).key_dict(), self.inputs(stage), self.version(stage))
 
     def artifact(self, stage: str, build: bool = True) -> Artifact | None:
         """The stage's finished artifact (built first when ``build``), else None."""
@@ -115,7 +115,7 @@ class Study:
         p = self.params(stage)
         art = self.store.build(
             stage,
-            p.to_dict(),
+            p.key_dict(),
             self.inputs(stage),
             lambda work: build_fn(work, p, *deps.values()),
             version=self.version(stage),

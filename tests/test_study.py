@@ -26,6 +26,17 @@ def test_keys_change_for_the_stage_and_what_follows_only(tmp_path):
         assert differ == downstream(stage), stage
 
 
+def test_machine_settings_are_not_part_of_the_key(tmp_path):
+    base = Study("tiny", artifacts=tmp_path)
+    threads = Study(
+        "tiny",
+        {"asr.threads": 1, "g2p.threads": 2, "align.threads": 1, "asr.device": "cpu"},
+        artifacts=tmp_path,
+    )
+    assert all(threads.key(s) == base.key(s) for s in STAGES)
+    assert Study("tiny", {"asr.epochs": 5}, artifacts=tmp_path).key("asr") != base.key("asr")
+
+
 def test_tiny_study_builds_every_stage_and_a_rerun_skips(tiny_study):
     tiny_study.clusters()
     results = tiny_study.results()

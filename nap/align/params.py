@@ -25,7 +25,9 @@ class AlignParams(StageParams):
     min_count: int = param(20, "groups with fewer frames than this are left out of the groups (and reported)")
     max_utterances: int = param(0, "label at most this many utterances per split (0: all)")
     chunk: int = param(100, "utterances per resumable part (a killed run resumes after the last part)")
-    threads: int = param(2, "torch CPU threads for the recognizer's forward pass (0: leave torch's default)")
+    threads: int = param(
+        2, "torch CPU threads for the recognizer's forward pass (0: leave torch's default)", keyed=False
+    )
 
     def check(self) -> None:
         if not self.splits:

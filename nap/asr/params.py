@@ -57,8 +57,8 @@ class AsrParams(StageParams):
     )
     max_seconds: float = param(20.0, "training utterances longer than this are skipped (and counted)")
     checkpoint_every: int = param(100, "steps between checkpoints in the stage's work folder")
-    device: str = param("auto", "training device: auto (a GPU when there is one), cpu or cuda")
-    threads: int = param(2, "torch CPU threads per process (0: leave torch's default)")
+    device: str = param("auto", "training device: auto (a GPU when there is one), cpu or cuda", keyed=False)
+    threads: int = param(2, "torch CPU threads per process (0: leave torch's default)", keyed=False)
     max_bad_steps: int = param(20, "non-finite losses in a row before training stops with an error")
     # -- decoding and evaluation
     beam_size: int = param(50, "hypotheses kept by the flashlight-text CTC beam search")

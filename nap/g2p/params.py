@@ -37,7 +37,7 @@ class G2PParams(StageParams):
     )
     patience: int = param(4, "stop after this many dev evaluations without a better dev WER")
     beam: int = param(5, "beam width for the held-out evaluation and predictions")
-    threads: int = param(2, "torch CPU threads")
+    threads: int = param(2, "torch CPU threads", keyed=False)
     precision: Literal["float32", "bfloat16"] = param(
         "float32",
         "training arithmetic; bfloat16 autocast: ~1.6x faster on CPUs with AVX512-BF16, weights stay float32",

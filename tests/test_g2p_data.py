@@ -84,6 +84,11 @@ def test_vocab_codes():
     assert min(codes) >= 3 and v.decode_phones([*codes, Vocab.EOS, 5]) == ["N", "AY", "T"]
     with pytest.raises(ValueError, match="unknown phone 'AY1'"):
         v.encode_phones(["AY1"])
+    assert v.encode_word("a'") == [1, len(LETTERS)]
+    with pytest.raises(ValueError, match="empty word"):
+        v.encode_word("")
+    with pytest.raises(ValueError, match="outside a-z"):
+        v.encode_word("The")
 
 
 def test_batches_hold_one_word_length_and_cover_every_sample_once(lexicon):

@@ -131,7 +131,13 @@ class Vocab:
         return len(self.phones) + 3
 
     def encode_word(self, word: str) -> list[int]:
-        return [self.letter_index[c] for c in word]
+        """Letter codes of a lower-case word of a-z and '; ValueError for anything else."""
+        if not word:
+            raise ValueError("empty word: the G2P needs at least one letter")
+        try:
+            return [self.letter_index[c] for c in word]
+        except KeyError as exc:
+            raise ValueError(f"word {word!r} has a character outside a-z and ': {exc.args[0]!r}") from None
 
     def encode_phones(self, phones: Sequence[str]) -> list[int]:
         try:

@@ -1,10 +1,13 @@
 """The attention encoder-decoder after Toshniwal & Livescu (2016), as the paper used it.
 
 Encoder: letter embeddings -> 2-layer bidirectional LSTM. Decoder: 2-layer LSTM over the
-previous phone and the previous attentional vector (input feeding), global attention over
-all encoder states with Luong's bilinear ("general") score, output from
-``tanh(W [context; h])``. A batch holds words of one length, so neither the encoder nor the
-attention needs padding or masks (:func:`nap.g2p.data.batches` groups samples by length).
+previous phone, global attention over all encoder states with Luong's bilinear ("general")
+score, output from ``tanh(W [context; h])`` (Luong et al. 2015, without input feeding). As
+the decoder's LSTM does not read the attention, teacher-forced training runs the LSTM over
+the whole target in one call and attends for all steps at once (two batched products);
+:meth:`G2PNet.step` runs the same weights one phone at a time for beam search. A batch holds
+words of one length, so neither the encoder nor the attention needs padding or masks
+(:func:`nap.g2p.data.batches` groups samples by length).
 """
 
 from __future__ import annotations
@@ -14,8 +17,8 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import Tensor, nn
 
-#: Decoder state: h (layers, B, H), c (layers, B, H) and the attentional vector (B, H).
-State = tuple[Tensor, Tensor, Tensor]
+#: Decoder state: h and c of the LSTM layers, each (layers, B, H).
+State = tuple[Tensor, Tensor]
 
 
 @dataclass(frozen=True)
@@ -42,20 +45,14 @@ class G2PNet(nn.Module):
         self.cfg = cfg
         enc_out = 2 * cfg.encoder_hidden
         hid = cfg.decoder_hidden
+        drop = cfg.dropout if cfg.layers > 1 else 0.0
         self.letter_embedding = nn.Embedding(cfg.n_letters, cfg.embedding, padding_idx=0)
         self.encoder = nn.LSTM(
-            cfg.embedding,
-            cfg.encoder_hidden,
-            num_layers=cfg.layers,
-            bidirectional=True,
-            batch_first=True,
-            dropout=cfg.dropout if cfg.layers > 1 else 0.0,
+            cfg.embedding, cfg.encoder_hidden, cfg.layers, bidirectional=True, batch_first=True, dropout=drop
         )
         self.bridge = nn.Linear(enc_out, hid)
         self.phone_embedding = nn.Embedding(cfg.n_phones, cfg.embedding, padding_idx=0)
-        self.cells = nn.ModuleList(
-            [nn.LSTMCell(cfg.embedding + hid if i == 0 else hid, hid) for i in range(cfg.layers)]
-        )
+        self.decoder = nn.LSTM(cfg.embedding, hid, cfg.layers, batch_first=True, dropout=drop)
         self.keys = nn.Linear(enc_out, hid, bias=False)
         self.combine = nn.Linear(enc_out + hid, hid)
         self.output = nn.Linear(hid, cfg.n_phones)
@@ -66,30 +63,27 @@ class G2PNet(nn.Module):
         enc, _ = self.encoder(self.drop(self.letter_embedding(letters)))
         keys = self.keys(enc)
         h0 = torch.tanh(self.bridge(enc.mean(dim=1)))
-        n = len(self.cells)
-        h = h0.unsqueeze(0).expand(n, -1, -1)
-        return enc, keys, (h, torch.zeros_like(h), torch.zeros_like(h0))
+        h = h0.unsqueeze(0).expand(self.cfg.layers, -1, -1).contiguous()
+        return enc, keys, (h, torch.zeros_like(h))
+
+    def attend(self, dec: Tensor, enc: Tensor, keys: Tensor) -> tuple[Tensor, Tensor]:
+        """Logits (B, T, n_phones) and attention (B, T, L) from decoder outputs ``dec`` (B, T, H)."""
+        attn = torch.softmax(torch.bmm(dec, keys.transpose(1, 2)), dim=2)
+        context = torch.bmm(attn, enc)
+        out = torch.tanh(self.combine(torch.cat([context, dec], dim=2)))
+        return self.output(self.drop(out)), attn
 
     def step(self, prev: Tensor, state: State, enc: Tensor, keys: Tensor) -> tuple[Tensor, State, Tensor]:
         """Feed the previous phones (B,); returns logits (B, n_phones), the new state, attention (B, L)."""
-        hs, cs, feed = state
-        x = torch.cat([self.phone_embedding(prev), feed], dim=1)
-        new_h, new_c = [], []
-        for i, cell in enumerate(self.cells):
-            h, c = cell(x if i == 0 else self.drop(x), (hs[i], cs[i]))
-            new_h.append(h)
-            new_c.append(c)
-            x = h
-        attn = torch.softmax(torch.bmm(keys, x.unsqueeze(2)).squeeze(2), dim=1)
-        context = torch.bmm(attn.unsqueeze(1), enc).squeeze(1)
-        feed = torch.tanh(self.combine(torch.cat([context, x], dim=1)))
-        return self.output(self.drop(feed)), (torch.stack(new_h), torch.stack(new_c), feed), attn
+        dec, state = self.decoder(self.drop(self.phone_embedding(prev.unsqueeze(1))), state)
+        logits, attn = self.attend(dec, enc, keys)
+        return logits.squeeze(1), state, attn.squeeze(1)
 
     @staticmethod
     def select(state: State, index: Tensor) -> State:
         """The state of the batch rows ``index`` (beam search reorders hypotheses)."""
-        h, c, feed = state
-        return h[:, index], c[:, index], feed[index]
+        h, c = state
+        return h[:, index].contiguous(), c[:, index].contiguous()
 
     def forward(self, letters: Tensor, target: Tensor) -> tuple[Tensor, Tensor]:
         """Teacher-forced logits (B, T, n_phones) and attention (B, T, L) for ``target`` (B, T).
@@ -97,11 +91,7 @@ class G2PNet(nn.Module):
         ``target`` ends with </s> (then 0-padding); the decoder reads <s> and ``target[:, :-1]``.
         """
         enc, keys, state = self.encode(letters)
-        bos = torch.ones((letters.shape[0], 1), dtype=torch.long)
+        bos = torch.ones((letters.shape[0], 1), dtype=torch.long, device=letters.device)
         inputs = torch.cat([bos, target[:, :-1]], dim=1)
-        logits, attns = [], []
-        for t in range(inputs.shape[1]):
-            out, state, attn = self.step(inputs[:, t], state, enc, keys)
-            logits.append(out)
-            attns.append(attn)
-        return torch.stack(logits, dim=1), torch.stack(attns, dim=1)
+        dec, _ = self.decoder(self.drop(self.phone_embedding(inputs)), state)
+        return self.attend(dec, enc, keys)

@@ -19,15 +19,15 @@ class G2PParams(StageParams):
     dev_fraction: float = param(0.04, "fraction of the training words set aside for early stopping")
     max_words: int = param(0, "use only this many CMUDict words, drawn at random (0 = all; for tests)")
     embedding: int = param(64, "size of the letter and phone embeddings")
-    encoder_hidden: int = param(256, "LSTM units per direction in each of the 2 bidirectional encoder layers")
+    encoder_hidden: int = param(192, "LSTM units per direction in each of the 2 bidirectional encoder layers")
     decoder_hidden: int = param(256, "LSTM units in each of the 2 decoder layers (and the attention)")
-    dropout: float = param(0.3, "dropout on embeddings, between LSTM layers and before the output")
-    epochs: int = param(6, "training epochs (passes over the training samples)")
+    dropout: float = param(0.25, "dropout on embeddings, between LSTM layers and before the output")
+    epochs: int = param(16, "training epochs (passes over the training samples)")
     batch_size: int = param(128, "samples per batch (a batch holds words of one length)")
-    lr: float = param(0.003, "peak learning rate of Adam")
+    lr: float = param(0.004, "peak learning rate of Adam")
     lr_floor: float = param(0.02, "final learning rate as a fraction of lr (cosine decay over all epochs)")
-    warmup_steps: int = param(200, "batches of linear learning-rate warm-up")
-    label_smoothing: float = param(0.0, "label smoothing of the cross-entropy")
+    warmup_steps: int = param(300, "batches of linear learning-rate warm-up")
+    label_smoothing: float = param(0.1, "label smoothing of the cross-entropy")
     clip_norm: float = param(5.0, "gradient norm clipping")
     ema: float = param(
         0.999, "decay of the exponential moving average of the weights that is evaluated and kept (0 = off)"
@@ -35,11 +35,11 @@ class G2PParams(StageParams):
     evals_per_epoch: int = param(
         2, "dev evaluations (greedy WER) per epoch: learning curve and early stopping"
     )
-    patience: int = param(4, "stop after this many dev evaluations without a better dev WER")
+    patience: int = param(6, "stop after this many dev evaluations without a better dev WER")
     beam: int = param(5, "beam width for the held-out evaluation and predictions")
     threads: int = param(2, "torch CPU threads", keyed=False)
     precision: Literal["float32", "bfloat16"] = param(
-        "float32",
+        "bfloat16",
         "training arithmetic; bfloat16 autocast: ~1.6x faster on CPUs with AVX512-BF16, weights stay float32",
     )
     time_limit_minutes: float = param(

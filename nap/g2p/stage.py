@@ -39,6 +39,8 @@ from nap.g2p.params import G2PParams
 from nap.g2p.train import HISTORY, MODEL, load_weights, net_config, train
 from nap.store import read_json, write_json
 
+#: Artifact version: 2 = decoder without input feeding (older G2P artifacts are rebuilt).
+VERSION = 2
 CONFIG = "config.json"
 METRICS = "metrics.json"
 PREDICTIONS = "test_predictions.tsv"
@@ -260,6 +262,8 @@ def build_g2p(work: Path, p: G2PParams, progress_bar: bool = True) -> dict[str, 
             "epochs_run": prog.history[-1]["epoch"] if prog.history else 0,
             "stopped": prog.stopped,
             "train_seconds": round(prog.seconds, 1),
+            "train_cpu_seconds": round(prog.cpu_seconds, 1),
+            "threads": p.threads,
             "best_dev_wer": prog.best_wer,
             **{k: v for k, v in metrics.items() if k not in ("words", "samples")},
             "greedy_wer": wer_any(refs, greedy_hyps),

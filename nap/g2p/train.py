@@ -92,8 +92,7 @@ def dev_scores(
 def _update_ema(ema: G2PNet, net: G2PNet, decay: float, step: int) -> None:
     """``ema = d * ema + (1 - d) * net`` with ``d = min(decay, (1 + step) / (10 + step))`` (0: a copy)."""
     d = min(decay, (1 + step) / (10 + step))
-    for e, w in zip(ema.parameters(), net.parameters(), strict=True):
-        e.lerp_(w, 1.0 - d)
+    torch._foreach_lerp_(list(ema.parameters()), list(net.parameters()), 1.0 - d)
 
 
 @dataclass
@@ -106,6 +105,7 @@ class Progress:
     best_wer: float = float("inf")
     bad_evals: int = 0
     seconds: float = 0.0
+    cpu_seconds: float = 0.0  # process CPU time (all threads): judges a wall time under contention
     stopped: str = ""
     history: list[dict[str, Any]] = field(default_factory=list)
 
@@ -160,7 +160,7 @@ def train(
     vocab = Vocab()
     torch.manual_seed(p.seed)
     net = G2PNet(net_config(p, vocab))
-    opt = torch.optim.Adam(net.parameters(), lr=p.lr)
+    opt = torch.optim.Adam(net.parameters(), lr=p.lr, foreach=True)
     ema = copy.deepcopy(net)
     prog = _load_checkpoint(work, net, ema, opt)
     if prog.stopped:
@@ -171,6 +171,7 @@ def train(
     eval_at = {round(n_batches * (k + 1) / p.evals_per_epoch) for k in range(p.evals_per_epoch)}
     evals_here = 0
     start = time.time() - prog.seconds
+    cpu_start = time.process_time() - prog.cpu_seconds
     net.train()
     while prog.epoch < p.epochs and not prog.stopped:
         order = list(batches(items, vocab, p.batch_size, np.random.default_rng([p.seed, prog.epoch])))
@@ -210,6 +211,7 @@ def train(
             if prog.batch in eval_at:
                 dev_loss, dev_wer = dev_scores(ema, vocab, lexicon, split.dev, p.batch_size)
                 prog.seconds = time.time() - start
+                prog.cpu_seconds = time.process_time() - cpu_start
                 prog.history.append(
                     {
                         "epoch": round(prog.epoch + prog.batch / n_batches, 4),
@@ -219,6 +221,7 @@ def train(
                         "dev_loss": dev_loss,
                         "dev_wer": dev_wer,
                         "seconds": round(prog.seconds, 1),
+                        "cpu_seconds": round(prog.cpu_seconds, 1),
                     }
                 )
                 loss_sum = phones = 0.0

@@ -9,9 +9,12 @@ of the lexicon can come out.
 
 from __future__ import annotations
 
+import contextlib
 import math
+import os
+import sys
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -50,6 +53,20 @@ def write_lexicon(path: Path, vocab: Vocab, words: Iterable[str]) -> int:
     with atomic_path(path) as tmp:
         tmp.write_text("\n".join(lines) + "\n")
     return len(lines)
+
+
+@contextlib.contextmanager
+def _quiet_stderr() -> Iterator[None]:
+    """Silence what C++ code writes to file descriptor 2 (errors still raise exceptions)."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 class BeamDecoder:
@@ -96,20 +113,21 @@ class BeamDecoder:
                 lm_dict = Path(tmp) / "tokens.txt"
                 lm_dict.write_text("".join(t + "\n" for t in self.tokens), encoding="utf-8")
             # KenLM scores in log10: the weight takes the factor ln 10 so that it weighs nats
-            self._decoder = ctc_decoder(
-                lexicon=None if self.lexicon is None else str(self.lexicon),
-                tokens=self.tokens,
-                lm=None if lm_file is None else str(lm_file),
-                lm_dict=None if lm_file is None else str(lm_dict),
-                lm_weight=lm_weight * math.log(10) if lm_file is not None else 0.0,
-                beam_size=beam_size,
-                beam_size_token=beam_size_token,
-                beam_threshold=beam_threshold,
-                blank_token=BLANK,
-                sil_token=SIL,
-                sil_score=lm_bonus if lm_file is not None else 0.0,
-                unk_word="<unk>",
-            )
+            with _quiet_stderr():  # KenLM prints a progress bar while reading the ARPA file
+                self._decoder = ctc_decoder(
+                    lexicon=None if self.lexicon is None else str(self.lexicon),
+                    tokens=self.tokens,
+                    lm=None if lm_file is None else str(lm_file),
+                    lm_dict=None if lm_file is None else str(lm_dict),
+                    lm_weight=lm_weight * math.log(10) if lm_file is not None else 0.0,
+                    beam_size=beam_size,
+                    beam_size_token=beam_size_token,
+                    beam_threshold=beam_threshold,
+                    blank_token=BLANK,
+                    sil_token=SIL,
+                    sil_score=lm_bonus if lm_file is not None else 0.0,
+                    unk_word="<unk>",
+                )
 
     def __call__(self, logits: torch.Tensor | np.ndarray) -> str:
         """The best transcript for one utterance's logits (frames, classes)."""

@@ -37,7 +37,12 @@ class G2PParams(StageParams):
     )
     patience: int = param(6, "stop after this many dev evaluations without a better dev WER")
     beam: int = param(5, "beam width for the held-out evaluation and predictions")
-    threads: int = param(2, "torch CPU threads", keyed=False)
+    threads: int = param(
+        2,
+        "torch CPU threads; on a shared CPU set OMP_WAIT_POLICY=PASSIVE (spinning OpenMP threads "
+        "made 2 threads 40x slower on a busy 2-core machine)",
+        keyed=False,
+    )
     precision: Literal["float32", "bfloat16"] = param(
         "bfloat16",
         "training arithmetic; bfloat16 autocast: ~1.6x faster on CPUs with AVX512-BF16, weights stay float32",

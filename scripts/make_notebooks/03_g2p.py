@@ -131,9 +131,13 @@ print(f"WER {m['wer']:.3f} against any pronunciation and {m['wer_sample']:.3f} p
       f"(paper: {report.PAPER['bleu_sample']}).")
 print(f"Greedy decoding instead of a beam of {summary['beam']}: WER {summary['greedy_wer']:.3f} "
       f"/ {summary['greedy_wer_sample']:.3f} per sample.")
+met = m["wer"] <= 0.24 and m["wer_sample"] <= 0.29
+print(f"The study's target, WER <= 0.24 (any) and <= 0.29 (per sample): {'met' if met else 'NOT met'}.")
 if bench is not None:
-    print(f"Phonetisaurus on the same split: WER {bench['phonetisaurus']['wer']:.3f} "
-          f"/ {bench['phonetisaurus']['wer_sample']:.3f} per sample.")""",
+    theirs = bench["phonetisaurus"]
+    print(f"Phonetisaurus on the same split: WER {theirs['wer']:.3f} / {theirs['wer_sample']:.3f} per sample "
+          f"-- ours is {'better' if m['wer'] < theirs['wer'] else 'WORSE'} "
+          f"(ratio {m['wer'] / theirs['wer']:.3f}).")""",
     ),
     (
         "md",

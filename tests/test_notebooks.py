@@ -24,6 +24,15 @@ def test_chapters_have_a_parameters_cell_and_no_outputs():
         assert not any(c.get("outputs") for c in cells if c["cell_type"] == "code"), path.name
 
 
+def test_papermill_reads_every_parameter_of_every_chapter():
+    """A parameters cell papermill cannot parse (e.g. '=' in a comment) leaves a parameter unknown."""
+    import papermill
+
+    for path in sorted((ROOT / "chapters").glob("*.ipynb")):
+        found = papermill.inspect_notebook(str(path))
+        assert {"profile", "params", "artifacts"} <= set(found), f"{path.name}: {sorted(found)}"
+
+
 def test_executed_chapters_pass_nbval(tiny_site):
     executed = sorted((tiny_site / "book").glob("[0-9][0-9]_*.ipynb"))
     assert len(executed) == len(list((ROOT / "chapters").glob("[0-9][0-9]_*.ipynb")))

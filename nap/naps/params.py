@@ -29,6 +29,12 @@ class NapParams(StageParams):
     probe_frames: int = param(
         20000, "frames sampled (seeded) for the linear probes' per-frame features; 0 = none")
     batch_size: int = param(8, "utterances per forward pass (sorted by length, so little padding)")
+    threads: int = param(
+        2,
+        "torch CPU threads for the forward passes (set, not inherited, so sums add up in the same "
+        "order in every run: the NAPs are bit-identical for a seed); 0 = leave torch's setting",
+        keyed=False,
+    )
     seed: int = param(0, "seed of the probe sample")
 
     def check(self) -> None:

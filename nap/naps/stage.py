@@ -73,6 +73,10 @@ def build_naps(work: Path, p: NapParams, corpus: Any, features: Any, recognizer:
     arguments; each takes a shard of the utterances and only rank 0 writes.
     """
     start = time.time()
+    if p.threads:
+        import torch
+
+        torch.set_num_threads(p.threads)
     rank, size = world()
     model = recognizer.model
     geometry = model_geometry(model)

@@ -15,7 +15,7 @@ OUT = Path(__file__).resolve().parents[2] / "chapters" / "03_g2p.ipynb"
 PARAMETERS = """\
 profile = "default"   # tiny | default | paper | path/to/profile.yaml
 params = {}           # changes to the profile, e.g. {"asr.epochs": 3}
-artifacts = None      # artifact folder; None = artifacts/<profile>/"""
+artifacts = None      # artifact folder (None: artifacts/<profile>/)"""
 
 CELLS: list[tuple[str, str]] = [
     (

@@ -14,7 +14,7 @@ OUT = Path(__file__).resolve().parents[2] / "chapters" / "04_alignment.ipynb"
 
 PARAMS = '''profile = "default"   # tiny | default | paper | path/to/profile.yaml
 params = {}           # changes to the profile, e.g. {"asr.epochs": 3}
-artifacts = None      # artifact folder; None = artifacts/<profile>/'''
+artifacts = None      # artifact folder (None: artifacts/<profile>/)'''
 
 CELLS = [
     ("md", """# 4. Alignment: a phoneme for every frame
@@ -64,7 +64,8 @@ ex = explain(corpus, features, recognizer, g2p, utt, decoder=study.params("align
 print(f"utterance {utt}\\n  true text: {ex.truth.transcript!r}\\n  decoded:   {ex.decoded.transcript!r}")
 print(f"{len(ex.centres)} output frames -> {len(ex.decoded.tokens.chars)} symbols after merging and removing "
       f"blanks; Needleman-Wunsch score {ex.decoded.alignment.score}; "
-      f"{ex.accuracy:.0%} of this utterance's labelled frames get their true phone")
+      + (f"{ex.accuracy:.0%} of this utterance's labelled frames get their true phone"
+         if ex.accuracy is not None else "no frame labelled (the recognizer wrote no letter)"))
 fig = plots.plot_cascade(ex)"""),
     ("md", """The G2P gives each word a pronunciation and, through its attention, each letter one of
 its phonemes (silent letters borrow a neighbour's):"""),

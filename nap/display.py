@@ -43,3 +43,8 @@ class Table:
 
 def table(rows: Sequence[Sequence[Any]], headers: Sequence[str], title: str = "") -> Table:
     return Table(rows, headers, title)
+
+
+def percent(share: float | None, digits: int = 1) -> str:
+    """``0.1234`` as ``'12.3 %'``; None (nothing to count, e.g. no labelled frame) as ``'n/a'``."""
+    return "n/a" if share is None else f"{100 * share:.{digits}f} %"

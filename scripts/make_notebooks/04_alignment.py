@@ -44,7 +44,7 @@ is truly sounding at the centre of the frame's receptive field."""),
 study = nap.Study(profile, params, artifacts)"""),
     ("code", """from nap.align import accuracy, plots, report
 from nap.align.explain import explain, pick_utterance
-from nap.display import table
+from nap.display import percent, table
 
 labels = study.alignment()
 summary = study.summary("align")
@@ -100,9 +100,9 @@ transcript in place of the decoded one, which separates the recognizer's errors 
 of the G2P and the alignment."""),
     ("code", """report.accuracy_table(labels)"""),
     ("code", """s = summary
-print(f"On {s['eval_split']}: {s['phoneme_accuracy']:.1%} of the frames labelled by the cascade get their "
-      f"true phoneme ({s['phoneme_accuracy_true_transcript']:.1%} with the true transcript); "
-      f"{s['phoneme_class_accuracy']:.1%} get a phoneme of the right class.")"""),
+print(f"On {s['eval_split']}: {percent(s['phoneme_accuracy'])} of the frames labelled by the cascade "
+      f"get their true phoneme ({percent(s['phoneme_accuracy_true_transcript'])} with the true transcript); "
+      f"{percent(s['phoneme_class_accuracy'])} get a phoneme of the right class.")"""),
     ("md", """Which phones are confused with which (rows: true phone, with its number of labelled frames;
 columns: the cascade's phoneme; each row sums to one; phones ordered by class):"""),
     ("code", """m = labels.confusion(s["eval_split"])
@@ -114,9 +114,10 @@ cascade's phonemes are early or late, and how much of the error is timing:"""),
     ("code", """t = labels.timing
 fig = plots.plot_shift(t)
 best = t["decoded"]
-print(f"Read {1000 * best['best_shift_s']:+.0f} ms from the frame's centre, the truth agrees with the "
-      f"cascade on {best['best_accuracy']:.1%} of the frames "
-      f"(at the centre: {s['phoneme_accuracy']:.1%}).")"""),
+if best["best_shift_s"] is not None:
+    print(f"Read {1000 * best['best_shift_s']:+.0f} ms from the frame's centre, the truth agrees with the "
+          f"cascade on {percent(best['best_accuracy'])} of the frames "
+          f"(at the centre: {percent(s['phoneme_accuracy'])}).")"""),
     ("md", """## Groups for the NAPs
 
 Chapter 5 averages activations over three groupings of frames: the frame's predicted

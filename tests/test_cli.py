@@ -32,3 +32,17 @@ def test_bad_profile_and_parameters_are_clear_errors(tmp_path):
     out = nap("study", "--profile", "tiny", "-p", "no_such_param", "1", "--artifacts", str(tmp_path))
     assert out.returncode == 2 and "no_such_param" in out.stderr
     assert "Traceback" not in out.stderr
+
+
+def test_importing_nap_first_makes_openmp_threads_sleep_while_waiting():
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    code = "import nap, os; print(os.environ['OMP_WAIT_POLICY'])"
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "PASSIVE"
+    env["OMP_WAIT_POLICY"] = "ACTIVE"  # the user's own setting wins
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "ACTIVE"

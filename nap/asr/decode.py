@@ -75,9 +75,8 @@ class BeamDecoder:
     With ``lm`` (a :class:`nap.asr.lm.SymbolNgram`), hypotheses are scored by the network's
     log-probabilities plus ``lm_weight`` times the n-gram's (natural log), plus ``lm_bonus``
     for every word (flashlight's silence score: it offsets the n-gram's preference for short
-    hypotheses; lexicon-free decoding only). The n-gram goes to flashlight as an
-    ARPA file read by its built-in KenLM (``arpa``: where to keep it; by default a temporary
-    file, removed once loaded).
+    hypotheses; lexicon-free decoding only). The n-gram goes to flashlight as a temporary
+    ARPA file read by its built-in KenLM.
     """
 
     def __init__(
@@ -90,7 +89,6 @@ class BeamDecoder:
         lm_weight: float = 0.5,
         lm_bonus: float = 0.0,
         beam_size_token: int | None = None,
-        arpa: str | Path | None = None,
     ):
         from torchaudio.models.decoder import ctc_decoder
 
@@ -105,9 +103,8 @@ class BeamDecoder:
         with tempfile.TemporaryDirectory(prefix="nap-lm-") as tmp:
             lm_file = None
             if lm is not None:
-                lm_file = Path(arpa) if arpa is not None else Path(tmp) / "lm.arpa"
-                if arpa is None or not lm_file.is_file():
-                    lm.write_arpa(lm_file, {SPACE: SIL})
+                lm_file = Path(tmp) / "lm.arpa"
+                lm.write_arpa(lm_file, {SPACE: SIL})
                 # the n-gram's words are the tokens, in token order: flashlight's lexicon-free
                 # decoder asks the LM by token index (torchaudio's default word list is unordered)
                 lm_dict = Path(tmp) / "tokens.txt"

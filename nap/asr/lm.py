@@ -95,12 +95,10 @@ class SymbolNgram:
 
         levels: list[list[str]] = [[] for _ in range(self.order)]
         # unigrams: every symbol (seen or not), <s> (never predicted) and <unk>
-        for w in self.symbols:
-            lp = math.log10(self._prob_exact((), w))
+        for w in [*self.symbols, BOS]:
+            lp = NEVER if w == BOS else math.log10(self._prob_exact((), w))
             bo = math.log10(self.backoff((w,))) if self.order > 1 and (w,) in self._totals[1] else None
             levels[0].append(_arpa_line(lp, word(w), bo))
-        bos_bo = math.log10(self.backoff((BOS,))) if self.order > 1 and (BOS,) in self._totals[1] else None
-        levels[0].append(_arpa_line(NEVER, BOS, bos_bo))
         levels[0].append(_arpa_line(NEVER, UNK, None))
         for n in range(1, self.order):
             for h, following in self.counts[n].items():

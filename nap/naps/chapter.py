@@ -9,9 +9,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-PARAMETERS = '''profile = "default"   # tiny | default | paper | path/to/profile.yaml
-params = {}           # changes to the profile, e.g. {"asr.epochs": 3}
-artifacts = None      # artifact folder (None: artifacts/<profile>/)'''
+from nap.notebook import PARAMETERS, write
 
 CELLS: list[tuple[str, str]] = [
     ("md", """# 5. Time-independent neuron activation profiles
@@ -30,7 +28,7 @@ through the network once, and a frame's window in a layer is a slice of that lay
 activations over the whole utterance (without padding, the two are the same numbers). Sums
 per group stream in float64 over the corpus, so memory does not grow with it, and they add
 up across processes, so `torchrun` shards the work over many GPUs or machines."""),
-    ("code", PARAMETERS),
+    ("params", PARAMETERS),
     ("code", """import nap
 
 study = nap.Study(profile, params, artifacts)"""),
@@ -127,24 +125,7 @@ print(f"probe sample: {len(x)} frames of {len(set(utt_index.tolist()))} utteranc
 
 def build(path: Path) -> Path:
     """Write the chapter notebook (no outputs) to ``path``."""
-    import nbformat
-
-    nb = nbformat.v4.new_notebook()
-    nb.metadata = {"kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
-                   "language_info": {"name": "python"}}
-    for kind, source in CELLS:
-        if kind == "md":
-            nb.cells.append(nbformat.v4.new_markdown_cell(source))
-        else:
-            cell = nbformat.v4.new_code_cell(source)
-            if source == PARAMETERS:
-                cell.metadata["tags"] = ["parameters"]
-            nb.cells.append(cell)
-    for i, cell in enumerate(nb.cells):
-        cell["id"] = f"naps-{i:02d}"  # stable ids: regenerating gives the same file
-    nbformat.validate(nb)
-    path.write_text(nbformat.writes(nb) + "\n")
-    return path
+    return write(CELLS, path, id_prefix="naps-")
 
 
 if __name__ == "__main__":

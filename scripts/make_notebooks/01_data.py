@@ -7,15 +7,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import nbformat
-from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+from nap.notebook import PARAMETERS, write
 
 OUT = Path(__file__).resolve().parents[2] / "chapters" / "01_data.ipynb"
 
-PARAMETERS = """\
-profile = "default"   # tiny | default | paper | path/to/profile.yaml
-params = {}           # changes to the profile, e.g. {"asr.epochs": 3}
-artifacts = None      # artifact folder (None: artifacts/<profile>/)"""
 
 CELLS: list[tuple[str, str]] = [
     (
@@ -41,7 +36,7 @@ Three splits keep evaluation honest: `train`; `test_sentences`, held-out sentenc
 training voices; `test_voices`, held-out sentences spoken by voices never heard in training
 (espeak-ng language + variant pairs not used for training, and a flite voice not used for training).""",
     ),
-    ("code", PARAMETERS),
+    ("params", PARAMETERS),
     ("code", "import nap\n\nstudy = nap.Study(profile, params, artifacts)"),
     (
         "code",
@@ -152,23 +147,6 @@ study.parameter_table("features")""",
 ]
 
 
-def build() -> nbformat.NotebookNode:
-    nb = new_notebook()
-    nb.metadata["kernelspec"] = {"display_name": "Python 3", "language": "python", "name": "python3"}
-    nb.metadata["language_info"] = {"name": "python"}
-    for kind, src in CELLS:
-        if kind == "md":
-            nb.cells.append(new_markdown_cell(src))
-        else:
-            cell = new_code_cell(src)
-            if src == PARAMETERS:
-                cell.metadata["tags"] = ["parameters"]
-            nb.cells.append(cell)
-    for cell in nb.cells:  # stable ids: the file does not change when regenerated
-        cell["id"] = f"c{nb.cells.index(cell):02d}"
-    return nb
-
-
 if __name__ == "__main__":
-    nbformat.write(build(), OUT)
+    write(CELLS, OUT)
     print(f"wrote {OUT}")

@@ -7,14 +7,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import nbformat
-from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+from nap.notebook import PARAMETERS, write
 
 OUT = Path(__file__).resolve().parents[2] / "chapters" / "04_alignment.ipynb"
 
-PARAMS = '''profile = "default"   # tiny | default | paper | path/to/profile.yaml
-params = {}           # changes to the profile, e.g. {"asr.epochs": 3}
-artifacts = None      # artifact folder (None: artifacts/<profile>/)'''
 
 CELLS = [
     ("md", """# 4. Alignment: a phoneme for every frame
@@ -38,7 +34,7 @@ Figure 2) gets it with a cascade of mappings:
 The paper could not check how right this is. The embedded corpus knows when each phone was
 spoken, so this chapter also measures how often the cascade gives a frame the phone that
 is truly sounding at the centre of the frame's receptive field."""),
-    ("params", PARAMS),
+    ("params", PARAMETERS),
     ("code", """import nap
 
 study = nap.Study(profile, params, artifacts)"""),
@@ -137,23 +133,6 @@ word. Its headline numbers:"""),
 ]
 
 
-def build() -> nbformat.NotebookNode:
-    nb = new_notebook()
-    nb.metadata["kernelspec"] = {"display_name": "Python 3", "language": "python", "name": "python3"}
-    nb.metadata["language_info"] = {"name": "python"}
-    for kind, text in CELLS:
-        if kind == "md":
-            nb.cells.append(new_markdown_cell(text))
-        else:
-            cell = new_code_cell(text)
-            if kind == "params":
-                cell.metadata["tags"] = ["parameters"]
-            nb.cells.append(cell)
-    for i, cell in enumerate(nb.cells):  # stable ids: the file does not change when regenerated
-        cell["id"] = f"c{i:02d}"
-    return nb
-
-
 if __name__ == "__main__":
-    nbformat.write(build(), OUT)
+    write(CELLS, OUT)
     print(f"wrote {OUT}")

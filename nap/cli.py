@@ -102,6 +102,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_build(args: argparse.Namespace) -> int:
+    from nap.schedule import build_stages
     from nap.study import Study
 
     for stage in args.stages:
@@ -109,9 +110,9 @@ def cmd_build(args: argparse.Namespace) -> int:
             raise ParamError(f"unknown stage {stage!r}; stages are: {', '.join(STAGES)}")
     force = (args.stages or True) if args.force else False
     study = Study(args.profile, _changes(args), args.artifacts, force=force)
+    build_stages(study, args.stages or list(STAGES))
     for stage in args.stages or list(STAGES):
-        art = study.artifact(stage)
-        print(f"[nap] {stage}: {art.path}")
+        print(f"[nap] {stage}: {study.artifact(stage).path}")
     return 0
 
 

@@ -223,11 +223,25 @@ def run_study(
     root: Path | None = None,
     force: bool = False,
 ) -> dict[str, Any]:
-    """Run the chapters and build the book; returns per-chapter timings (also saved)."""
+    """Build the stages the chapters show, run the chapters and build the book.
+
+    Returns the wall-clock seconds of each stage built and each chapter run (also saved in
+    ``<artifacts>/timings.json``).
+    """
+    from nap.schedule import build_stages
+
     root = root or project_root()
     start = time.time()
+    wanted = list(select or [])
+    shown = [
+        stage
+        for nb in chapters(root)
+        if not wanted or any(nb.name.startswith(w) for w in wanted)
+        for stage in CHAPTER_STAGES.get(nb.name[:2], ())
+    ]
+    stages = build_stages(study, [s for s in study.profile.stages if s in shown])
     report = run_chapters(study, select=select, root=root, force=force)
-    timings: dict[str, Any] = {"chapters": report}
+    timings: dict[str, Any] = {"stages": stages, "chapters": report}
     if book:
         t0 = time.time()
         build_book(root, stale=stale_chapters(study, root))

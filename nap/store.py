@@ -23,6 +23,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+try:
+    import fcntl
+except ImportError:  # not POSIX: no cross-process lock
+    fcntl = None  # type: ignore[assignment]
+
 MANIFEST = "manifest.json"
 SUMMARY = "summary.json"
 PARAMS = "params.json"
@@ -200,12 +205,46 @@ class Store:
         """
         key = self.key(stage, params, inputs, version)
         final = self.folder(stage, key)
-        if force and final.exists():
-            shutil.rmtree(final)
-            shutil.rmtree(final.with_name(final.name + ".partial"), ignore_errors=True)
-        found = self.lookup(stage, key, verify=verify)
-        if found is not None:
-            return found
+        if not force:
+            found = self.lookup(stage, key, verify=verify)
+            if found is not None:
+                return found
+        with self._lock(f"{stage}-{key}"):
+            if force and final.exists():
+                shutil.rmtree(final)
+                shutil.rmtree(final.with_name(final.name + ".partial"), ignore_errors=True)
+            found = self.lookup(stage, key, verify=verify)  # another process may have built it meanwhile
+            if found is not None:
+                return found
+            return self._compute(stage, key, params, inputs, compute, version)
+
+    @contextlib.contextmanager
+    def _lock(self, name: str) -> Iterator[None]:
+        """Hold ``<root>/.locks/<name>.lock``: one process builds a stage folder at a time.
+
+        The lock is the kernel's (``flock``), so a killed process never leaves it held.
+        """
+        folder = self.root / ".locks"
+        folder.mkdir(parents=True, exist_ok=True)
+        with open(folder / f"{name}.lock", "a+") as fh:
+            if fcntl is not None:
+                try:
+                    fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    print(f"[nap] waiting for another process that is building {name}")
+                    fcntl.flock(fh, fcntl.LOCK_EX)
+            yield
+
+    def _compute(
+        self,
+        stage: str,
+        key: str,
+        params: dict[str, Any],
+        inputs: dict[str, str],
+        compute: Callable[[Path], dict[str, Any]],
+        version: int,
+    ) -> Artifact:
+        final = self.folder(stage, key)
         work = final.with_name(final.name + ".partial")
         work.mkdir(parents=True, exist_ok=True)
         start = time.time()

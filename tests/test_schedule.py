@@ -1,0 +1,70 @@
+"""Stages built side by side: the G2P in a background process beside the acoustic chain."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from nap.schedule import ScheduleError, build_stages, needed
+from nap.store import Store
+from nap.study import Study
+
+
+def test_needed_adds_what_a_stage_reads_in_data_flow_order():
+    assert needed(["align"]) == ["corpus", "features", "asr", "g2p", "align"]
+    assert needed(["cluster", "g2p"]) == ["corpus", "features", "asr", "g2p", "align", "naps", "cluster"]
+    assert needed(["g2p"]) == ["g2p"]
+
+
+@pytest.mark.slow
+def test_g2p_builds_in_the_background_while_the_corpus_builds(tmp_path):
+    study = Study("tiny", artifacts=tmp_path)
+    seconds = build_stages(study, ["corpus", "g2p"])
+    assert set(seconds) == {"corpus", "g2p"}
+    assert all(s > 0 for s in seconds.values())
+    log = tmp_path / "logs" / f"g2p-{study.key('g2p')}.log"
+    assert log.read_text().rstrip().endswith(str(tmp_path / f"g2p-{study.key('g2p')}"))
+    assert study.artifact("g2p", build=False) is not None
+    assert build_stages(study, ["corpus", "g2p"]) == {}  # nothing left to build
+
+
+def test_a_single_stage_builds_in_this_process(tmp_path):
+    study = Study("tiny", artifacts=tmp_path)
+    build_stages(study, ["g2p"])
+    assert not (tmp_path / "logs").exists()
+    assert study.artifact("g2p", build=False) is not None
+
+
+def test_a_failed_background_stage_names_its_log(tmp_path):
+    study = Study("tiny", artifacts=tmp_path)
+    blocker = tmp_path / f"g2p-{study.key('g2p')}.partial"
+    blocker.write_text("a file where the work folder goes: the background build fails")
+    with pytest.raises(ScheduleError, match=r"stage g2p failed in its background process .*logs/g2p-"):
+        build_stages(study, ["corpus", "g2p"])
+    assert study.artifact("corpus", build=False) is not None
+
+
+def test_a_second_builder_waits_for_the_first_and_uses_its_result(tmp_path, capsys):
+    store = Store(tmp_path)
+    calls: list[str] = []
+
+    def slow(work):
+        calls.append("slow")
+        time.sleep(0.5)
+        (work / "x.txt").write_text("1")
+        return {"value": 1}
+
+    def never(work):
+        calls.append("never")
+        return {"value": 2}
+
+    first = threading.Thread(target=store.build, args=("demo", {"a": 1}, {}, slow))
+    first.start()
+    time.sleep(0.1)
+    art = store.build("demo", {"a": 1}, {}, never)
+    first.join()
+    assert calls == ["slow"]
+    assert art.summary["value"] == 1
+    assert "waiting for another process that is building demo-" in capsys.readouterr().out

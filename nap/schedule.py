@@ -22,7 +22,6 @@ import signal
 import sys
 import time
 from collections.abc import Iterable, Iterator
-from pathlib import Path
 from typing import Any
 
 from nap.profile import STAGES

@@ -30,8 +30,15 @@ def small_napset(tmp_path, probe_frames: int):
         inputs.append(rng.normal(size=(8, frames)).astype(np.float32))
         out = (frames - 5) // 2 + 1 - 2
         labels.append({"grapheme": rng.integers(-1, 26, size=out), "phoneme": rng.integers(-1, 39, size=out)})
-    result = naps.extract_naps(model, inputs, labels, {"grapheme": letters, "phoneme": list(PHONES)},
-                               probe_frames=probe_frames, splits=["train"] * 24, min_count=5)
+    result = naps.extract_naps(
+        model,
+        inputs,
+        labels,
+        {"grapheme": letters, "phoneme": list(PHONES)},
+        probe_frames=probe_frames,
+        splits=["train"] * 24,
+        min_count=5,
+    )
     result.save(tmp_path / "naps")
     return naps.NapSet.open(tmp_path / "naps")
 

@@ -91,10 +91,22 @@ def test_purity_and_separation():
 
 def test_class_tables():
     assert grapheme_classes(["a", "b", "y", "'", "1", " "]) == {
-        "a": "vowel", "b": "consonant", "y": "consonant", "'": None, "1": None, " ": None}
+        "a": "vowel",
+        "b": "consonant",
+        "y": "consonant",
+        "'": None,
+        "1": None,
+        " ": None,
+    }
     assert phone_classes(["AA", "B", "CH", "HH", "NG", "W", "sil"]) == {
-        "AA": "vowel", "B": "plosive", "CH": "affricate", "HH": "fricative", "NG": "nasal",
-        "W": "approximant", "sil": None}
+        "AA": "vowel",
+        "B": "plosive",
+        "CH": "affricate",
+        "HH": "fricative",
+        "NG": "nasal",
+        "W": "approximant",
+        "sil": None,
+    }
     letters = [chr(c) for c in range(97, 123)]
     assert group_classes("grapheme", letters)[0] == "grapheme"
     assert group_classes("phoneme_true", ["AA", "sil"])[0] == "phoneme"

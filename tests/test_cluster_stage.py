@@ -47,8 +47,11 @@ def test_stage_writes_documented_files_and_reads_back(built):
     c = Clustering.open(work)
     assert c.groupings == ["grapheme", "phoneme"] and c.layers == napset.layers
     res = c.result("phoneme", "layer05")
-    assert res.ok and res.names == napset.groups("phoneme") and res.threshold == pytest.approx(
-        np.percentile(res.condensed(), 80))
+    assert (
+        res.ok
+        and res.names == napset.groups("phoneme")
+        and res.threshold == pytest.approx(np.percentile(res.condensed(), 80))
+    )
     assert summary["figure4_layers"] == c.figure4_layers()
     assert summary["messages"] == 0 and seconds < 60
 
@@ -90,8 +93,18 @@ def test_probes_resume_from_finished_layers(tmp_path):
     napset = synthetic_napset(n_layers=3, channels=8, positions=3, frames=600, utterances=20)
     p = ClusterParams.from_dict({**FAST, "probe_groupings": ["phoneme"]})
     (tmp_path / "probes").mkdir()
-    marker = {"phoneme": {"accuracy": 0.123, "balanced_accuracy": 0.1, "chance": 0.05, "n_train": 1,
-                          "n_test": 1, "n_classes": 2, "converged": True, "message": None}}
+    marker = {
+        "phoneme": {
+            "accuracy": 0.123,
+            "balanced_accuracy": 0.1,
+            "chance": 0.05,
+            "n_train": 1,
+            "n_test": 1,
+            "n_classes": 2,
+            "converged": True,
+            "message": None,
+        }
+    }
     (tmp_path / "probes" / "layer02.json").write_text(json.dumps(marker))
     build_clusters(tmp_path, p, napset)
     probes = json.loads((tmp_path / "probes.json").read_text())
@@ -136,11 +149,18 @@ def test_params_are_validated(tmp_path):
 
 def scores_of(auc_ph: list[float], p_ph: list[float]) -> dict:
     """Per-layer scores with phonetic-class AUCs and p-values as given (vowel scores alike)."""
+
     def one(a: float, p: float) -> dict:
         s = {"auc": a, "p": p, "ari": 0.5, "ari_k": 0.5, "n": 39}
         sep = {"min_over_median": 0.5, "n_clusters": 4, "singletons": 0}
-        return {"classes": s, "vowels": s, "vowel_purity": 0.8 if p < 0.05 else 0.3, "separation": sep,
-                "shared_grapheme": s}
+        return {
+            "classes": s,
+            "vowels": s,
+            "vowel_purity": 0.8 if p < 0.05 else 0.3,
+            "separation": sep,
+            "shared_grapheme": s,
+        }
+
     return {f"layer{k + 1:02d}": one(a, p) for k, (a, p) in enumerate(zip(auc_ph, p_ph, strict=True))}
 
 
@@ -150,16 +170,20 @@ def test_claims_on_constructed_numbers():
     gr = scores_of([0.5, 0.5, 0.5, 0.6, 0.7, 0.5], [0.5, 0.5, 0.5, 0.3, 0.01, 0.5])
     acc_ph = [0.1, 0.2, 0.4, 0.5, 0.55, 0.6]
     acc_gr = [0.1, 0.1, 0.15, 0.2, 0.6, 0.99]
-    probes = {g: {lay: {"accuracy": a, "chance": 0.05} for lay, a in zip(layers, accs, strict=True)}
-              for g, accs in (("phoneme", acc_ph), ("grapheme", acc_gr))}
+    probes = {
+        g: {lay: {"accuracy": a, "chance": 0.05} for lay, a in zip(layers, accs, strict=True)}
+        for g, accs in (("phoneme", acc_ph), ("grapheme", acc_gr))
+    }
     kinds = {"grapheme": "grapheme", "phoneme": "phoneme"}
     assert figure4_layers({"phoneme": ph}, layers, "phoneme") == ["layer04", "layer05"]
     assert emergence_layer(probes["phoneme"], layers, 0.5) == "layer03"
     assert emergence_layer(probes["grapheme"], layers, 0.5) == "layer05"
     claims = {c.key: c for c in evaluate_claims({"phoneme": ph, "grapheme": gr}, probes, layers, kinds)}
     assert claims["phonemes_before_graphemes"].holds is True
-    assert claims["phonetic_classes"].holds is True and "layer04: AUC 0.90 (p = 0.001)" in claims[
-        "phonetic_classes"].evidence
+    assert (
+        claims["phonetic_classes"].holds is True
+        and "layer04: AUC 0.90 (p = 0.001)" in claims["phonetic_classes"].evidence
+    )
     assert claims["vowels_cluster"].holds is True
     assert claims["no_structure_first_layer"].holds is True
     assert claims["graphemes_output"].holds is True

@@ -38,14 +38,20 @@ def _started(artifacts: Path, stage: str) -> bool:
 
 
 def _finished(artifacts: Path, stage: str) -> bool:
-    return any(p.is_dir() and (p / "manifest.json").exists() for p in artifacts.glob(f"{stage}-*")
-               if "." not in p.name)
+    return any(
+        p.is_dir() and (p / "manifest.json").exists()
+        for p in artifacts.glob(f"{stage}-*")
+        if "." not in p.name
+    )
 
 
 def _build(artifacts: Path) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-m", "nap", "build", "--profile", "tiny", "--artifacts", str(artifacts)],
-        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
     )
 
 
@@ -109,9 +115,19 @@ def test_killed_book_build_rebuilds(tiny_site, tmp_path):
     site = tmp_path / "site"
     shutil.copytree(tiny_site, site, ignore=shutil.ignore_patterns("_build"))
     proc = subprocess.Popen(
-        [sys.executable, "-c", "import sys; from jupyter_book.cli.main import main; sys.exit(main())",
-         "build", str(site), "--builder", "html"],
-        cwd=site, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        [
+            sys.executable,
+            "-c",
+            "import sys; from jupyter_book.cli.main import main; sys.exit(main())",
+            "build",
+            str(site),
+            "--builder",
+            "html",
+        ],
+        cwd=site,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
     )
     deadline = time.time() + 120
     while time.time() < deadline and proc.poll() is None and not (site / "_build" / "html").exists():

@@ -13,10 +13,34 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_benchmark_reports_the_three_ratios(tmp_path):
     out = tmp_path / "bench.json"
     proc = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "bench_naps.py"), "--channels", "16", "--hidden", "24",
-         "--utterances", "4", "--reference-utterances", "2", "--rss-utterances", "1", "--repeats", "1",
-         "--min-frames", "200", "--max-frames", "260", "--probe-frames", "20", "--json", str(out)],
-        capture_output=True, text=True, cwd=ROOT, timeout=600,
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "bench_naps.py"),
+            "--channels",
+            "16",
+            "--hidden",
+            "24",
+            "--utterances",
+            "4",
+            "--reference-utterances",
+            "2",
+            "--rss-utterances",
+            "1",
+            "--repeats",
+            "1",
+            "--min-frames",
+            "200",
+            "--max-frames",
+            "260",
+            "--probe-frames",
+            "20",
+            "--json",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=600,
     )
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     for line in ("1. inference", "2. window sums", "3. peak RSS"):

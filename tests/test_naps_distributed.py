@@ -14,7 +14,7 @@ from nap.naps import NapAccumulator, extract_naps, model_geometry
 
 ROOT = Path(__file__).resolve().parents[1]
 
-DATA = textwrap.dedent('''
+DATA = textwrap.dedent("""
     import numpy as np, torch
     from nap.asr.model import Architecture, Wav2Letter
     from nap.naps import model_geometry
@@ -31,9 +31,9 @@ DATA = textwrap.dedent('''
             f = g.frames(n)
             labels.append({"a": rng.integers(-1, 5, f), "b": np.repeat(rng.integers(-1, 3, f), 3)[:f]})
         return model, inputs, labels, {"a": 5, "b": 3}
-''')
+""")
 
-WORKER = DATA + textwrap.dedent('''
+WORKER = DATA + textwrap.dedent("""
     import sys
     import torch.distributed as dist
     from nap.naps import extract_naps
@@ -51,16 +51,27 @@ WORKER = DATA + textwrap.dedent('''
         out["frames"] = np.asarray(res.frames)
         np.savez(sys.argv[1], **out)
     dist.destroy_process_group()
-''')
+""")
 
 
 def test_two_processes_equal_one(tmp_path):
     (tmp_path / "worker.py").write_text(WORKER)
     out = tmp_path / "two.npz"
     proc = subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-         str(tmp_path / "worker.py"), str(out)],
-        capture_output=True, text=True, cwd=ROOT, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--standalone",
+            "--nproc_per_node",
+            "2",
+            str(tmp_path / "worker.py"),
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=300,
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     scope: dict = {}

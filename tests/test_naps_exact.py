@@ -23,8 +23,14 @@ def runs(rng: np.random.Generator, n: int, groups: int, none: float = 0.2, mean_
     return lab
 
 
-def random_data(model: nn.Module, n_utt: int, seed: int, min_extra: int = 0, max_extra: int = 60,
-                groups: dict[str, int] | None = None):
+def random_data(
+    model: nn.Module,
+    n_utt: int,
+    seed: int,
+    min_extra: int = 0,
+    max_extra: int = 60,
+    groups: dict[str, int] | None = None,
+):
     groups = groups or {"grapheme": 6, "phoneme": 4}
     g = model_geometry(model)
     rng = np.random.default_rng(seed)
@@ -38,15 +44,39 @@ def random_data(model: nn.Module, n_utt: int, seed: int, min_extra: int = 0, max
     return inputs, labels, groups
 
 
-def assert_equals_reference(model, inputs, labels, groups, normalization="global_mean", min_count=1,
-                            batch_size=3, layers=None, tol=1e-5):
-    res = extract_naps(model, inputs, labels, groups, layers=layers, normalization=normalization,
-                       min_count=min_count, batch_size=batch_size)
+def assert_equals_reference(
+    model,
+    inputs,
+    labels,
+    groups,
+    normalization="global_mean",
+    min_count=1,
+    batch_size=3,
+    layers=None,
+    tol=1e-5,
+):
+    res = extract_naps(
+        model,
+        inputs,
+        labels,
+        groups,
+        layers=layers,
+        normalization=normalization,
+        min_count=min_count,
+        batch_size=batch_size,
+    )
     g = model_geometry(model)
     chosen = g.select(layers)
     n_groups = {k: v if isinstance(v, int) else len(v) for k, v in groups.items()}
-    sums, counts = reference_sums(model, {lay.name: lay.module for lay in chosen}, inputs, labels, n_groups,
-                                  *_empirical(model, g), batch_windows=50)
+    sums, counts = reference_sums(
+        model,
+        {lay.name: lay.module for lay in chosen},
+        inputs,
+        labels,
+        n_groups,
+        *_empirical(model, g),
+        batch_windows=50,
+    )
     for k in groups:
         np.testing.assert_array_equal(np.asarray(counts[k])[res.kept[k]], res.counts(k))
         for lay in chosen:
@@ -150,8 +180,10 @@ def real_utterances():
     from nap.features import log_mel
 
     feats = []
-    sentences = [("slt", "The quick brown fox jumps over the lazy dog near the river bank."),
-                 ("kal16", "Neuron activation profiles show what each layer has learned.")]
+    sentences = [
+        ("slt", "The quick brown fox jumps over the lazy dog near the river bank."),
+        ("kal16", "Neuron activation profiles show what each layer has learned."),
+    ]
     for i, (voice, text) in enumerate(sentences):
         wav = f"/tmp/nap_test_naps_{i}.wav"
         subprocess.run(["flite", "-voice", voice, "-t", text, "-o", wav], check=True, capture_output=True)
@@ -164,11 +196,21 @@ def test_real_speech_on_a_wav2letter_equals_the_reference(real_utterances):
     model = _wav2letter(channels=24, hidden=32, n_mels=real_utterances[0].shape[0])
     g = model_geometry(model)
     rng = np.random.default_rng(5)
-    labels = [{"grapheme": runs(rng, g.frames(x.shape[1]), 10, none=0.6, mean_run=1.5),
-               "phoneme": runs(rng, g.frames(x.shape[1]), 12, none=0.15)} for x in real_utterances]
+    labels = [
+        {
+            "grapheme": runs(rng, g.frames(x.shape[1]), 10, none=0.6, mean_run=1.5),
+            "phoneme": runs(rng, g.frames(x.shape[1]), 12, none=0.15),
+        }
+        for x in real_utterances
+    ]
     assert all(g.frames(x.shape[1]) > 20 for x in real_utterances)
-    assert_equals_reference(model, real_utterances, labels, {"grapheme": 10, "phoneme": 12},
-                            layers=["input", "layer01", "layer05", "layer09", "layer11"])
+    assert_equals_reference(
+        model,
+        real_utterances,
+        labels,
+        {"grapheme": 10, "phoneme": 12},
+        layers=["input", "layer01", "layer05", "layer09", "layer11"],
+    )
 
 
 def test_probe_features_are_window_means():
@@ -182,8 +224,10 @@ def test_probe_features_are_window_means():
     assert set(probe["split"]) <= {"a", "b", "c"}
     acts = {}
     modules = dict(model.named_modules())
-    hooks = [modules[lay.module].register_forward_hook(lambda m, a, o, n=lay.name: acts.__setitem__(n, o))
-             for lay in g.layers[1:]]
+    hooks = [
+        modules[lay.module].register_forward_hook(lambda m, a, o, n=lay.name: acts.__setitem__(n, o))
+        for lay in g.layers[1:]
+    ]
     for row, (u, t) in enumerate(zip(probe["utt_index"], probe["frame"], strict=True)):
         with torch.no_grad():
             model(torch.from_numpy(inputs[u])[None])

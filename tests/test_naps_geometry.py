@@ -65,8 +65,10 @@ def test_windows_are_slices_of_the_whole_utterance(model_fn):
     g = model_geometry(model)
     modules = dict(model.named_modules())
     acts: dict[str, torch.Tensor] = {}
-    hooks = [modules[lay.module].register_forward_hook(lambda m, a, o, n=lay.name: acts.__setitem__(n, o))
-             for lay in g.layers[1:]]
+    hooks = [
+        modules[lay.module].register_forward_hook(lambda m, a, o, n=lay.name: acts.__setitem__(n, o))
+        for lay in g.layers[1:]
+    ]
     x = torch.randn(1, g.in_channels, g.receptive_field + 7 * g.stride + 1)
     with torch.no_grad():
         model(x)
@@ -81,11 +83,15 @@ def test_windows_are_slices_of_the_whole_utterance(model_fn):
 
 
 def test_sequential_takes_the_relu_after_each_conv():
-    model = nn.Sequential(nn.Conv1d(2, 3, 3), nn.ReLU(), nn.Conv1d(3, 4, 2, stride=2), nn.ReLU(),
-                          nn.Conv1d(4, 2, 1))
+    model = nn.Sequential(
+        nn.Conv1d(2, 3, 3), nn.ReLU(), nn.Conv1d(3, 4, 2, stride=2), nn.ReLU(), nn.Conv1d(4, 2, 1)
+    )
     g = model_geometry(model)
     assert [(lay.name, lay.module, lay.activation) for lay in g.layers[1:]] == [
-        ("0", "1", "relu"), ("2", "3", "relu"), ("4", "4", "none")]
+        ("0", "1", "relu"),
+        ("2", "3", "relu"),
+        ("4", "4", "none"),
+    ]
     assert (g.receptive_field, g.stride) == (4, 2)
 
 

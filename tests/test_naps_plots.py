@@ -22,8 +22,15 @@ except ImportError:
 def small(tmp_path_factory):
     rec, feats, labels = _inputs(8)
     folder = tmp_path_factory.mktemp("naps")
-    build_naps(folder, _params(layers=["input", "layer01", "layer03", "layer06"]), None, feats, rec, labels,
-               progress=False)
+    build_naps(
+        folder,
+        _params(layers=["input", "layer01", "layer03", "layer06"]),
+        None,
+        feats,
+        rec,
+        labels,
+        progress=False,
+    )
     return NapSet.open(folder), rec, feats, labels
 
 

@@ -85,7 +85,8 @@ def test_stage_writes_a_napset(tmp_path):
     for k in napset.groupings:
         counts = napset.counts(k)
         assert counts.dtype == np.int64 and counts.sum() == sum(
-            (labels.labels(u)[k] >= 0).sum() for u in labels.utterances)
+            (labels.labels(u)[k] >= 0).sum() for u in labels.utterances
+        )
         for lay in napset.layers:
             nap = napset.nap(k, lay)
             assert nap.shape == (len(napset.groups(k)), g[lay].channels, g[lay].positions)
@@ -141,8 +142,15 @@ def test_an_interrupted_stage_resumes_to_the_same_result(tmp_path, monkeypatch):
 
 def test_layers_splits_and_bad_parameters(tmp_path):
     rec, feats, labels = _inputs(6)
-    build_naps(tmp_path, _params(layers=["layer06", "input"], splits=["train"]), None, feats, rec, labels,
-               progress=False)
+    build_naps(
+        tmp_path,
+        _params(layers=["layer06", "input"], splits=["train"]),
+        None,
+        feats,
+        rec,
+        labels,
+        progress=False,
+    )
     napset = NapSet.open(tmp_path)
     assert napset.layers == ["input", "layer06"]
     assert napset.meta["utterances"] == sum(1 for s in labels.splits.values() if s == "train")
@@ -154,8 +162,14 @@ def test_layers_splits_and_bad_parameters(tmp_path):
     with pytest.raises(ParamError, match="naps.groupings"):
         p = _params(groupings=["phoneme_true"])
         build_naps(tmp_path / "x", p, None, feats, rec, labels, progress=False)
-    for bad in ({"min_count": 0}, {"batch_size": 0}, {"probe_frames": -1}, {"groupings": []},
-                {"layers": ["layer01", "layer01"]}, {"normalization": "zscore"}):
+    for bad in (
+        {"min_count": 0},
+        {"batch_size": 0},
+        {"probe_frames": -1},
+        {"groupings": []},
+        {"layers": ["layer01", "layer01"]},
+        {"normalization": "zscore"},
+    ):
         with pytest.raises(ParamError, match="naps"):
             NapParams.from_dict(bad)
 
@@ -172,6 +186,11 @@ def test_with_the_align_stage_frame_labels(tmp_path):
     labels = labels_mod.FrameLabels(Path(tmp_path), utts, fake.splits, offsets, arrays, meta)
     summary = build_naps(tmp_path / "naps", _params(min_count=1), None, feats, rec, labels, progress=False)
     assert summary["skipped_groupings"] == [] and set(NapSet.open(tmp_path / "naps").groupings) == {
-        "grapheme", "phoneme", "phoneme_true"}
-    np.testing.assert_array_equal(NapSet.open(tmp_path / "naps").nap("phoneme", "layer02"),
-                                  NapSet.open(tmp_path / "naps").nap("phoneme_true", "layer02"))
+        "grapheme",
+        "phoneme",
+        "phoneme_true",
+    }
+    np.testing.assert_array_equal(
+        NapSet.open(tmp_path / "naps").nap("phoneme", "layer02"),
+        NapSet.open(tmp_path / "naps").nap("phoneme_true", "layer02"),
+    )

@@ -43,9 +43,27 @@ def test_torchrun_builds_the_stage_with_two_processes(tiny_study):
     one = tiny_study.naps()
     root = tiny_study.store.root
     proc = subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-         "-m", "nap.naps", "--profile", "tiny", "--artifacts", str(root), "-p", "naps.batch_size", "3"],
-        capture_output=True, text=True, cwd=ROOT, timeout=900,
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--standalone",
+            "--nproc_per_node",
+            "2",
+            "-m",
+            "nap.naps",
+            "--profile",
+            "tiny",
+            "--artifacts",
+            str(root),
+            "-p",
+            "naps.batch_size",
+            "3",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=900,
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     art = Study("tiny", {"naps.batch_size": 3}, root).artifact("naps", build=False)

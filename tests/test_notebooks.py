@@ -37,9 +37,21 @@ def test_executed_chapters_pass_nbval(tiny_site):
     executed = sorted((tiny_site / "book").glob("[0-9][0-9]_*.ipynb"))
     assert len(executed) == len(list((ROOT / "chapters").glob("[0-9][0-9]_*.ipynb")))
     proc = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--nbval-lax",
-         "--rootdir", str(tiny_site), *map(str, executed)],
-        capture_output=True, text=True, cwd=ROOT,
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "--nbval-lax",
+            "--rootdir",
+            str(tiny_site),
+            *map(str, executed),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
     )
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
     assert " passed" in proc.stdout

@@ -29,7 +29,12 @@ def test_defaults_and_valid_values():
     assert p.epochs == 5 and p.rate == 1.0 and isinstance(p.rate, float)
     assert p.layers == ["x", "y"] and p.mode == "b" and p.flag is False
     assert DemoParams.from_dict({}).to_dict() == {
-        "epochs": 3, "rate": 0.1, "layers": None, "mode": "a", "flag": False}
+        "epochs": 3,
+        "rate": 0.1,
+        "layers": None,
+        "mode": "a",
+        "flag": False,
+    }
 
 
 @pytest.mark.parametrize(

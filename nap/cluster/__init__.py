@@ -18,6 +18,14 @@ from nap.cluster.stage import build_clusters
 VERSION = 1
 
 __all__ = [
-    "VERSION", "ArrayNapSet", "Claim", "Clustering", "ClusterParams", "LayerClustering", "build_clusters",
-    "cluster_naps", "evaluate_claims", "figure4_layers",
+    "VERSION",
+    "ArrayNapSet",
+    "Claim",
+    "Clustering",
+    "ClusterParams",
+    "LayerClustering",
+    "build_clusters",
+    "cluster_naps",
+    "evaluate_claims",
+    "figure4_layers",
 ]

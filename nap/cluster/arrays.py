@@ -69,8 +69,14 @@ class ArrayNapSet:
         return self.probe[layer]
 
 
-def synthetic_napset(n_layers: int = 6, channels: int = 24, positions: int = 5, frames: int = 6000,
-                     utterances: int = 60, seed: int = 0) -> ArrayNapSet:
+def synthetic_napset(
+    n_layers: int = 6,
+    channels: int = 24,
+    positions: int = 5,
+    frames: int = 6000,
+    utterances: int = 60,
+    seed: int = 0,
+) -> ArrayNapSet:
     """Hand-made NAPs with a known answer, for tests and for trying the stage without a model.
 
     Phoneme NAPs (the 39 ARPAbet phones) are a phonetic-class centroid plus a phone's own

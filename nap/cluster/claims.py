@@ -100,8 +100,11 @@ def figure4_layers(scores: Scores, layers: list[str], phoneme_grouping: str, n: 
 
 def emergence_layer(per_layer: dict[str, dict[str, Any]], layers: list[str], level: float) -> str | None:
     """First layer whose probe gain over chance reaches ``level`` × the best gain of all layers."""
-    gains = {lay: _num(per_layer[lay]["accuracy"]) - _num(per_layer[lay]["chance"])
-             for lay in layers if lay in per_layer}
+    gains = {
+        lay: _num(per_layer[lay]["accuracy"]) - _num(per_layer[lay]["chance"])
+        for lay in layers
+        if lay in per_layer
+    }
     gains = {k: v for k, v in gains.items() if not math.isnan(v)}
     if not gains or max(gains.values()) <= 0:
         return None
@@ -109,26 +112,32 @@ def emergence_layer(per_layer: dict[str, dict[str, Any]], layers: list[str], lev
     return next(lay for lay in layers if lay in gains and gains[lay] >= level * top)
 
 
-def _phonemes_before_graphemes(probes: Scores, layers: list[str], ph: str | None, gr: str | None,
-                               level: float) -> Claim:
+def _phonemes_before_graphemes(
+    probes: Scores, layers: list[str], ph: str | None, gr: str | None, level: float
+) -> Claim:
     claim = "Phonemes are encoded in earlier layers than graphemes."
-    test = (f"linear probes: the first layer whose accuracy gain over chance reaches {level:.0%} of the "
-            "grouping's best gain comes earlier for phonemes than for graphemes")
+    test = (
+        f"linear probes: the first layer whose accuracy gain over chance reaches {level:.0%} of the "
+        "grouping's best gain comes earlier for phonemes than for graphemes"
+    )
     if not ph or not gr or not probes.get(ph) or not probes.get(gr):
         return Claim("phonemes_before_graphemes", claim, test, None, "no probe results for both groupings")
     e_ph, e_gr = emergence_layer(probes[ph], layers, level), emergence_layer(probes[gr], layers, level)
     if e_ph is None or e_gr is None:
         return Claim("phonemes_before_graphemes", claim, test, None, "a probe never rose above chance")
     holds = layers.index(e_ph) < layers.index(e_gr)
-    ev = (f"phonemes ({ph}) emerge at {e_ph} (accuracy {_fmt(probes[ph][e_ph]['accuracy'])}, chance "
-          f"{_fmt(probes[ph][e_ph]['chance'])}), graphemes at {e_gr} (accuracy "
-          f"{_fmt(probes[gr][e_gr]['accuracy'])}, chance {_fmt(probes[gr][e_gr]['chance'])}); at {e_ph} the "
-          f"grapheme probe reaches {_fmt(probes[gr].get(e_ph, {}).get('accuracy'))}")
+    ev = (
+        f"phonemes ({ph}) emerge at {e_ph} (accuracy {_fmt(probes[ph][e_ph]['accuracy'])}, chance "
+        f"{_fmt(probes[ph][e_ph]['chance'])}), graphemes at {e_gr} (accuracy "
+        f"{_fmt(probes[gr][e_gr]['accuracy'])}, chance {_fmt(probes[gr][e_gr]['chance'])}); at {e_ph} the "
+        f"grapheme probe reaches {_fmt(probes[gr].get(e_ph, {}).get('accuracy'))}"
+    )
     return Claim("phonemes_before_graphemes", claim, test, holds, ev)
 
 
-def _at_layers(scores: dict[str, dict[str, Any]], fig4: list[str], which: str, alpha: float,
-               purity: bool = False) -> tuple[bool | None, str]:
+def _at_layers(
+    scores: dict[str, dict[str, Any]], fig4: list[str], which: str, alpha: float, purity: bool = False
+) -> tuple[bool | None, str]:
     parts, verdicts = [], []
     for lay in fig4:
         s = scores[lay][which]
@@ -143,8 +152,13 @@ def _at_layers(scores: dict[str, dict[str, Any]], fig4: list[str], which: str, a
 
 
 def evaluate_claims(
-    scores: Scores, probes: Scores, layers: list[str], kinds: dict[str, str],
-    phoneme_grouping: str = "phoneme", alpha: float = 0.05, emergence: float = 0.5,
+    scores: Scores,
+    probes: Scores,
+    layers: list[str],
+    kinds: dict[str, str],
+    phoneme_grouping: str = "phoneme",
+    alpha: float = 0.05,
+    emergence: float = 0.5,
 ) -> list[Claim]:
     """Judge the paper's claims on ``scores[g][layer]`` and ``probes[g][layer]``; see the module docstring."""
     layers = network_layers(layers)
@@ -154,22 +168,28 @@ def evaluate_claims(
     first, last = (layers[0], layers[-1]) if layers else (None, None)
     out = [_phonemes_before_graphemes(probes, layers, ph, gr, emergence)]
 
-    claim, test = ("In the phoneme-encoding layers (paper: 9 and 10), phonemes cluster into mostly "
-                   "meaningful phonetic groups.",
-                   f"at the two layers chosen by the scores, phonemes of one phonetic class are closer than "
-                   f"phonemes of different classes (pair AUC, permutation p < {alpha})")
+    claim, test = (
+        "In the phoneme-encoding layers (paper: 9 and 10), phonemes cluster into mostly "
+        "meaningful phonetic groups.",
+        f"at the two layers chosen by the scores, phonemes of one phonetic class are closer than "
+        f"phonemes of different classes (pair AUC, permutation p < {alpha})",
+    )
     holds, ev = _at_layers(scores[ph], fig4, "classes", alpha) if ph else (None, "no phoneme grouping")
     out.append(Claim("phonetic_classes", claim, test, holds, ev))
 
-    claim, test = ("Vowel phonemes cluster together (Figure 4: the purple and yellow clusters).",
-                   f"at the chosen layers, vowel–vowel distances are smaller than vowel–consonant ones "
-                   f"(p < {alpha}) and most vowels sit in vowel-majority clusters")
+    claim, test = (
+        "Vowel phonemes cluster together (Figure 4: the purple and yellow clusters).",
+        f"at the chosen layers, vowel–vowel distances are smaller than vowel–consonant ones "
+        f"(p < {alpha}) and most vowels sit in vowel-majority clusters",
+    )
     holds, ev = _at_layers(scores[ph], fig4, "vowels", alpha, purity=True) if ph else (None, "no phonemes")
     out.append(Claim("vowels_cluster", claim, test, holds, ev))
 
     claim = "The first layer shows no meaningful clustering for graphemes or phonemes."
-    test = (f"in the first layer neither the phonetic classes of phonemes nor vowel vs consonant letters "
-            f"agree with the NAP distances beyond chance (p ≥ {alpha})")
+    test = (
+        f"in the first layer neither the phonetic classes of phonemes nor vowel vs consonant letters "
+        f"agree with the NAP distances beyond chance (p ≥ {alpha})"
+    )
     parts, sigs = [], []
     for g, which, label in ((ph, "classes", "phonetic classes"), (gr, "vowels", "vowel letters")):
         if g and first in scores.get(g, {}):
@@ -180,15 +200,19 @@ def evaluate_claims(
     out.append(Claim("no_structure_first_layer", claim, test, holds, f"{first}: " + "; ".join(parts)))
 
     claim = "In the output layer every grapheme's NAP is clearly distinct from every other."
-    test = ("a linear probe recovers the grapheme of ≥ 95 % of the held-out frames from the output layer, "
-            "better than from any other layer")
+    test = (
+        "a linear probe recovers the grapheme of ≥ 95 % of the held-out frames from the output layer, "
+        "better than from any other layer"
+    )
     holds, ev = None, "no grapheme grouping"
     if gr and last in scores.get(gr, {}):
         sep = scores[gr][last]["separation"]
         accs = {lay: _num(r.get("accuracy")) for lay, r in probes.get(gr, {}).items()}
         accs = {k: v for k, v in accs.items() if not math.isnan(v)}
-        ev = (f"{last}: nearest pair of grapheme NAPs at {_fmt(sep['min_over_median'])} × the median "
-              f"distance, {sep['n_clusters']} clusters")
+        ev = (
+            f"{last}: nearest pair of grapheme NAPs at {_fmt(sep['min_over_median'])} × the median "
+            f"distance, {sep['n_clusters']} clusters"
+        )
         if last in accs:
             best = max(accs, key=accs.__getitem__)
             holds = accs[last] >= 0.95 and best == last
@@ -197,10 +221,13 @@ def evaluate_claims(
             ev += "; no probe for this layer"
     out.append(Claim("graphemes_output", claim, test, holds, ev))
 
-    claim = ("In the output layer, phonemes that come with the same grapheme have similar NAPs "
-             "(e.g. N and NG).")
-    test = (f"phonemes whose frames mostly carry the same grapheme are closer than other pairs "
-            f"(pair AUC, p < {alpha})")
+    claim = (
+        "In the output layer, phonemes that come with the same grapheme have similar NAPs (e.g. N and NG)."
+    )
+    test = (
+        f"phonemes whose frames mostly carry the same grapheme are closer than other pairs "
+        f"(pair AUC, p < {alpha})"
+    )
     holds, ev = None, "no phoneme–grapheme association (needs both groupings' frame labels)"
     if ph and last in scores.get(ph, {}) and "shared_grapheme" in scores[ph][last]:
         s = scores[ph][last]["shared_grapheme"]
@@ -208,10 +235,13 @@ def evaluate_claims(
         ev = f"{last}: AUC {_fmt(s['auc'])} ({_p(s['p'])}) over {s['n']} phonemes"
     out.append(Claim("same_grapheme_output", claim, test, holds, ev))
 
-    claim = ("In the paper's layer 10 (here: the later chosen layer), vowel letters form a cluster "
-             "of their own.")
-    test = (f"at the later chosen layer, vowel letters are closer to each other than to consonant letters "
-            f"(p < {alpha}) and most sit in vowel-majority clusters")
+    claim = (
+        "In the paper's layer 10 (here: the later chosen layer), vowel letters form a cluster of their own."
+    )
+    test = (
+        f"at the later chosen layer, vowel letters are closer to each other than to consonant letters "
+        f"(p < {alpha}) and most sit in vowel-majority clusters"
+    )
     holds, ev = None, "no grapheme grouping"
     if gr and fig4:
         holds, ev = _at_layers(scores[gr], fig4[-1:], "vowels", alpha, purity=True)

@@ -94,11 +94,30 @@ def flat_clusters(z: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarr
     return order, np.array([renumber[int(c)] for c in raw], dtype=int)
 
 
-def _empty(grouping: str, layer: str, names: list[str], percentile: float, method: str, metric: str,
-           excluded: dict[str, str], message: str) -> LayerClustering:
+def _empty(
+    grouping: str,
+    layer: str,
+    names: list[str],
+    percentile: float,
+    method: str,
+    metric: str,
+    excluded: dict[str, str],
+    message: str,
+) -> LayerClustering:
     return LayerClustering(
-        grouping, layer, names, np.zeros((0, 0)), np.zeros((0, 4)), np.zeros(0, dtype=int),
-        np.zeros(0, dtype=int), float("nan"), percentile, method, metric, excluded, message,
+        grouping,
+        layer,
+        names,
+        np.zeros((0, 0)),
+        np.zeros((0, 4)),
+        np.zeros(0, dtype=int),
+        np.zeros(0, dtype=int),
+        float("nan"),
+        percentile,
+        method,
+        metric,
+        excluded,
+        message,
     )
 
 
@@ -140,13 +159,26 @@ def cluster_naps(
         msg = f"{where}: the {metric} distance is undefined for some NAPs (e.g. a constant NAP)"
         return _empty(grouping, layer, kept, percentile, method, metric, excluded, msg)
     if np.ptp(d) <= EQUAL_TOL * max(float(np.max(np.abs(d))), 1e-300):
-        msg = (f"{where}: all {len(d)} pairwise distances are equal ({float(d[0]):.4g}); "
-               "a clustering of equidistant groups would be arbitrary")
+        msg = (
+            f"{where}: all {len(d)} pairwise distances are equal ({float(d[0]):.4g}); "
+            "a clustering of equidistant groups would be arbitrary"
+        )
         return _empty(grouping, layer, kept, percentile, method, metric, excluded, msg)
     z = linkage(d, method=method)
     threshold = float(np.percentile(d, percentile))
     order, clusters = flat_clusters(z, threshold)
     return LayerClustering(
-        grouping, layer, kept, squareform(d), z, order, clusters, threshold, percentile,
-        method, metric, excluded, None,
+        grouping,
+        layer,
+        kept,
+        squareform(d),
+        z,
+        order,
+        clusters,
+        threshold,
+        percentile,
+        method,
+        metric,
+        excluded,
+        None,
     )

@@ -31,8 +31,9 @@ class ClusterParams(StageParams):
     permutations: int = param(2000, "label permutations behind the p-values of the class-agreement scores")
     alpha: float = param(0.05, "significance level for the claims (permutation p-values)")
     emergence: float = param(
-        0.5, "a grouping 'emerges' at the first layer whose probe accuracy gain over chance reaches "
-        "this share of its best gain over all layers"
+        0.5,
+        "a grouping 'emerges' at the first layer whose probe accuracy gain over chance reaches "
+        "this share of its best gain over all layers",
     )
     probes: bool = param(True, "train linear probes (logistic regression) per layer")
     probe_groupings: list[str] | None = param(None, "groupings to probe; None = every grouping")

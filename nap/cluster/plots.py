@@ -73,8 +73,16 @@ def message_panel(fig: Figure | SubFigure, text: str, title: str = "") -> None:
     """Write ``text`` where the panel's figure would be."""
     ax = fig.add_subplot(1, 1, 1)
     ax.set_axis_off()
-    ax.text(0.5, 0.5, "\n".join(textwrap.wrap(text, 60)), ha="center", va="center", fontsize=9,
-            transform=ax.transAxes, bbox={"boxstyle": "round", "fc": "#fff4e5", "ec": "#d9822b"})
+    ax.text(
+        0.5,
+        0.5,
+        "\n".join(textwrap.wrap(text, 60)),
+        ha="center",
+        va="center",
+        fontsize=9,
+        transform=ax.transAxes,
+        bbox={"boxstyle": "round", "fc": "#fff4e5", "ec": "#d9822b"},
+    )
     if title:
         ax.set_title(title, fontsize=10)
 
@@ -83,8 +91,13 @@ def panel_title(result: LayerClustering) -> str:
     return f"{result.grouping} · {result.layer}"
 
 
-def draw_clustering(fig: Figure | SubFigure, result: LayerClustering, vmax: float | None = None,
-                    colorbar: bool = True, fontsize: float | None = None) -> Any:
+def draw_clustering(
+    fig: Figure | SubFigure,
+    result: LayerClustering,
+    vmax: float | None = None,
+    colorbar: bool = True,
+    fontsize: float | None = None,
+) -> Any:
     """Dendrogram (left) and ordered distance matrix (right) of one clustering into ``fig``.
 
     Returns the matrix image (for a shared colour bar), or None when a message was drawn.
@@ -96,15 +109,23 @@ def draw_clustering(fig: Figure | SubFigure, result: LayerClustering, vmax: floa
     gs = fig.add_gridspec(1, 2, width_ratios=[1, 4], wspace=0.02)
     ax_d = fig.add_subplot(gs[0])
     ax_m = fig.add_subplot(gs[1], sharey=ax_d)
-    dendrogram(result.linkage, orientation="left", ax=ax_d, no_labels=True,
-               link_color_func=link_colours(result))
+    dendrogram(
+        result.linkage, orientation="left", ax=ax_d, no_labels=True, link_color_func=link_colours(result)
+    )
     ax_d.axvline(result.threshold, color="#888888", ls="--", lw=0.8)
     ax_d.set_ylim(10 * n, 0)  # leaf order[0] at the top, like row 0 of the matrix
     ax_d.set_axis_off()
     order = result.order
     mat = result.distances[np.ix_(order, order)]
-    image = ax_m.imshow(mat, cmap=CMAP, vmin=0.0, vmax=vmax or float(mat.max()), aspect="auto",
-                        extent=(0, 10 * n, 10 * n, 0), interpolation="nearest")
+    image = ax_m.imshow(
+        mat,
+        cmap=CMAP,
+        vmin=0.0,
+        vmax=vmax or float(mat.max()),
+        aspect="auto",
+        extent=(0, 10 * n, 10 * n, 0),
+        interpolation="nearest",
+    )
     ticks = 5 + 10 * np.arange(n)
     labels = [result.names[i] for i in order]
     fs = fontsize or (7 if n <= 32 else 6 if n <= 44 else 5)
@@ -116,8 +137,10 @@ def draw_clustering(fig: Figure | SubFigure, result: LayerClustering, vmax: floa
         for lab, i in zip(axis, order, strict=True):
             lab.set_color(colours[int(result.clusters[i])])
     ax_m.tick_params(length=0, pad=1)
-    title = (f"{panel_title(result)}: {result.n_clusters} clusters "
-             f"(cut {result.threshold:.3g}, {result.percentile:g}th pct.)")
+    title = (
+        f"{panel_title(result)}: {result.n_clusters} clusters "
+        f"(cut {result.threshold:.3g}, {result.percentile:g}th pct.)"
+    )
     fig.suptitle(title, fontsize=9)
     if result.excluded:
         left_out = ", ".join(f"{k} ({v})" for k, v in result.excluded.items())
@@ -127,9 +150,11 @@ def draw_clustering(fig: Figure | SubFigure, result: LayerClustering, vmax: floa
     return image
 
 
-def plot_grid(results: Sequence[Sequence[LayerClustering]],
-              scale: Literal["figure", "row", "panel"] = "figure",
-              panel_size: tuple[float, float] = (5.0, 4.6)) -> Figure:
+def plot_grid(
+    results: Sequence[Sequence[LayerClustering]],
+    scale: Literal["figure", "row", "panel"] = "figure",
+    panel_size: tuple[float, float] = (5.0, 4.6),
+) -> Figure:
     """Rows of clustering panels (e.g. layers × graphemes/phonemes) with a consistent colour scale.
 
     ``scale`` = "figure": one colour scale for every panel; "row": one per row; "panel":
@@ -168,9 +193,14 @@ def _short(layer: str) -> str:
     return tail if tail.isdigit() else layer
 
 
-def plot_scores(scores: dict[str, dict[str, dict[str, Any]]], probes: dict[str, dict[str, dict[str, Any]]],
-                layers: list[str], kinds: dict[str, str], alpha: float = 0.05,
-                highlight: Sequence[str] = ()) -> Figure:
+def plot_scores(
+    scores: dict[str, dict[str, dict[str, Any]]],
+    probes: dict[str, dict[str, dict[str, Any]]],
+    layers: list[str],
+    kinds: dict[str, str],
+    alpha: float = 0.05,
+    highlight: Sequence[str] = (),
+) -> Figure:
     """Score curves across layers: probes (top) and cluster agreement (bottom), graphemes | phonemes.
 
     Filled markers are significant (permutation p < ``alpha``), hollow ones are not;
@@ -179,8 +209,10 @@ def plot_scores(scores: dict[str, dict[str, dict[str, Any]]], probes: dict[str, 
     fig = ShownFigure(figsize=(10, 6.4), layout="constrained")
     axes = fig.subplots(2, 2, sharex=True)
     x = np.arange(len(layers))
-    columns = {"grapheme": [g for g, k in kinds.items() if k == "grapheme"],
-               "phoneme": [g for g, k in kinds.items() if k == "phoneme"]}
+    columns = {
+        "grapheme": [g for g, k in kinds.items() if k == "grapheme"],
+        "phoneme": [g for g, k in kinds.items() if k == "phoneme"],
+    }
     styles = ["-", "--", ":", "-."]
     for col, (kind, groupings) in enumerate(columns.items()):
         ax_p, ax_s = axes[0, col], axes[1, col]
@@ -190,8 +222,14 @@ def plot_scores(scores: dict[str, dict[str, dict[str, Any]]], probes: dict[str, 
             if per:
                 for key, colour in (("accuracy", "C0"), ("balanced_accuracy", "C1"), ("chance", "#999999")):
                     y = [_nan(per.get(lay, {}).get(key)) for lay in layers]
-                    ax_p.plot(x, np.asarray(y, dtype=float), ls=ls, color=colour, marker=".",
-                              label=f"{g}: {key.replace('_', ' ')}")
+                    ax_p.plot(
+                        x,
+                        np.asarray(y, dtype=float),
+                        ls=ls,
+                        color=colour,
+                        marker=".",
+                        label=f"{g}: {key.replace('_', ' ')}",
+                    )
             per_s = scores.get(g, {})
             which = [("classes", "phonetic classes AUC", "C2"), ("vowels", "vowel vs consonant AUC", "C3")]
             if kind == "grapheme":

@@ -57,8 +57,15 @@ def train_probe(
     classes = np.unique(y[train_idx])
     if len(classes) < 2 or len(test_idx) == 0:
         why = "fewer than 2 classes in the training frames" if len(classes) < 2 else "no labelled test frames"
-        return {**out, "accuracy": float("nan"), "balanced_accuracy": float("nan"), "chance": float("nan"),
-                "n_classes": int(len(classes)), "converged": False, "message": why}
+        return {
+            **out,
+            "accuracy": float("nan"),
+            "balanced_accuracy": float("nan"),
+            "chance": float("nan"),
+            "n_classes": int(len(classes)),
+            "converged": False,
+            "message": why,
+        }
     rng = np.random.default_rng(seed)
     if len(train_idx) > max_train:
         train_idx = np.sort(rng.choice(train_idx, size=max_train, replace=False))

@@ -33,8 +33,14 @@ class Markdown(str):
 class Clustering:
     """The stored clusterings, scores, probes and claims of one cluster artifact (see ``stage``)."""
 
-    def __init__(self, path: Path, doc: dict[str, Any], arrays: dict[str, np.ndarray],
-                 probes: dict[str, dict[str, Any]], params: dict[str, Any]):
+    def __init__(
+        self,
+        path: Path,
+        doc: dict[str, Any],
+        arrays: dict[str, np.ndarray],
+        probes: dict[str, dict[str, Any]],
+        params: dict[str, Any],
+    ):
         self.path = path
         self.doc = doc
         self.arrays = arrays
@@ -89,9 +95,19 @@ class Clustering:
         m = self._check(grouping, layer)
         a = {k: self.arrays[f"{grouping}.{layer}.{k}"] for k in ("distances", "linkage", "order", "clusters")}
         return LayerClustering(
-            grouping, layer, list(m["names"]), a["distances"], a["linkage"], a["order"].astype(int),
-            a["clusters"].astype(int), float("nan") if m["threshold"] is None else float(m["threshold"]),
-            float(m["percentile"]), m["method"], m["metric"], dict(m["excluded"]), m["message"],
+            grouping,
+            layer,
+            list(m["names"]),
+            a["distances"],
+            a["linkage"],
+            a["order"].astype(int),
+            a["clusters"].astype(int),
+            float("nan") if m["threshold"] is None else float(m["threshold"]),
+            float(m["percentile"]),
+            m["method"],
+            m["metric"],
+            dict(m["excluded"]),
+            m["message"],
         )
 
     def scores(self, grouping: str | None = None) -> dict[str, Any]:
@@ -113,16 +129,27 @@ class Clustering:
         return figure4_layers(self.scores(), self.layers, self.phoneme) if self.phoneme else []
 
     def claims(self) -> list[Claim]:
-        return evaluate_claims(self.scores(), self.probes, self.layers, self.kinds, self.phoneme_grouping,
-                               self.alpha, float(self.params.get("emergence", 0.5)))
+        return evaluate_claims(
+            self.scores(),
+            self.probes,
+            self.layers,
+            self.kinds,
+            self.phoneme_grouping,
+            self.alpha,
+            float(self.params.get("emergence", 0.5)),
+        )
 
     def claims_text(self) -> Markdown:
         """The claims with verdicts and numbers, as Markdown for the chapter."""
         return Markdown(claims_markdown(self.claims()))
 
     # -- tables and figures ---------------------------------------------------------------
-    def figure(self, layers: Sequence[str], groupings: Sequence[str] | None = None,
-               scale: Literal["figure", "row", "panel"] = "figure") -> Figure:
+    def figure(
+        self,
+        layers: Sequence[str],
+        groupings: Sequence[str] | None = None,
+        scale: Literal["figure", "row", "panel"] = "figure",
+    ) -> Figure:
         """Paper-style panels: one row per layer, one column per grouping (default: grapheme, phoneme)."""
         groupings = list(groupings or self.default_groupings())
         return plot_grid([[self.result(g, lay) for g in groupings] for lay in layers], scale=scale)
@@ -143,8 +170,9 @@ class Clustering:
 
     def score_figure(self) -> Figure:
         """Probe accuracy and class agreement across layers, graphemes and phonemes side by side."""
-        return plot_scores(self.scores(), self.probes, self.layers, self.kinds, self.alpha,
-                           highlight=self.figure4_layers())
+        return plot_scores(
+            self.scores(), self.probes, self.layers, self.kinds, self.alpha, highlight=self.figure4_layers()
+        )
 
     def score_table(self, grouping: str) -> Table:
         """Per layer: clusters, class agreement (AUC, p, ARI), vowel separation and probe accuracy."""
@@ -153,14 +181,30 @@ class Clustering:
             s = self.scores(grouping).get(lay, {})
             pr = self.probes.get(grouping, {}).get(lay, {})
             cls, vow = s.get("classes", {}), s.get("vowels", {})
-            rows.append([
-                lay, s.get("separation", {}).get("n_clusters", 0),
-                cls.get("auc", float("nan")), cls.get("p"), cls.get("ari", float("nan")),
-                vow.get("auc", float("nan")), vow.get("p"), pr.get("accuracy", float("nan")),
-                pr.get("chance", float("nan")),
-            ])
-        headers = ["layer", "clusters", "class AUC", "p", "class ARI", "vowel AUC", "p", "probe acc.",
-                   "chance"]
+            rows.append(
+                [
+                    lay,
+                    s.get("separation", {}).get("n_clusters", 0),
+                    cls.get("auc", float("nan")),
+                    cls.get("p"),
+                    cls.get("ari", float("nan")),
+                    vow.get("auc", float("nan")),
+                    vow.get("p"),
+                    pr.get("accuracy", float("nan")),
+                    pr.get("chance", float("nan")),
+                ]
+            )
+        headers = [
+            "layer",
+            "clusters",
+            "class AUC",
+            "p",
+            "class ARI",
+            "vowel AUC",
+            "p",
+            "probe acc.",
+            "chance",
+        ]
         return table(rows, headers, title=f"{grouping}: scores per layer")
 
     def probe_table(self) -> Table:
@@ -170,11 +214,30 @@ class Clustering:
             for lay in self.layers:
                 r = per.get(lay)
                 if r:
-                    rows.append([g, lay, r.get("accuracy"), r.get("balanced_accuracy"), r.get("chance"),
-                                 r.get("n_classes"), r.get("n_train"), r.get("n_test"),
-                                 "yes" if r.get("converged") else "no"])
-        headers = ["grouping", "layer", "accuracy", "balanced acc.", "chance", "classes", "train frames",
-                   "test frames", "converged"]
+                    rows.append(
+                        [
+                            g,
+                            lay,
+                            r.get("accuracy"),
+                            r.get("balanced_accuracy"),
+                            r.get("chance"),
+                            r.get("n_classes"),
+                            r.get("n_train"),
+                            r.get("n_test"),
+                            "yes" if r.get("converged") else "no",
+                        ]
+                    )
+        headers = [
+            "grouping",
+            "layer",
+            "accuracy",
+            "balanced acc.",
+            "chance",
+            "classes",
+            "train frames",
+            "test frames",
+            "converged",
+        ]
         return table(rows, headers, title="linear probes (held-out utterances)")
 
     def messages(self) -> list[str]:

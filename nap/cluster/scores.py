@@ -36,8 +36,9 @@ from nap.cluster.hierarchy import LayerClustering
 VOWEL_LETTERS = frozenset("aeiou")
 
 
-def pair_auc(condensed: np.ndarray, labels: np.ndarray, permutations: int = 0,
-             rng: np.random.Generator | None = None) -> tuple[float, float | None]:
+def pair_auc(
+    condensed: np.ndarray, labels: np.ndarray, permutations: int = 0, rng: np.random.Generator | None = None
+) -> tuple[float, float | None]:
     """AUC that same-label pairs are closer than different-label pairs, and its permutation p.
 
     ``condensed`` holds the pairwise distances of ``len(labels)`` items in scipy's condensed
@@ -69,8 +70,12 @@ def pair_auc(condensed: np.ndarray, labels: np.ndarray, permutations: int = 0,
     return observed, p
 
 
-def class_scores(result: LayerClustering, classes: Mapping[str, str | None], permutations: int = 0,
-                 rng: np.random.Generator | None = None) -> dict[str, Any]:
+def class_scores(
+    result: LayerClustering,
+    classes: Mapping[str, str | None],
+    permutations: int = 0,
+    rng: np.random.Generator | None = None,
+) -> dict[str, Any]:
     """ARI, ARI at k = number of classes, pair AUC (+ permutation p) and silhouette.
 
     Only the clustered groups that have a class take part; ``n`` says how many did.
@@ -135,13 +140,19 @@ def grapheme_classes(names: Sequence[str]) -> dict[str, str | None]:
     out: dict[str, str | None] = {}
     for name in names:
         low = name.lower()
-        out[name] = None if len(low) != 1 or not low.isalpha() else ("vowel" if low in VOWEL_LETTERS else
-                                                                       "consonant")
+        out[name] = (
+            None if len(low) != 1 or not low.isalpha() else ("vowel" if low in VOWEL_LETTERS else "consonant")
+        )
     return out
 
 
-def dominant_partner(labels_a: np.ndarray, labels_b: np.ndarray, names_a: Sequence[str],
-                     names_b: Sequence[str], min_frames: int = 5) -> dict[str, str | None]:
+def dominant_partner(
+    labels_a: np.ndarray,
+    labels_b: np.ndarray,
+    names_a: Sequence[str],
+    names_b: Sequence[str],
+    min_frames: int = 5,
+) -> dict[str, str | None]:
     """For every group of grouping A, the group of B that most of its frames carry.
 
     Used to ask whether phonemes that mostly come with the same grapheme (N and NG with

@@ -82,8 +82,11 @@ def _selected(wanted: list[str] | None, available: list[str], what: str) -> list
 
 
 def score_layer(
-    result: LayerClustering, classes: dict[str, str | None], partner: dict[str, str | None] | None,
-    permutations: int, rng: np.random.Generator,
+    result: LayerClustering,
+    classes: dict[str, str | None],
+    partner: dict[str, str | None] | None,
+    permutations: int,
+    rng: np.random.Generator,
 ) -> dict[str, Any]:
     """Every score of one clustering (see :mod:`nap.cluster.scores`)."""
     vowels = vowel_labels(classes)
@@ -109,8 +112,12 @@ def _partners(napset: Any, groupings: list[str], kinds: dict[str, str], layers: 
     out = {}
     for g in groupings:
         if kinds[g] == "phoneme" and g in labels and "grapheme" in labels:
-            out[g] = dominant_partner(np.asarray(labels[g]), np.asarray(labels["grapheme"]),
-                                      napset.groups(g), napset.groups("grapheme"))
+            out[g] = dominant_partner(
+                np.asarray(labels[g]),
+                np.asarray(labels["grapheme"]),
+                napset.groups(g),
+                napset.groups("grapheme"),
+            )
     return out
 
 
@@ -122,15 +129,29 @@ def run_clustering(napset: Any, p: ClusterParams) -> tuple[dict[str, Any], dict[
     for g in groupings:
         kinds[g], classes[g] = group_classes(g, napset.groups(g))
     partners = _partners(napset, groupings, kinds, layers)
-    doc: dict[str, Any] = {"groupings": groupings, "layers": layers, "kinds": kinds, "classes": classes,
-                           "partners": partners, "results": {}}
+    doc: dict[str, Any] = {
+        "groupings": groupings,
+        "layers": layers,
+        "kinds": kinds,
+        "classes": classes,
+        "partners": partners,
+        "results": {},
+    }
     arrays: dict[str, np.ndarray] = {}
     for g in groupings:
         names, counts = napset.groups(g), napset.counts(g)
         doc["results"][g] = {}
         for layer in layers:
-            res = cluster_naps(napset.nap(g, layer), names, grouping=g, layer=layer, counts=counts,
-                               percentile=p.percentile, method=p.linkage, metric=p.metric)
+            res = cluster_naps(
+                napset.nap(g, layer),
+                names,
+                grouping=g,
+                layer=layer,
+                counts=counts,
+                percentile=p.percentile,
+                method=p.linkage,
+                metric=p.metric,
+            )
             meta = res.meta()
             rng = np.random.default_rng([p.seed, zlib.crc32(f"{g}/{layer}".encode())])  # per clustering
             meta["scores"] = score_layer(res, classes[g], partners.get(g), p.permutations, rng)
@@ -158,8 +179,19 @@ def run_probes(napset: Any, p: ClusterParams, layers: list[str], work: Path) -> 
                 print(f"[nap] cluster: no linear probes: {exc}")
                 return {}
             test = split_utterances(np.asarray(utt), p.probe_test_fraction, p.seed)
-            per = {g: train_probe(x, labels[g], test, c=p.probe_C, max_iter=p.probe_max_iter,
-                                  max_train=p.probe_max_train, seed=p.seed) for g in groupings if g in labels}
+            per = {
+                g: train_probe(
+                    x,
+                    labels[g],
+                    test,
+                    c=p.probe_C,
+                    max_iter=p.probe_max_iter,
+                    max_train=p.probe_max_train,
+                    seed=p.seed,
+                )
+                for g in groupings
+                if g in labels
+            }
             write_json(done, json_safe(per))
         for g, r in per.items():
             out[g][layer] = r
@@ -195,8 +227,9 @@ def build_clusters(work: Path, p: ClusterParams, napset: Any) -> dict[str, Any]:
     write_json(work / "probes.json", json_safe(probes))
     t_probes = time.time() - start - t_cluster
     scores = {g: {lay: r["scores"] for lay, r in per.items()} for g, per in doc["results"].items()}
-    claims = evaluate_claims(scores, probes, doc["layers"], doc["kinds"], p.phoneme_grouping, p.alpha,
-                             p.emergence)
+    claims = evaluate_claims(
+        scores, probes, doc["layers"], doc["kinds"], p.phoneme_grouping, p.alpha, p.emergence
+    )
     write_json(work / "claims.json", json_safe([c.to_dict() for c in claims]))
     ph = pick_grouping(doc["kinds"], "phoneme", p.phoneme_grouping)
     fig4 = figure4_layers(scores, doc["layers"], ph) if ph else []
@@ -210,8 +243,11 @@ def build_clusters(work: Path, p: ClusterParams, napset: Any) -> dict[str, Any]:
         "messages": sum(r["message"] is not None for per in doc["results"].values() for r in per.values()),
     }
     for g, per in probes.items():
-        accs = {lay: float(r["accuracy"]) for lay, r in per.items()
-                if r.get("accuracy") is not None and np.isfinite(r["accuracy"])}
+        accs = {
+            lay: float(r["accuracy"])
+            for lay, r in per.items()
+            if r.get("accuracy") is not None and np.isfinite(r["accuracy"])
+        }
         if accs:
             best = max(accs, key=accs.__getitem__)
             summary[f"probe_best_{g}"] = {"layer": best, "accuracy": round(accs[best], 4)}

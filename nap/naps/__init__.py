@@ -25,6 +25,18 @@ from nap.naps.stage import build_naps
 VERSION = 1
 
 __all__ = [
-    "VERSION", "Geometry", "GeometryError", "LabelError", "LayerGeometry", "LayerTap", "NapAccumulator",
-    "NapParams", "NapResult", "NapSet", "build_naps", "extract_naps", "group_naps", "model_geometry",
+    "VERSION",
+    "Geometry",
+    "GeometryError",
+    "LabelError",
+    "LayerGeometry",
+    "LayerTap",
+    "NapAccumulator",
+    "NapParams",
+    "NapResult",
+    "NapSet",
+    "build_naps",
+    "extract_naps",
+    "group_naps",
+    "model_geometry",
 ]

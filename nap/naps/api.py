@@ -58,8 +58,14 @@ class NapResult:
         """napset.json's content (without file names)."""
         return {
             "layers": self.layer_names,
-            "groupings": {k: {"groups": self.names[k], "counts": [int(c) for c in self.count[k]],
-                              "left_out": self.left_out[k]} for k in self.naps},
+            "groupings": {
+                k: {
+                    "groups": self.names[k],
+                    "counts": [int(c) for c in self.count[k]],
+                    "left_out": self.left_out[k],
+                }
+                for k in self.naps
+            },
             "normalization": self.normalization,
             "min_count": self.min_count,
             "sort": "ascending",
@@ -71,13 +77,19 @@ class NapResult:
 
     def save(self, folder: str | Path, extra: dict[str, Any] | None = None) -> Path:
         """Write the NapSet format (see :mod:`nap.naps.io`) into ``folder``."""
-        write_napset(Path(folder), {**self.meta(), **(extra or {})}, self.naps, self.means, self.overall,
-                     self.probe)
+        write_napset(
+            Path(folder), {**self.meta(), **(extra or {})}, self.naps, self.means, self.overall, self.probe
+        )
         return Path(folder)
 
 
-def result_from(acc: NapAccumulator, groups: dict[str, list[str]], normalization: str, min_count: int,
-                probe_arrays: dict[str, np.ndarray] | None = None) -> NapResult:
+def result_from(
+    acc: NapAccumulator,
+    groups: dict[str, list[str]],
+    normalization: str,
+    min_count: int,
+    probe_arrays: dict[str, np.ndarray] | None = None,
+) -> NapResult:
     """Turn an accumulator's sums into NAPs (groups below ``min_count`` frames left out)."""
     names, count, left_out, naps, means, overall, kept = {}, {}, {}, {}, {}, {}, {}
     for k, all_names in groups.items():
@@ -94,19 +106,40 @@ def result_from(acc: NapAccumulator, groups: dict[str, list[str]], normalization
         names[k] = [all_names[i] for i in kept[k]]
         count[k] = counts[kept[k]].astype(np.int64)
         left_out[k] = {all_names[i]: int(counts[i]) for i in range(len(all_names)) if i not in keep}
-    return NapResult(acc.geometry, list(acc.layers), names, count, left_out, naps, means, overall, kept,
-                     normalization, int(min_count), int(acc.frames), int(acc.utterances), probe_arrays)
+    return NapResult(
+        acc.geometry,
+        list(acc.layers),
+        names,
+        count,
+        left_out,
+        naps,
+        means,
+        overall,
+        kept,
+        normalization,
+        int(min_count),
+        int(acc.frames),
+        int(acc.utterances),
+        probe_arrays,
+    )
 
 
-def probe_arrays(acc: NapAccumulator, plan: ProbePlan, kept: dict[str, np.ndarray], n_groups: dict[str, int],
-                 raw: dict[str, np.ndarray], split: Sequence[str]) -> dict[str, np.ndarray]:
+def probe_arrays(
+    acc: NapAccumulator,
+    plan: ProbePlan,
+    kept: dict[str, np.ndarray],
+    n_groups: dict[str, int],
+    raw: dict[str, np.ndarray],
+    split: Sequence[str],
+) -> dict[str, np.ndarray]:
     """probe.npz's arrays: the sampled rows, their labels mapped onto the kept groups (-1 otherwise)."""
     out: dict[str, np.ndarray] = {
         "utterances": np.asarray(plan.utterances, dtype=np.str_),
         "utt_index": plan.utt.astype(np.int32),
         "frame": plan.frame.astype(np.int32),
-        "split": (np.asarray([split[i] for i in plan.utt], dtype=np.str_) if plan.size
-                  else np.zeros(0, dtype="<U1")),
+        "split": (
+            np.asarray([split[i] for i in plan.utt], dtype=np.str_) if plan.size else np.zeros(0, dtype="<U1")
+        ),
     }
     for k, idx in kept.items():
         mapping = np.full(n_groups[k] + 1, -1, dtype=np.int64)  # raw -1 maps to the last entry: -1
@@ -170,11 +203,29 @@ def extract_naps(
     lengths = {u: len(next(iter(labels_of(u).values()))) for u in ids}
     plan = plan_probe(ids, labels_of, probe_frames, seed) if probe_frames else None
     rank, size = world()
-    acc = run_pass(model, geometry, chosen, ids, lengths, load, {k: len(v) for k, v in names.items()},
-                   batch_size=batch_size, probe=plan, rank=rank, world=size, progress=progress)
+    acc = run_pass(
+        model,
+        geometry,
+        chosen,
+        ids,
+        lengths,
+        load,
+        {k: len(v) for k, v in names.items()},
+        batch_size=batch_size,
+        probe=plan,
+        rank=rank,
+        world=size,
+        progress=progress,
+    )
     result = result_from(acc, names, normalization, min_count)
     if plan is not None:
         split = list(splits) if splits is not None else [""] * len(ids)
-        result.probe = probe_arrays(acc, plan, result.kept, {k: len(v) for k, v in names.items()},
-                                    probe_labels(plan, labels_of, list(names)), split)
+        result.probe = probe_arrays(
+            acc,
+            plan,
+            result.kept,
+            {k: len(v) for k, v in names.items()},
+            probe_labels(plan, labels_of, list(names)),
+            split,
+        )
     return result

@@ -64,8 +64,14 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m nap.naps", description=main.__doc__)
     ap.add_argument("--profile", default="default")
     ap.add_argument("--artifacts", default=None)
-    ap.add_argument("-p", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
-                    help="a parameter change (value in YAML), e.g. -p naps.layers '[layer09]'")
+    ap.add_argument(
+        "-p",
+        nargs=2,
+        action="append",
+        default=[],
+        metavar=("NAME", "VALUE"),
+        help="a parameter change (value in YAML), e.g. -p naps.layers '[layer09]'",
+    )
     ap.add_argument("--force", action="store_true", help="recompute even if the artifact exists")
     args = ap.parse_args(argv)
     import yaml
@@ -94,7 +100,8 @@ def main(argv: list[str] | None = None) -> int:
 
         deps = [study.load(dep) for dep in DEPENDS["naps"]]
         work = study.store.folder("naps", study.key("naps")).with_name(
-            study.store.folder("naps", study.key("naps")).name + ".partial")
+            study.store.folder("naps", study.key("naps")).name + ".partial"
+        )
         build_naps(work, study.params("naps"), *deps)
     if size > 1:
         dist.barrier()

@@ -51,8 +51,9 @@ class ProbePlan:
         return out
 
 
-def plan_probe(utterances: Sequence[str], labels: Callable[[str], dict[str, np.ndarray]], size: int,
-               seed: int) -> ProbePlan:
+def plan_probe(
+    utterances: Sequence[str], labels: Callable[[str], dict[str, np.ndarray]], size: int, seed: int
+) -> ProbePlan:
     """Draw ``size`` frames (or all) uniformly among frames labelled in at least one grouping."""
     utts, frames = [], []
     for i, u in enumerate(utterances):
@@ -75,10 +76,15 @@ def length_order(utterances: Sequence[str], lengths: dict[str, int]) -> list[str
     return sorted(utterances, key=lambda u: (lengths[u], u))
 
 
-def _batches(names: list[str], start: int, batch_size: int, load: Loader,
-             probe_rows: dict[str, tuple[np.ndarray, np.ndarray]]) -> Iterator[tuple[list[str], list[Item]]]:
+def _batches(
+    names: list[str],
+    start: int,
+    batch_size: int,
+    load: Loader,
+    probe_rows: dict[str, tuple[np.ndarray, np.ndarray]],
+) -> Iterator[tuple[list[str], list[Item]]]:
     for i in range(start * batch_size, len(names), batch_size):
-        batch = names[i:i + batch_size]
+        batch = names[i : i + batch_size]
         items = []
         for u in batch:
             feats, labs = load(u)
@@ -115,11 +121,18 @@ def run_pass(
     acc = NapAccumulator(geometry, layers, n_groups, probe.size if probe is not None else 0, device=device)
     probe_rows = probe.rows_of() if probe is not None else {}
     n_batches = -(-len(names) // batch_size)
-    fingerprint = stable_hash({
-        "names": names, "layers": [g.name for g in layers], "groups": n_groups, "batch_size": batch_size,
-        "probe": stable_hash([probe.utt.tolist(), probe.frame.tolist()]) if probe is not None else None,
-        "geometry": geometry.to_dict(), "rank": rank, "world": world,
-    })
+    fingerprint = stable_hash(
+        {
+            "names": names,
+            "layers": [g.name for g in layers],
+            "groups": n_groups,
+            "batch_size": batch_size,
+            "probe": stable_hash([probe.utt.tolist(), probe.frame.tolist()]) if probe is not None else None,
+            "geometry": geometry.to_dict(),
+            "rank": rank,
+            "world": world,
+        }
+    )
     ckpt = checkpoint_path(checkpoint_dir, rank, world) if checkpoint_dir is not None else None
     start = 0
     if ckpt is not None and ckpt.is_file():
@@ -128,8 +141,14 @@ def run_pass(
                 acc.load_state({k: data[k] for k in data.files if not k.startswith("__")})
                 start = int(data["__next_batch"])
     last_save = time.monotonic()
-    bar = tqdm(total=n_batches, initial=start, desc=f"NAPs{f' rank {rank}' if world > 1 else ''}",
-               unit="batch", disable=not progress, mininterval=5)
+    bar = tqdm(
+        total=n_batches,
+        initial=start,
+        desc=f"NAPs{f' rank {rank}' if world > 1 else ''}",
+        unit="batch",
+        disable=not progress,
+        mininterval=5,
+    )
 
     def on_batch(i: int) -> None:
         nonlocal last_save
@@ -138,8 +157,14 @@ def run_pass(
         # float32 partial sums as an uninterrupted one and gives bit-identical results
         due = time.monotonic() - last_save >= checkpoint_s and acc.pending == 0
         if ckpt is not None and due and start + i + 1 < n_batches:
-            save_npz(ckpt, {**acc.state(), "__fingerprint": np.asarray(fingerprint),
-                            "__next_batch": np.asarray(start + i + 1)})
+            save_npz(
+                ckpt,
+                {
+                    **acc.state(),
+                    "__fingerprint": np.asarray(fingerprint),
+                    "__next_batch": np.asarray(start + i + 1),
+                },
+            )
             last_save = time.monotonic()
 
     try:

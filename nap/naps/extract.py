@@ -50,8 +50,13 @@ class LayerTap:
     it are not computed at all.
     """
 
-    def __init__(self, model: nn.Module, layers: Sequence[LayerGeometry], callback: Callback | None = None,
-                 stop_early: bool = True):
+    def __init__(
+        self,
+        model: nn.Module,
+        layers: Sequence[LayerGeometry],
+        callback: Callback | None = None,
+        stop_early: bool = True,
+    ):
         self.model = model
         self.callback = callback
         self.outputs: dict[str, torch.Tensor] = {}
@@ -60,8 +65,11 @@ class LayerTap:
         self.handles = []
         last = conv_layers[-1].name if conv_layers else None
         for g in conv_layers:
-            self.handles.append(modules[g.module].register_forward_hook(
-                self._hook(g.name, stop=stop_early and g.name == last)))
+            self.handles.append(
+                modules[g.module].register_forward_hook(
+                    self._hook(g.name, stop=stop_early and g.name == last)
+                )
+            )
 
     def _hook(self, name: str, stop: bool):
         def hook(module, args, output):
@@ -133,8 +141,15 @@ class NapAccumulator:
     :meth:`begin`, :meth:`add_layer` for each layer's activations, :meth:`end` per batch.
     """
 
-    def __init__(self, geometry: Geometry, layers: Sequence[LayerGeometry], n_groups: dict[str, int],
-                 probe_size: int = 0, flush_every: int = 8, device: str | torch.device = "cpu"):
+    def __init__(
+        self,
+        geometry: Geometry,
+        layers: Sequence[LayerGeometry],
+        n_groups: dict[str, int],
+        probe_size: int = 0,
+        flush_every: int = 8,
+        device: str | torch.device = "cpu",
+    ):
         self.geometry = geometry
         self.layers = list(layers)
         self._layer = {g.name: g for g in self.layers}
@@ -234,12 +249,16 @@ class NapAccumulator:
         t_all = np.arange(b_all.size) - np.repeat(np.r_[0, np.cumsum(lengths)[:-1]].astype(np.int64), lengths)
         keys, bs, ts, counts = [], [], [], {}
         for k, n_groups in self.n_groups.items():
-            lab = (np.concatenate([np.asarray(it.labels[k], dtype=np.int64) for it in items])
-                   if items else np.zeros(0, np.int64))
+            lab = (
+                np.concatenate([np.asarray(it.labels[k], dtype=np.int64) for it in items])
+                if items
+                else np.zeros(0, np.int64)
+            )
             if lab.size and (lab.max() >= n_groups or lab.min() < -1):
                 bad = int(lab.max() if lab.max() >= n_groups else lab.min())
-                raise LabelError(f"grouping {k!r}: label {bad} outside -1..{n_groups - 1} "
-                                 f"({n_groups} groups)")
+                raise LabelError(
+                    f"grouping {k!r}: label {bad} outside -1..{n_groups - 1} ({n_groups} groups)"
+                )
             keep = lab >= 0
             counts[k] = np.bincount(lab[keep], minlength=n_groups)
             keys.append(lab[keep] + self.slices[k].start)
@@ -248,9 +267,15 @@ class NapAccumulator:
         key = np.concatenate(keys) if keys else np.zeros(0, np.int64)
         perm = np.argsort(key, kind="stable")
         n_per = np.bincount(key, minlength=self.total_groups)
-        self._batch = _Batch(np.concatenate(bs)[perm], np.concatenate(ts)[perm],
-                             (np.cumsum(n_per) - n_per).astype(np.int64), counts, self._probe_index(items),
-                             int(sum(lengths)), len(items))
+        self._batch = _Batch(
+            np.concatenate(bs)[perm],
+            np.concatenate(ts)[perm],
+            (np.cumsum(n_per) - n_per).astype(np.int64),
+            counts,
+            self._probe_index(items),
+            int(sum(lengths)),
+            len(items),
+        )
 
     def add_layer(self, name: str, a: torch.Tensor) -> None:
         """Add one layer's activations (B, C, T) of the current batch."""
@@ -260,7 +285,7 @@ class NapAccumulator:
         length = a.shape[2]
         rows = self._rows(a.shape[0] * length, a.shape[1])
         for i in range(a.shape[0]):  # 2-D transposing copies: a 3-D one is many times slower
-            rows[i * length:(i + 1) * length].copy_(a[i].t())
+            rows[i * length : (i + 1) * length].copy_(a[i].t())
         if batch.n:
             # bag (p, group) sums rows b*T + offset + t*step + p over the group's frames;
             # position-major, so the bag offsets are p*n + start[group]
@@ -285,7 +310,7 @@ class NapAccumulator:
         """A reused (n, channels) float32 buffer: fresh large allocations cost page faults every batch."""
         if self._scratch.numel() < n * channels:
             self._scratch = torch.empty(n * channels, dtype=torch.float32, device=self.device)
-        return self._scratch[:n * channels].view(n, channels)
+        return self._scratch[: n * channels].view(n, channels)
 
     def end(self) -> None:
         """Count the batch's frames; flush the float32 partial sums every ``flush_every`` batches."""
@@ -312,8 +337,11 @@ class NapAccumulator:
                 dests.append(np.asarray(it.probe_rows))
         if not bs:
             return None
-        return (np.concatenate(bs).astype(np.int64), np.concatenate(ts).astype(np.int64),
-                np.concatenate(dests).astype(np.int64))
+        return (
+            np.concatenate(bs).astype(np.int64),
+            np.concatenate(ts).astype(np.int64),
+            np.concatenate(dests).astype(np.int64),
+        )
 
     # -- results --------------------------------------------------------------------
     def group_sums(self, layer: str, grouping: str) -> torch.Tensor:
@@ -326,7 +354,7 @@ def pad_batch(features: Sequence[torch.Tensor]) -> torch.Tensor:
     length = max(f.shape[1] for f in features)
     x = features[0].new_zeros(len(features), features[0].shape[0], length)
     for i, f in enumerate(features):
-        x[i, :, :f.shape[1]] = f
+        x[i, :, : f.shape[1]] = f
     return x
 
 

@@ -119,8 +119,12 @@ class Geometry:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Geometry:
-        return cls(d["receptive_field"], d["stride"], d["in_channels"],
-                   tuple(LayerGeometry(**g) for g in d["layers"]))
+        return cls(
+            d["receptive_field"],
+            d["stride"],
+            d["in_channels"],
+            tuple(LayerGeometry(**g) for g in d["layers"]),
+        )
 
 
 def _int1(value: Any) -> int:
@@ -142,8 +146,9 @@ def _chain_params(name: str, m: nn.Module) -> tuple[int, int, int]:
             "so that a window's activations depend on nothing outside it"
         )
     if getattr(m, "ceil_mode", False):
-        raise GeometryError(f"module {name!r} ({type(m).__name__}) has ceil_mode=True; NAP windows need "
-                            "ceil_mode=False")
+        raise GeometryError(
+            f"module {name!r} ({type(m).__name__}) has ceil_mode=True; NAP windows need ceil_mode=False"
+        )
     kernel = _int1(m.kernel_size)
     stride = _int1(m.stride) if m.stride is not None else kernel
     dilation = _int1(getattr(m, "dilation", 1))
@@ -214,8 +219,9 @@ def model_geometry(model: nn.Module, in_channels: int | None = None, include_inp
     """
     named = [(n, m) for n, m in model.named_modules() if isinstance(m, CHAIN_TYPES)]
     if not any(isinstance(m, nn.Conv1d) for _, m in named):
-        raise GeometryError(f"{type(model).__name__} has no torch.nn.Conv1d module; NAPs need 1D "
-                            "convolutions")
+        raise GeometryError(
+            f"{type(model).__name__} has no torch.nn.Conv1d module; NAPs need 1D convolutions"
+        )
     params = {n: _chain_params(n, m) for n, m in named}
     first_conv = next(m for _, m in named if isinstance(m, nn.Conv1d))
     in_channels = int(in_channels or first_conv.in_channels)
@@ -289,11 +295,23 @@ def model_geometry(model: nn.Module, in_channels: int | None = None, include_inp
                 chosen, out = name, value
             label = chosen if chosen and n.startswith(chosen + ".") else n
             positions = (rf - lrf) // jump + 1
-            layers.append(LayerGeometry(
-                name=label, module=chosen, conv=n, channels=int(m.out_channels), kernel_size=k, stride=s,
-                dilation=d, jump=jump, receptive_field=lrf, offset=0, positions=positions,
-                step=stride // jump, activation=_activation(conv_out, out),
-            ))
+            layers.append(
+                LayerGeometry(
+                    name=label,
+                    module=chosen,
+                    conv=n,
+                    channels=int(m.out_channels),
+                    kernel_size=k,
+                    stride=s,
+                    dilation=d,
+                    jump=jump,
+                    receptive_field=lrf,
+                    offset=0,
+                    positions=positions,
+                    step=stride // jump,
+                    activation=_activation(conv_out, out),
+                )
+            )
         geometry = Geometry(rf, stride, in_channels, tuple(layers))
         _check_window(model, geometry, device, dtype)
         return geometry

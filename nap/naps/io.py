@@ -78,9 +78,14 @@ def save_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
             np.savez(fh, **arrays)
 
 
-def write_napset(folder: Path, meta: dict[str, Any], naps: dict[str, dict[str, np.ndarray]],
-                 means: dict[str, dict[str, np.ndarray]], overall: dict[str, dict[str, np.ndarray]],
-                 probe: dict[str, np.ndarray] | None) -> None:
+def write_napset(
+    folder: Path,
+    meta: dict[str, Any],
+    naps: dict[str, dict[str, np.ndarray]],
+    means: dict[str, dict[str, np.ndarray]],
+    overall: dict[str, dict[str, np.ndarray]],
+    probe: dict[str, np.ndarray] | None,
+) -> None:
     """Write the format above into ``folder`` (``meta`` is napset.json without file names)."""
     folder = Path(folder)
     meta = dict(meta)
@@ -90,10 +95,15 @@ def write_napset(folder: Path, meta: dict[str, Any], naps: dict[str, dict[str, n
         counts = np.asarray(info["counts"], dtype=np.int64)
         layers = {lay: a.astype(np.float32) for lay, a in naps[k].items()}
         save_npz(folder / f"naps_{k}.npz", {"groups": groups, "counts": counts, **layers})
-        save_npz(folder / f"means_{k}.npz", {
-            "groups": groups, "counts": counts, **{lay: a.astype(np.float32) for lay, a in means[k].items()},
-            **{f"overall__{lay}": a.astype(np.float64) for lay, a in overall[k].items()},
-        })
+        save_npz(
+            folder / f"means_{k}.npz",
+            {
+                "groups": groups,
+                "counts": counts,
+                **{lay: a.astype(np.float32) for lay, a in means[k].items()},
+                **{f"overall__{lay}": a.astype(np.float64) for lay, a in overall[k].items()},
+            },
+        )
         info["files"] = {"naps": f"naps_{k}.npz", "means": f"means_{k}.npz"}
     if probe is not None:
         save_npz(folder / "probe.npz", probe)
@@ -125,8 +135,10 @@ class NapSet:
 
     def __repr__(self) -> str:
         sizes = ", ".join(f"{k}: {len(self.groups(k))}" for k in self.groupings)
-        return (f"NapSet({len(self.layers)} layers, groups {{{sizes}}}, normalization "
-                f"{self.normalization!r}, path='{self.path}')")
+        return (
+            f"NapSet({len(self.layers)} layers, groups {{{sizes}}}, normalization "
+            f"{self.normalization!r}, path='{self.path}')"
+        )
 
     # -- what is in it -----------------------------------------------------------------
     @property

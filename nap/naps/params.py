@@ -15,19 +15,25 @@ class NapParams(StageParams):
     stage: ClassVar[str] = "naps"
 
     layers: list[str] | None = param(
-        None, "layers to profile (the recognizer's names, e.g. layer09; 'input' = the spectrogram window); "
-        "None = every Conv1d layer")
+        None,
+        "layers to profile (the recognizer's names, e.g. layer09; 'input' = the spectrogram window); "
+        "None = every Conv1d layer",
+    )
     groupings: list[str] = param(
         ["grapheme", "phoneme", "phoneme_true"],
         "frame groupings from the align stage; one missing there (e.g. phoneme_true on LibriSpeech) is "
-        "skipped and reported")
+        "skipped and reported",
+    )
     splits: list[str] | None = param(None, "corpus splits whose utterances are profiled; None = every split")
     normalization: Literal["global_mean", "mean_of_groups"] = param(
-        "global_mean", "subtracted from each group's mean window: the mean over all frames of the kept "
-        "groups (the paper's) or the unweighted mean of the group means")
+        "global_mean",
+        "subtracted from each group's mean window: the mean over all frames of the kept "
+        "groups (the paper's) or the unweighted mean of the group means",
+    )
     min_count: int = param(20, "groups with fewer frames are left out (and listed)")
     probe_frames: int = param(
-        20000, "frames sampled (seeded) for the linear probes' per-frame features; 0 = none")
+        20000, "frames sampled (seeded) for the linear probes' per-frame features; 0 = none"
+    )
     batch_size: int = param(8, "utterances per forward pass (sorted by length, so little padding)")
     threads: int = param(
         2,

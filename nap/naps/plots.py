@@ -70,8 +70,17 @@ def pick_groups(napset: NapSet, grouping: str, n: int = 4) -> list[str]:
     return [napset.groups(grouping)[i] for i in top]
 
 
-def figure1_data(napset: NapSet, recognizer: Any, features: Any, labels: Any, grouping: str,
-                 group: str, layer: str, utterance: str | None = None, hop_s: float = 0.01) -> Figure1Data:
+def figure1_data(
+    napset: NapSet,
+    recognizer: Any,
+    features: Any,
+    labels: Any,
+    grouping: str,
+    group: str,
+    layer: str,
+    utterance: str | None = None,
+    hop_s: float = 0.01,
+) -> Figure1Data:
     """Everything Figure 1 shows for ``group`` in ``layer``: one utterance's windows, the corpus means.
 
     ``recognizer`` is the study's recognizer (its ``.model``, and its input preparation such as
@@ -82,8 +91,10 @@ def figure1_data(napset: NapSet, recognizer: Any, features: Any, labels: Any, gr
     model = getattr(recognizer, "model", recognizer)
     kept = napset.groups(grouping)
     if group not in kept:
-        raise KeyError(f"group {group!r} has no NAP in {grouping!r} (kept groups: {kept}; "
-                       f"left out: {napset.left_out(grouping)})")
+        raise KeyError(
+            f"group {group!r} has no NAP in {grouping!r} (kept groups: {kept}; "
+            f"left out: {napset.left_out(grouping)})"
+        )
     gi = kept.index(group)
     utt = utterance or pick_utterance(labels, grouping, group)
     spec = network_input(recognizer)(features.get(utt)).T
@@ -105,17 +116,30 @@ def figure1_data(napset: NapSet, recognizer: Any, features: Any, labels: Any, gr
     mean = napset.mean(grouping, layer)[gi].astype(np.float64)
     overall = napset.overall(grouping, layer)
     return Figure1Data(
-        grouping, group, layer, utt, spec, frames, [geo.input_window(int(t)) for t in frames], instance,
-        int(napset.counts(grouping)[gi]), mean, mean - overall, napset.nap(grouping, layer)[gi],
-        napset.normalization, hop_s, int(getattr(recognizer, "pad", 0) or 0),
+        grouping,
+        group,
+        layer,
+        utt,
+        spec,
+        frames,
+        [geo.input_window(int(t)) for t in frames],
+        instance,
+        int(napset.counts(grouping)[gi]),
+        mean,
+        mean - overall,
+        napset.nap(grouping, layer)[gi],
+        napset.normalization,
+        hop_s,
+        int(getattr(recognizer, "pad", 0) or 0),
     )
 
 
 def _heat(ax: Any, data: np.ndarray, title: str, diverging: bool, fig: Any) -> None:
     if diverging:
         v = float(np.abs(data).max()) or 1.0
-        im = ax.imshow(data, aspect="auto", origin="lower", cmap="RdBu_r", vmin=-v, vmax=v,
-                       interpolation="nearest")
+        im = ax.imshow(
+            data, aspect="auto", origin="lower", cmap="RdBu_r", vmin=-v, vmax=v, interpolation="nearest"
+        )
     else:
         im = ax.imshow(data, aspect="auto", origin="lower", cmap="viridis", interpolation="nearest")
     ax.set_title(title, fontsize=9)
@@ -132,8 +156,14 @@ def plot_figure1(d: Figure1Data, max_windows: int = 6) -> Any:
     ax = fig.add_subplot(grid[0, :])
     t0 = -d.pad * d.hop_s  # time 0 = the utterance's start; the recognizer's padding lies before it
     n_mels, n_frames = d.spectrogram.shape
-    ax.imshow(d.spectrogram, aspect="auto", origin="lower", cmap="magma",
-              extent=(t0, t0 + n_frames * d.hop_s, 0, n_mels), interpolation="nearest")
+    ax.imshow(
+        d.spectrogram,
+        aspect="auto",
+        origin="lower",
+        cmap="magma",
+        extent=(t0, t0 + n_frames * d.hop_s, 0, n_mels),
+        interpolation="nearest",
+    )
     shown = d.windows[:: max(1, -(-len(d.windows) // max_windows))][:max_windows]
     colors = plt.cm.tab10(np.arange(len(shown)) % 10)
     for i, (w, c) in enumerate(zip(shown, colors, strict=True)):
@@ -143,8 +173,11 @@ def plot_figure1(d: Figure1Data, max_windows: int = 6) -> Any:
     ax.set_xlabel("time (s)" + (f"; {d.pad} frames of silence padding at both ends" if d.pad else ""))
     ax.set_ylabel("mel band")
     width = d.windows[0].stop - d.windows[0].start
-    ax.set_title(f"A: input windows ({width} frames each) of {len(d.windows)} "
-                 f"frames of {d.grouping} '{d.group}' in {d.utterance} ({len(shown)} drawn)", fontsize=9)
+    ax.set_title(
+        f"A: input windows ({width} frames each) of {len(d.windows)} "
+        f"frames of {d.grouping} '{d.group}' in {d.utterance} ({len(shown)} drawn)",
+        fontsize=9,
+    )
     axes = [fig.add_subplot(grid[1, i]) for i in range(4)]
     _heat(axes[0], d.instance, f"B: {d.layer} activations, one window", False, fig)
     _heat(axes[1], d.mean, f"C: mean over all {d.count} windows", False, fig)
@@ -163,16 +196,22 @@ def plot_nap_grid(napset: NapSet, grouping: str, groups: list[str], layers: list
     missing = [g for g in groups if g not in names]
     if missing:
         raise KeyError(f"no NAP for {grouping} group(s) {missing}; groups: {names}")
-    fig, axes = plt.subplots(len(layers), len(groups), figsize=(2.4 * len(groups) + 1, 2.0 * len(layers)),
-                             squeeze=False, layout="constrained")
+    fig, axes = plt.subplots(
+        len(layers),
+        len(groups),
+        figsize=(2.4 * len(groups) + 1, 2.0 * len(layers)),
+        squeeze=False,
+        layout="constrained",
+    )
     for r, layer in enumerate(layers):
         naps = napset.nap(grouping, layer)
         sel = naps[[names.index(g) for g in groups]]
         v = float(np.abs(sel).max()) or 1.0
         for c, g in enumerate(groups):
             ax = axes[r, c]
-            im = ax.imshow(sel[c], aspect="auto", origin="lower", cmap="RdBu_r", vmin=-v, vmax=v,
-                           interpolation="nearest")
+            im = ax.imshow(
+                sel[c], aspect="auto", origin="lower", cmap="RdBu_r", vmin=-v, vmax=v, interpolation="nearest"
+            )
             ax.set_xticks([])
             ax.set_yticks([])
             if r == 0:
@@ -197,9 +236,37 @@ def geometry_table(napset: NapSet) -> Any:
     from nap.display import table
 
     geo = napset.geometry
-    rows = [(g.name, g.kernel_size, g.stride, g.dilation, g.channels, g.receptive_field, g.jump, g.positions,
-             g.step, g.activation) for g in geo.layers if g.name in napset.layers]
-    headers = ["layer", "kernel", "stride", "dilation", "channels", "frames per position", "jump",
-               "positions P", "step", "activations"]
-    return table(rows, headers, title=f"window geometry: receptive field R = {geo.receptive_field} input "
-                 f"frames, stride S = {geo.stride}")
+    rows = [
+        (
+            g.name,
+            g.kernel_size,
+            g.stride,
+            g.dilation,
+            g.channels,
+            g.receptive_field,
+            g.jump,
+            g.positions,
+            g.step,
+            g.activation,
+        )
+        for g in geo.layers
+        if g.name in napset.layers
+    ]
+    headers = [
+        "layer",
+        "kernel",
+        "stride",
+        "dilation",
+        "channels",
+        "frames per position",
+        "jump",
+        "positions P",
+        "step",
+        "activations",
+    ]
+    return table(
+        rows,
+        headers,
+        title=f"window geometry: receptive field R = {geo.receptive_field} input "
+        f"frames, stride S = {geo.stride}",
+    )

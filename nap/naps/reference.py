@@ -19,6 +19,7 @@ from torch import nn
 
 def empirical_frames(model: nn.Module, in_channels: int, max_len: int = 4096) -> tuple[int, int]:
     """(receptive field R, stride S) measured from the model's output length on growing inputs."""
+
     def n_out(length: int) -> int:
         with torch.no_grad():
             try:
@@ -50,8 +51,11 @@ def reference_sums(
     """
     named = dict(model.named_modules())
     outputs: dict[str, torch.Tensor] = {}
-    handles = [named[m].register_forward_hook(lambda mod, a, out, n=n: outputs.__setitem__(n, out.detach()))
-               for n, m in modules.items() if m != ""]
+    handles = [
+        named[m].register_forward_hook(lambda mod, a, out, n=n: outputs.__setitem__(n, out.detach()))
+        for n, m in modules.items()
+        if m != ""
+    ]
     sums: dict[str, dict[str, np.ndarray]] = {n: {} for n in modules}
     counts = {k: np.zeros(g, dtype=np.int64) for k, g in n_groups.items()}
     was_training = model.training
@@ -87,7 +91,7 @@ def reference_sums(
                 for k, v in frame.items():
                     if v >= 0:
                         counts[k][v] += 1
-                windows.append(x_utt[:, t * stride: t * stride + receptive_field])
+                windows.append(x_utt[:, t * stride : t * stride + receptive_field])
                 owners.append(frame)
                 if len(windows) >= batch_windows:
                     flush()
@@ -112,9 +116,15 @@ def reference_naps(sums: np.ndarray, counts: np.ndarray, normalization: str, min
     return np.sort(means - overall, axis=-1)
 
 
-def verify(model: nn.Module, inputs: Sequence[np.ndarray], labels: Sequence[dict[str, np.ndarray]],
-           groups: dict[str, int], layers: list[str] | None = None, normalization: str = "global_mean",
-           max_frames: int | None = None) -> dict[str, float]:
+def verify(
+    model: nn.Module,
+    inputs: Sequence[np.ndarray],
+    labels: Sequence[dict[str, np.ndarray]],
+    groups: dict[str, int],
+    layers: list[str] | None = None,
+    normalization: str = "global_mean",
+    max_frames: int | None = None,
+) -> dict[str, float]:
     """Largest |single pass - reference| of the NAPs per layer (over groupings), on these utterances.
 
     ``max_frames`` keeps the reference cheap: only each utterance's first ``max_frames``
@@ -124,18 +134,29 @@ def verify(model: nn.Module, inputs: Sequence[np.ndarray], labels: Sequence[dict
     from nap.naps.geometry import model_geometry
 
     if max_frames is not None:
-        labels = [{k: np.where(np.arange(len(v)) < max_frames, v, -1) for k, v in lab.items()}
-                  for lab in labels]
+        labels = [
+            {k: np.where(np.arange(len(v)) < max_frames, v, -1) for k, v in lab.items()} for lab in labels
+        ]
 
     geometry = model_geometry(model)
     chosen = geometry.select(layers)
-    fast = extract_naps(model, inputs, labels, groups, layers=[g.name for g in chosen],
-                        normalization=normalization)
-    sums, counts = reference_sums(model, {g.name: g.module for g in chosen}, inputs, labels, groups,
-                                  geometry.receptive_field, geometry.stride)
+    fast = extract_naps(
+        model, inputs, labels, groups, layers=[g.name for g in chosen], normalization=normalization
+    )
+    sums, counts = reference_sums(
+        model,
+        {g.name: g.module for g in chosen},
+        inputs,
+        labels,
+        groups,
+        geometry.receptive_field,
+        geometry.stride,
+    )
     out = {}
     for g in chosen:
-        diffs = [np.abs(fast.nap(k, g.name) - reference_naps(sums[g.name][k], counts[k], normalization, 1))
-                 for k in groups]
+        diffs = [
+            np.abs(fast.nap(k, g.name) - reference_naps(sums[g.name][k], counts[k], normalization, 1))
+            for k in groups
+        ]
         out[g.name] = max((float(d.max()) for d in diffs if d.size), default=float("nan"))
     return out

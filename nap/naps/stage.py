@@ -65,8 +65,9 @@ def _release_checkpoint(work: Path, rank: int, size: int) -> None:
         dist.barrier()
 
 
-def build_naps(work: Path, p: NapParams, corpus: Any, features: Any, recognizer: Any, labels: Any,
-               progress: bool = True) -> dict[str, Any]:
+def build_naps(
+    work: Path, p: NapParams, corpus: Any, features: Any, recognizer: Any, labels: Any, progress: bool = True
+) -> dict[str, Any]:
     """Compute the NAPs of every chosen layer and grouping and write them into ``work``.
 
     Under ``torchrun`` (an initialized process group) every process calls this with the same
@@ -85,8 +86,10 @@ def build_naps(work: Path, p: NapParams, corpus: Any, features: Any, recognizer:
     groupings = [k for k in p.groupings if k in available]
     missing = [k for k in p.groupings if k not in available]
     if not groupings:
-        raise ParamError(f"parameter 'naps.groupings': none of {p.groupings} is in the labels "
-                         f"(they have {list(available)})")
+        raise ParamError(
+            f"parameter 'naps.groupings': none of {p.groupings} is in the labels "
+            f"(they have {list(available)})"
+        )
     if missing and rank == 0:
         print(f"[nap] naps: grouping(s) {missing} not in the labels (e.g. no true phone timings); skipped")
     groups = {k: list(available[k]) for k in groupings}
@@ -96,8 +99,10 @@ def build_naps(work: Path, p: NapParams, corpus: Any, features: Any, recognizer:
     if p.splits is not None:
         unknown = sorted(set(p.splits) - set(split.values()))
         if unknown:
-            raise ParamError(f"parameter 'naps.splits': no utterances in split(s) {unknown}; "
-                             f"splits are: {sorted(set(split.values()))}")
+            raise ParamError(
+                f"parameter 'naps.splits': no utterances in split(s) {unknown}; "
+                f"splits are: {sorted(set(split.values()))}"
+            )
     utts = [u for u in labels.utterances if p.splits is None or split[u] in p.splits]
 
     def frame_labels(u: str) -> dict[str, np.ndarray]:
@@ -114,9 +119,22 @@ def build_naps(work: Path, p: NapParams, corpus: Any, features: Any, recognizer:
 
     plan = plan_probe(utts, frame_labels, p.probe_frames, p.seed) if p.probe_frames else None
     t0 = time.time()
-    acc = run_pass(model, geometry, layers, utts, lengths, load, n_groups, batch_size=p.batch_size,
-                   probe=plan, checkpoint_dir=Path(work), checkpoint_s=CHECKPOINT_S, rank=rank, world=size,
-                   progress=progress and rank == 0)
+    acc = run_pass(
+        model,
+        geometry,
+        layers,
+        utts,
+        lengths,
+        load,
+        n_groups,
+        batch_size=p.batch_size,
+        probe=plan,
+        checkpoint_dir=Path(work),
+        checkpoint_s=CHECKPOINT_S,
+        rank=rank,
+        world=size,
+        progress=progress and rank == 0,
+    )
     seconds = time.time() - t0
     _release_checkpoint(Path(work), rank, size)
     if rank != 0:
@@ -126,12 +144,15 @@ def build_naps(work: Path, p: NapParams, corpus: Any, features: Any, recognizer:
         raw = probe_labels(plan, frame_labels, groupings)
         splits = [split[u] for u in plan.utterances]
         result.probe = probe_arrays(acc, plan, result.kept, n_groups, raw, splits)
-    result.save(Path(work), {
-        "skipped_groupings": missing,
-        "skipped_utterances": {"shorter than the receptive field": len(too_short)},
-        "probe": {"frames": plan.size if plan is not None else 0, "seed": p.seed},
-        "processes": size,
-    })
+    result.save(
+        Path(work),
+        {
+            "skipped_groupings": missing,
+            "skipped_utterances": {"shorter than the receptive field": len(too_short)},
+            "probe": {"frames": plan.size if plan is not None else 0, "seed": p.seed},
+            "processes": size,
+        },
+    )
     remove_checkpoints(Path(work))
     return {
         "layers": len(layers),

@@ -322,3 +322,55 @@ def test_g2p_letters_batches_caches_and_survives_rejected_words():
     assert g2p.batches[-1] == ["hat", "zzz"]
     assert letters("hat") == ["HH", "AE", "T"] and letters("zzz") == [None, None, None]
     assert list(letters.failed) == ["zzz"] and "no phone found" in letters.failed["zzz"]
+
+
+def test_shift_phonemes_moves_phoneme_labels_earlier_and_leaves_graphemes():
+    from nap.align.cascade import LAG_EDGE
+    from nap.align.stage import shift_phonemes
+
+    offsets = np.array([0, 5, 8])
+    joined = {
+        "phoneme": np.array([0, 1, 2, 3, 4, 5, 6, 7], np.int16),
+        "phoneme_truetext": np.array([0, 1, 2, 3, 4, 5, 6, 7], np.int16),
+        "phoneme_reason": np.zeros(8, np.int8),
+        "phoneme_truetext_reason": np.zeros(8, np.int8),
+        "grapheme": np.array([9, 9, 9, 9, 9, 9, 9, 9], np.int16),
+    }
+    shift_phonemes(joined, offsets, 2)
+    assert joined["phoneme"].tolist() == [2, 3, 4, -1, -1, 7, -1, -1]
+    assert joined["phoneme_reason"].tolist() == [0, 0, 0, LAG_EDGE, LAG_EDGE, 0, LAG_EDGE, LAG_EDGE]
+    assert joined["grapheme"].tolist() == [9] * 8
+    shift_phonemes(joined, offsets, -1)
+    assert joined["phoneme_truetext"].tolist() == [-1, 2, 3, 4, -1, -1, 7, -1]
+    shift_phonemes(joined, offsets, 0)
+    assert joined["phoneme_truetext"].tolist() == [-1, 2, 3, 4, -1, -1, 7, -1]
+
+
+def test_estimate_lag_finds_a_delay_planted_in_the_labels():
+    from nap.align.params import AlignParams
+    from nap.align.stage import estimate_lag
+
+    frame_s = 0.02
+    phones = [("sil", 0.0, 0.1), ("AA", 0.1, 0.2), ("B", 0.2, 0.3), ("IY", 0.3, 0.4), ("sil", 0.4, 1.0)]
+    centres = np.arange(50) * frame_s + 0.01
+    truth = np.full(50, -1)
+    for name, a, b in phones[1:4]:
+        truth[(centres >= a) & (centres < b)] = PHONEMES.index(name)
+    delayed = np.full(50, -1)
+    delayed[3:] = truth[:-3]  # every phoneme written 3 frames after its sound
+
+    class Corpus:
+        def true_phones(self, u):
+            return phones
+
+    joined = {"phoneme": delayed.astype(np.int16), "centre_s": centres.astype(np.float32)}
+    lag = estimate_lag(joined, np.array(["u"]), np.array(["train"]), np.array([0, 50]), Corpus(), frame_s,
+                       AlignParams())  # fmt: skip
+    assert lag["frames"] == 3 and lag["ms"] == 60 and lag["estimated"]
+    assert max(lag["accuracy"]) == 1.0
+    fixed = estimate_lag(joined, np.array(["u"]), np.array(["train"]), np.array([0, 50]), Corpus(), frame_s,
+                         AlignParams(lag_frames=0))  # fmt: skip
+    assert fixed == {"frames": 0, "ms": 0, "estimated": False}
+    nothing = estimate_lag(joined, np.array(["u"]), np.array(["test_sentences"]), np.array([0, 50]), Corpus(),
+                           frame_s, AlignParams())  # fmt: skip
+    assert nothing["frames"] == 0 and not nothing["estimated"]

@@ -19,7 +19,7 @@ GROUPINGS: tuple[str, ...] = ("grapheme", "phoneme", "phoneme_true")
 EXTRA_GROUPINGS: tuple[str, ...] = ("phoneme_truetext",)
 
 FORMAT = """\
-# Frame labels of the align stage (format version 1)
+# Frame labels of the align stage (format version 2)
 
 One label per **output frame** of the recognizer, per grouping; -1 = no group.
 
@@ -30,9 +30,9 @@ One label per **output frame** of the recognizer, per grouping; -1 = no group.
 | `splits` | (U,) str | each utterance's corpus split |
 | `offsets` | (U+1,) int64 | utterance `u` owns frames `offsets[u]:offsets[u+1]` of the arrays below |
 | `grapheme` | (N,) int16 | index into `groups.json["groups"]["grapheme"]`: the frame's predicted letter |
-| `phoneme` | (N,) int16 | index into `groups["phoneme"]`: the cascade's phoneme (paper Figure 2) |
+| `phoneme` | (N,) int16 | index into `groups["phoneme"]`: cascade phoneme (Figure 2), `lag` frames earlier |
 | `phoneme_true` | (N,) int16 | index into `groups["phoneme_true"]`: the true phone at the frame's centre |
-| `phoneme_truetext` | (N,) int16 | index into `groups["phoneme_truetext"]`: cascade, true transcript |
+| `phoneme_truetext` | (N,) int16 | index into `groups["phoneme_truetext"]`: cascade on the true transcript |
 | `argmax` | (N,) int16 | the recognizer's best class per frame (names: `groups.json["symbols"]`) |
 | `<grouping>_reason` | (N,) int8 | why the label is -1: index into `groups.json["reasons"]` (0: labelled) |
 | `centre_s` | (N,) float32 | time (s) of the centre of the frame's receptive field |
@@ -46,6 +46,9 @@ counts are in `groups.json["left_out"]`.
 `groups` (grouping -> names), `counts` (grouping -> name -> frames), `left_out`,
 `min_count`, `none` (grouping -> reason -> frames without a label), `reasons`, `symbols`,
 `g2p_failed` (word -> why the G2P gave it no phonemes),
+`lag` (`frames`, `ms`, `estimated`: the recognizer's emission delay; frame `t` carries the
+cascade phoneme of frame `t + frames`; when estimated, the train split's accuracy per
+tried lag, and `eval_accuracy_lag0`: the evaluation split's accuracy of the paper's cascade),
 `frame` (`receptive_field`, `stride`, `hop_s`, `offset_s`, `pad`: the network saw `pad`
 frames of silence before the utterance, and output frame `t`'s centre is
 `(t * stride - pad + (receptive_field - 1) / 2) * hop_s + offset_s` seconds).

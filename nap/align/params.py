@@ -22,6 +22,13 @@ class AlignParams(StageParams):
     )
     splits: list[str] = param(list(SPLITS), "corpus splits whose utterances are labelled")
     eval_split: str = param("test_sentences", "split whose accuracy is the stage's headline number")
+    lag_frames: Literal["auto"] | int = param(
+        "auto",
+        "output frames by which the recognizer writes a letter after its sound; each phoneme label is "
+        "moved that many frames earlier (graphemes stay where they are written, as in the paper). "
+        "auto: the shift that best matches the true phone timings on the train split (0 where there "
+        "are none, e.g. LibriSpeech); 0: the paper's cascade unchanged",
+    )
     min_count: int = param(20, "groups with fewer frames than this are left out of the groups (and reported)")
     max_utterances: int = param(0, "label at most this many utterances per split (0: all)")
     chunk: int = param(100, "utterances per resumable part (a killed run resumes after the last part)")
@@ -40,6 +47,10 @@ class AlignParams(StageParams):
         if self.eval_split not in self.splits:
             raise ParamError(
                 f"parameter 'align.eval_split' must be in align.splits {self.splits}, got {self.eval_split!r}"
+            )
+        if self.lag_frames != "auto" and abs(self.lag_frames) > 50:
+            raise ParamError(
+                f"parameter 'align.lag_frames' must be 'auto' or in -50..50, got {self.lag_frames}"
             )
         if self.min_count < 0:
             raise ParamError(f"parameter 'align.min_count' must be >= 0, got {self.min_count}")

@@ -302,3 +302,19 @@ def plot_shift(timing: Mapping[str, Any]) -> Any:
     ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
+
+
+def plot_lag(lag: Mapping[str, Any], frame: Mapping[str, Any]) -> Any:
+    """The emission-delay estimate: train-split accuracy of the cascade against each tried delay.
+
+    ``lag`` is ``FrameLabels.meta["lag"]`` and ``frame`` is :attr:`FrameLabels.frame`; None
+    (no figure) when the delay was given rather than estimated.
+    """
+    if not lag.get("estimated"):
+        return None
+    frame_s = float(frame["stride"]) * float(frame["hop_s"])
+    fig = plot_shift({"shift_s": [-k * frame_s for k in lag["lags"]], "accuracy": lag["accuracy"]})
+    ax = fig.axes[0]
+    ax.set_title(f"emission delay ({lag['split']} split): letters come {lag['ms']} ms after their sound")
+    ax.legend(fontsize=8, labels=[f"paper's cascade, {lag['utterances']} train utterances"])
+    return fig

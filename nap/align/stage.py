@@ -20,7 +20,15 @@ import numpy as np
 
 from nap.align import accuracy as acc
 from nap.align.adapters import FrameGeometry, G2PLetters, RecognizerAdapter
-from nap.align.cascade import GRAPHEMES, PHONEMES, REASONS, SymbolTable, normalize_transcript, run_cascade
+from nap.align.cascade import (
+    GRAPHEMES,
+    NONE,
+    PHONEMES,
+    REASONS,
+    SymbolTable,
+    normalize_transcript,
+    run_cascade,
+)
 from nap.align.groups import apply_min_count, true_phone_labels
 from nap.align.labels import EXTRA_GROUPINGS, FORMAT, GROUPINGS
 from nap.align.params import AlignParams
@@ -201,6 +209,14 @@ def build_alignment(
     offsets = np.concatenate([[0], np.cumsum(n_frames)]).astype(np.int64)
     frame_split = np.repeat(splits, n_frames)
     has_truth = bool((joined["phoneme_true"] >= 0).any())
+    geom = rec.geometry
+    lag = estimate_lag(joined, utts, splits, offsets, corpus, geom.stride * geom.hop_s, p)
+    if has_truth:  # the paper's cascade, before the delay is taken out
+        on_eval = frame_split == p.eval_split
+        lag["eval_accuracy_lag0"] = acc.report(
+            acc.confusion(joined["phoneme"][on_eval], joined["phoneme_true"][on_eval])
+        )["accuracy"]
+    shift_phonemes(joined, offsets, lag["frames"])
 
     reports, matrices = _splits_report(joined, frame_split, p.splits) if has_truth else ({}, {})
     timing = _timing(joined, utts, splits, offsets, corpus, p.eval_split) if has_truth else {}
@@ -237,11 +253,11 @@ def build_alignment(
         "position",
     ):
         out[name] = joined[name]
-    geom = rec.geometry
     meta.update(
         {
+            "lag": lag,
             "g2p_failed": dict(sorted(letters.failed.items())),
-            "format": "nap.align frame labels, version 1 (see FORMAT.md)",
+            "format": "nap.align frame labels, version 2 (see FORMAT.md)",
             "min_count": p.min_count,
             "reasons": list(REASONS),
             "symbols": list(rec.table.symbols),
@@ -275,6 +291,80 @@ def build_alignment(
         f.unlink()
     (work / "parts").rmdir()
     return _summary(p, parts, joined, meta, reports, timing)
+
+
+#: Emission delays (output frames) tried when ``align.lag_frames`` is auto.
+LAGS = tuple(range(-10, 11))
+
+
+def estimate_lag(
+    joined: dict[str, np.ndarray],
+    utts: np.ndarray,
+    splits: np.ndarray,
+    offsets: np.ndarray,
+    corpus: Any,
+    frame_s: float,
+    p: AlignParams,
+) -> dict[str, Any]:
+    """The recognizer's emission delay in output frames: given, or estimated on the train split.
+
+    A CTC recognizer may write a letter a few frames after the sound it stands for (here it
+    learns to: the delay is a property of the trained network, not of the cascade). With
+    ``lag_frames = auto`` the delay is the shift of the cascade's phonemes that agrees best
+    with the true phone timings of the train split (never the evaluation split); a corpus
+    without timings gets 0, the paper's cascade.
+    """
+    if p.lag_frames != "auto":
+        frames = int(p.lag_frames)
+        return {"frames": frames, "ms": round(1000 * frames * frame_s), "estimated": False}
+    chosen = [u for u in range(len(utts)) if splits[u] == "train"]
+    items = [
+        (joined["phoneme"][offsets[u] : offsets[u + 1]].astype(np.int64),
+         joined["centre_s"][offsets[u] : offsets[u + 1]], corpus.true_phones(str(utts[u])))
+        for u in chosen
+    ]  # fmt: skip
+    items = [it for it in items if it[2]]
+    if not items:
+        return {"frames": 0, "ms": 0, "estimated": False, "why": "no train utterance with true phone timings"}
+    curve = acc.shift_accuracy(items, [-k * frame_s for k in LAGS])
+    frames = LAGS[int(np.argmax([a or 0.0 for a in curve["accuracy"]]))]
+    return {
+        "frames": int(frames),
+        "ms": round(1000 * frames * frame_s),
+        "estimated": True,
+        "split": "train",
+        "utterances": len(items),
+        "lags": list(LAGS),
+        "accuracy": curve["accuracy"],
+    }
+
+
+def shift_phonemes(joined: dict[str, np.ndarray], offsets: np.ndarray, lag: int) -> None:
+    """Move every utterance's phoneme labels ``lag`` frames earlier (later when negative), in place.
+
+    Frame ``t`` takes the phoneme the cascade gave frame ``t + lag``; frames left without one
+    get reason ``lag_edge``. Graphemes and the argmax stay on the frames that wrote them.
+    """
+    if lag == 0:
+        return
+    from nap.align.cascade import LAG_EDGE
+
+    for key, fill in (
+        ("phoneme", NONE),
+        ("phoneme_truetext", NONE),
+        ("phoneme_reason", LAG_EDGE),
+        ("phoneme_truetext_reason", LAG_EDGE),
+    ):
+        arr = joined[key]
+        for a, b in zip(offsets[:-1], offsets[1:], strict=True):
+            seg = arr[a:b].copy()
+            arr[a:b] = fill
+            n = len(seg)
+            if abs(lag) < n:
+                if lag > 0:
+                    arr[a : b - lag] = seg[lag:]
+                else:
+                    arr[a - lag : b] = seg[: n + lag]
 
 
 #: Shifts (s) at which the truth is read relative to each frame's centre, for the timing curve.
@@ -345,6 +435,9 @@ def _summary(
                 "phoneme_accuracy_at_best_shift": _round(timing["decoded"]["best_accuracy"]),
             }
         )
+        summary["phoneme_accuracy_lag0"] = _round(meta["lag"]["eval_accuracy_lag0"])
+    summary["lag_frames"] = meta["lag"]["frames"]
+    summary["lag_ms"] = meta["lag"]["ms"]
     return summary
 
 

@@ -108,7 +108,10 @@ class Study:
         if stage in self._artifacts:
             return self._artifacts[stage]
         if not build:
-            return self.store.lookup(stage, self.key(stage))
+            found = self.store.lookup(stage, self.key(stage))
+            if found is not None and stage not in self.force:
+                self._artifacts[stage] = found
+            return found
         deps = {dep: self.load(dep) for dep in DEPENDS[stage]}
         module, build_name, _ = BUILDERS[stage]
         build_fn: Callable[..., dict[str, Any]] = getattr(importlib.import_module(module), build_name)

@@ -21,6 +21,7 @@ TINY = {
     "decoder_hidden": 64,
     "dropout": 0.1,
     "epochs": 3,
+    "evals_per_epoch": 2,
     "batch_size": 32,
     "lr": 0.006,
     "warmup_steps": 20,

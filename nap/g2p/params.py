@@ -22,7 +22,7 @@ class G2PParams(StageParams):
     encoder_hidden: int = param(192, "LSTM units per direction in each of the 2 bidirectional encoder layers")
     decoder_hidden: int = param(256, "LSTM units in each of the 2 decoder layers (and the attention)")
     dropout: float = param(0.25, "dropout on embeddings, between LSTM layers and before the output")
-    epochs: int = param(14, "training epochs (passes over the training samples)")
+    epochs: int = param(13, "training epochs (passes over the training samples)")
     batch_size: int = param(128, "samples per batch (a batch holds words of one length)")
     lr: float = param(0.004, "peak learning rate of Adam")
     lr_floor: float = param(0.02, "final learning rate as a fraction of lr (cosine decay over all epochs)")
@@ -33,7 +33,7 @@ class G2PParams(StageParams):
         0.999, "decay of the exponential moving average of the weights that is evaluated and kept (0 = off)"
     )
     evals_per_epoch: int = param(
-        2, "dev evaluations (greedy WER) per epoch: learning curve and early stopping"
+        1, "dev evaluations (greedy WER) per epoch: learning curve and early stopping (~10 s each)"
     )
     patience: int = param(6, "stop after this many dev evaluations without a better dev WER")
     beam: int = param(5, "beam width for the held-out evaluation and predictions")

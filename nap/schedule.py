@@ -98,8 +98,8 @@ class _Background:
         study.force.discard(stage)
         print(f"[nap] {stage}: building in a background process beside the other stages (log: {self.log})")
 
-    def join(self) -> float:
-        """Wait for the stage; its wall-clock seconds. Raises ScheduleError if it failed."""
+    def join(self, study: Study) -> float:
+        """Wait for the stage; the seconds its build took. Raises ScheduleError if it failed."""
         self.process.join()
         if self.process.exitcode != 0:
             tail = "\n".join(self.log.read_text(errors="replace").replace("\r", "\n").splitlines()[-15:])
@@ -107,7 +107,10 @@ class _Background:
                 f"stage {self.stage} failed in its background process (exit code {self.process.exitcode}); "
                 f"log: {self.log}\n{tail}"
             )
-        return time.time() - self.started
+        art = study.artifact(self.stage)
+        seconds = float(art.summary.get("seconds", time.time() - self.started))
+        print(f"[nap] {self.stage}: {art.path} ({seconds:.0f} s, built in the background)")
+        return seconds
 
     def stop(self) -> None:
         if self.process.is_alive():
@@ -130,7 +133,9 @@ def _stopped_on_error(running: dict[str, _Background]) -> Iterator[None]:
 def build_stages(
     study: Study, stages: Iterable[str] = STAGES, side_by_side: Iterable[str] = SIDE_BY_SIDE
 ) -> dict[str, float]:
-    """Build ``stages`` (and what they read); returns each built stage's wall-clock seconds.
+    """Build ``stages`` (and what they read); returns the seconds each stage built here took.
+
+    A background stage's seconds are its own build time (its summary's), not the wait for it.
 
     A stage of ``side_by_side`` that reads nothing still to be built goes to a background
     process when anything else is left to build; the stages that read it wait for it.
@@ -150,13 +155,12 @@ def build_stages(
                 continue
             for dep in DEPENDS[stage]:
                 if dep in running:
-                    seconds[dep] = running.pop(dep).join()
+                    seconds[dep] = running.pop(dep).join(study)
             start = time.time()
             art = study.artifact(stage)
             if stage in todo:
                 seconds[stage] = time.time() - start
                 print(f"[nap] {stage}: {art.path} ({seconds[stage]:.0f} s)")
         for stage in list(running):
-            seconds[stage] = running.pop(stage).join()
-            study.artifact(stage)
+            seconds[stage] = running.pop(stage).join(study)
     return {s: round(seconds[s], 1) for s in order if s in seconds}

@@ -70,3 +70,14 @@ def test_confusion_and_accuracy_by_hand():
     assert cm.sum() == 6 and cm[names.index("vowel"), names.index("vowel")] == 3
     with pytest.raises(ValueError, match="differ in shape"):
         acc.confusion(pred[:3], true)
+
+
+def test_move_earlier_takes_the_label_of_a_later_frame():
+    from nap.align.groups import move_earlier
+
+    x = np.array([1, 2, 3, 4])
+    assert move_earlier(x, 1, -1).tolist() == [2, 3, 4, -1]
+    assert move_earlier(x, -2, -1).tolist() == [-1, -1, 1, 2]
+    assert move_earlier(x, 0, -1).tolist() == [1, 2, 3, 4]
+    assert move_earlier(x, 4, -1).tolist() == [-1, -1, -1, -1]
+    assert move_earlier(x, -9, 0).tolist() == [0, 0, 0, 0]

@@ -8,8 +8,8 @@ from typing import Any
 import numpy as np
 
 from nap.align.adapters import FrameGeometry, G2PLetters, RecognizerAdapter
-from nap.align.cascade import GRAPHEMES, PHONEMES, CascadeResult, normalize_transcript, run_cascade
-from nap.align.groups import true_phone_labels
+from nap.align.cascade import GRAPHEMES, NONE, PHONEMES, CascadeResult, normalize_transcript, run_cascade
+from nap.align.groups import move_earlier, true_phone_labels
 
 
 @dataclass
@@ -26,12 +26,18 @@ class Explanation:
     truth: CascadeResult
     true_phones: list[tuple[str, float, float]]
     true_label: np.ndarray  # (output frames,) phoneme index at the centre, -1 silence/outside
+    lag: int = 0  # the recognizer's emission delay (frames) taken out of the phoneme labels
+
+    @property
+    def phoneme(self) -> np.ndarray:
+        """Each frame's phoneme as the stage stores it: the cascade's, ``lag`` frames earlier."""
+        return move_earlier(self.decoded.phoneme, self.lag, NONE)
 
     def frame_rows(self, start: int = 0, stop: int | None = None) -> list[tuple[Any, ...]]:
         """Per output frame: index, centre, best symbol, grapheme, cascade phoneme, true phone."""
         rows = []
         for t in range(start, len(self.centres) if stop is None else min(stop, len(self.centres))):
-            g, ph, tr = self.decoded.grapheme[t], self.decoded.phoneme[t], self.true_label[t]
+            g, ph, tr = self.decoded.grapheme[t], self.phoneme[t], self.true_label[t]
             rows.append(
                 (
                     t,
@@ -47,14 +53,24 @@ class Explanation:
     @property
     def accuracy(self) -> float | None:
         """Share of this utterance's labelled frames whose cascade phoneme is the true one."""
-        lab = self.decoded.phoneme >= 0
-        return float((self.decoded.phoneme[lab] == self.true_label[lab]).mean()) if lab.any() else None
+        phoneme = self.phoneme
+        lab = phoneme >= 0
+        return float((phoneme[lab] == self.true_label[lab]).mean()) if lab.any() else None
 
 
 def explain(
-    corpus: Any, features: Any, recognizer: Any, g2p: Any, utt_id: str, decoder: str = "beam"
+    corpus: Any,
+    features: Any,
+    recognizer: Any,
+    g2p: Any,
+    utt_id: str,
+    decoder: str = "beam",
+    lag: int = 0,
 ) -> Explanation:
-    """Run the cascade on ``utt_id`` with the stage's own code, keeping every step."""
+    """Run the cascade on ``utt_id`` with the stage's own code, keeping every step.
+
+    ``lag``: the emission delay the stage took out (``FrameLabels.meta["lag"]["frames"]``).
+    """
     rec = RecognizerAdapter(recognizer, features)
     feats = np.asarray(features.get(utt_id), dtype=np.float32)
     (logits,) = rec.logits([feats])
@@ -79,6 +95,7 @@ def explain(
         run_cascade(ids, rec.table, normalize_transcript(text), letters),
         phones,
         true_label,
+        lag,
     )
 
 

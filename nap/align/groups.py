@@ -67,6 +67,23 @@ def true_phone_labels(
     return labels, labels == NONE
 
 
+def move_earlier(labels: np.ndarray, lag: int, fill: int) -> np.ndarray:
+    """``labels`` of one utterance moved ``lag`` frames earlier (later when negative).
+
+    Frame ``t`` gets the label of frame ``t + lag``; frames with nothing to take get ``fill``.
+    """
+    labels = np.asarray(labels)
+    out = np.full_like(labels, fill)
+    n = len(labels)
+    if lag == 0:
+        out[:] = labels
+    elif 0 < lag < n:
+        out[: n - lag] = labels[lag:]
+    elif 0 < -lag < n:
+        out[-lag:] = labels[: n + lag]
+    return out
+
+
 def count_groups(labels: np.ndarray, n_groups: int) -> np.ndarray:
     """Frames per group (labels -1 are not counted)."""
     lab = np.asarray(labels, dtype=np.int64)

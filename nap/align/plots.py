@@ -61,8 +61,8 @@ def plot_cascade(
     Rows, top to bottom: the best symbol of every output frame (``·`` = blank), the
     collapsed and expanded symbols, the decoded transcript as aligned by Needleman-Wunsch
     (red: mismatch or gap), each transcript letter's phoneme from the G2P's attention,
-    every frame's phoneme (green: equals the true phone at the frame's centre, red: not),
-    and the true phones.
+    every frame's phoneme (``ex.lag`` frames earlier than the letter that gave it; green:
+    equals the true phone at the frame's centre, red: not), and the true phones.
     """
     import matplotlib.pyplot as plt
 
@@ -89,6 +89,7 @@ def plot_cascade(
 
     rows = ["true phone", "frame phoneme", "G2P phoneme", "transcript (NW)", "collapsed", "frame argmax"]
     y = {name: i for i, name in enumerate(rows)}
+    phoneme = ex.phoneme  # moved earlier by the emission delay, as the stage stores it
     vis = (ex.centres >= t0) & (ex.centres <= t1)
     small = {"fontsize": 7, "ha": "center", "va": "center"}
     for t in np.flatnonzero(vis):
@@ -101,7 +102,7 @@ def plot_cascade(
             color="0.6" if blank else ("tab:orange" if sym.isdigit() else "k"),
             **small,
         )
-        ph = ex.decoded.phoneme[t]
+        ph = phoneme[t]
         if ph >= 0:
             ok = ph == ex.true_label[t]
             ax.text(

@@ -29,7 +29,7 @@ from nap.align.cascade import (
     normalize_transcript,
     run_cascade,
 )
-from nap.align.groups import apply_min_count, true_phone_labels
+from nap.align.groups import apply_min_count, move_earlier, true_phone_labels
 from nap.align.labels import EXTRA_GROUPINGS, FORMAT, GROUPINGS
 from nap.align.params import AlignParams
 from nap.store import atomic_path, write_json
@@ -357,14 +357,7 @@ def shift_phonemes(joined: dict[str, np.ndarray], offsets: np.ndarray, lag: int)
     ):
         arr = joined[key]
         for a, b in zip(offsets[:-1], offsets[1:], strict=True):
-            seg = arr[a:b].copy()
-            arr[a:b] = fill
-            n = len(seg)
-            if abs(lag) < n:
-                if lag > 0:
-                    arr[a : b - lag] = seg[lag:]
-                else:
-                    arr[a - lag : b] = seg[: n + lag]
+            arr[a:b] = move_earlier(arr[a:b], lag, fill)
 
 
 #: Shifts (s) at which the truth is read relative to each frame's centre, for the timing curve.

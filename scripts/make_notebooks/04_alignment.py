@@ -52,11 +52,13 @@ true phone boundaries. Then, from top to bottom: the best symbol of every output
 (`·` = blank, one output frame per 20 ms), the symbols left after merging and removing blanks
 (the bar under each spans its frames), the decoded transcript as Needleman-Wunsch aligned
 it (red: mismatch or gap), each transcript letter's phoneme from the G2P's attention, the
-phoneme every frame receives (green: it is the true phone at the frame's centre; red: it is
-not), and the true phones."""),
+phoneme every frame receives — moved a few frames earlier than the letter that gave it, by
+the recognizer's emission delay measured further down (green: it is the true phone at the
+frame's centre; red: it is not) — and the true phones."""),
     ("code", """corpus, features, recognizer, g2p = study.corpus(), study.features(), study.asr(), study.g2p()
 utt = pick_utterance(corpus, "test_sentences")
-ex = explain(corpus, features, recognizer, g2p, utt, decoder=study.params("align").decoder)
+ex = explain(corpus, features, recognizer, g2p, utt, decoder=study.params("align").decoder,
+             lag=labels.meta["lag"]["frames"])
 print(f"utterance {utt}\\n  true text: {ex.truth.transcript!r}\\n  decoded:   {ex.decoded.transcript!r}")
 print(f"{len(ex.centres)} output frames -> {len(ex.decoded.tokens.chars)} symbols after merging and removing "
       f"blanks; Needleman-Wunsch score {ex.decoded.alignment.score}; "

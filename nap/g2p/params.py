@@ -16,13 +16,15 @@ class G2PParams(StageParams):
 
     seed: int = param(0, "seed of the word split, the initialisation, batch order and dropout")
     test_fraction: float = param(0.2, "fraction of CMUDict's words held out for the metrics (paper: 20 %)")
-    dev_fraction: float = param(0.04, "fraction of the training words set aside for early stopping")
+    dev_fraction: float = param(
+        0.02, "fraction of the training words set aside for early stopping (~2,000 words: ~5 s a check)"
+    )
     max_words: int = param(0, "use only this many CMUDict words, drawn at random (0 = all; for tests)")
     embedding: int = param(64, "size of the letter and phone embeddings")
     encoder_hidden: int = param(192, "LSTM units per direction in each of the 2 bidirectional encoder layers")
     decoder_hidden: int = param(256, "LSTM units in each of the 2 decoder layers (and the attention)")
     dropout: float = param(0.25, "dropout on embeddings, between LSTM layers and before the output")
-    epochs: int = param(13, "training epochs (passes over the training samples)")
+    epochs: int = param(12, "training epochs (passes over the training samples)")
     batch_size: int = param(128, "samples per batch (a batch holds words of one length)")
     lr: float = param(0.004, "peak learning rate of Adam")
     lr_floor: float = param(0.02, "final learning rate as a fraction of lr (cosine decay over all epochs)")

@@ -247,13 +247,12 @@ class Store:
         final = self.folder(stage, key)
         work = final.with_name(final.name + ".partial")
         work.mkdir(parents=True, exist_ok=True)
+        record = {"stage": stage, "key": key, "version": version, "params": params, "inputs": inputs}
+        write_json(work / PARAMS, record)  # readable while computing: a stage may look for its kin
         start = time.time()
         summary = dict(compute(work) or {})
         summary.setdefault("seconds", round(time.time() - start, 2))
-        write_json(
-            work / PARAMS,
-            {"stage": stage, "key": key, "version": version, "params": params, "inputs": inputs},
-        )
+        write_json(work / PARAMS, record)
         write_json(work / SUMMARY, summary)
         write_manifest(work)
         os.replace(work, final)

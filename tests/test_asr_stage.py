@@ -95,3 +95,29 @@ def test_parameters_are_checked():
         AsrParams.from_dict({"precision": "float16"})
     with pytest.raises(ParamError, match="asr.lr_final"):
         AsrParams.from_dict({"lr_final": 2.0})
+
+
+def test_a_new_lm_weight_reuses_the_trained_network(tmp_path):
+    from nap.store import Store
+
+    synth = SyntheticCorpus(n_train=16, n_test=4, n_mels=16)
+    store = Store(tmp_path)
+    inputs = {"corpus": "c0", "features": "f0"}
+    first_p = AsrParams.from_dict({**SMALL, "epochs": 2})
+
+    def build(p):
+        return store.build("asr", p.key_dict(), inputs, lambda work: build_asr(work, p, synth, synth))
+
+    first = build(first_p)
+    redecoded = build(AsrParams.from_dict({**SMALL, "epochs": 2, "lm_weight": 0.3, "beam_size": 5}))
+    assert redecoded.path != first.path
+    assert redecoded.summary["network_from"] == first.path.name
+    assert (redecoded / "model.pt").read_bytes() == (first / "model.pt").read_bytes()
+    assert redecoded.summary["steps"] == first.summary["steps"]
+    retrained = build(AsrParams.from_dict({**SMALL, "epochs": 2, "lr": 1e-3}))  # a training parameter
+    assert "network_from" not in retrained.summary
+    other_inputs = store.build(
+        "asr", first_p.key_dict(), {"corpus": "c1", "features": "f0"},
+        lambda work: build_asr(work, first_p, synth, synth),
+    )  # fmt: skip
+    assert "network_from" not in other_inputs.summary

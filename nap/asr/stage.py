@@ -88,10 +88,61 @@ def lm_texts(p: AsrParams, corpus: Any, train_set: Examples) -> list[str]:
     return [e.text for e in train_set.items]
 
 
+#: Parameters that change only the decoding: a network trained with all the others equal is reused.
+DECODING_PARAMS = (
+    "beam_size",
+    "beam_threshold",
+    "beam_size_token",
+    "lexicon",
+    "lm_order",
+    "lm_text",
+    "lm_weight",
+    "lm_bonus",
+)
+
+
+def _training_record(record: dict[str, Any]) -> dict[str, Any]:
+    params = {k: v for k, v in record["params"].items() if k not in DECODING_PARAMS}
+    return {"version": record.get("version"), "inputs": record.get("inputs"), "params": params}
+
+
+def reuse_training(work: Path) -> Path | None:
+    """Copy the network of a finished ``asr`` artifact beside ``work`` that was trained on the
+    same inputs with the same parameters but the decoding ones; returns its folder, or None.
+
+    So a new LM weight or beam size re-decodes and re-evaluates in a minute instead of
+    retraining. Only artifacts whose files match their checksums are used.
+    """
+    from nap.asr.train import MODEL, TRAINING
+    from nap.store import PARAMS, verify_manifest
+
+    mine = work / PARAMS
+    if not mine.is_file() or (work / TRAINING).is_file():
+        return None
+    wanted = _training_record(read_json(mine))
+    for other in sorted(work.parent.glob("asr-*")):
+        if other == work or "." in other.name or not (other / PARAMS).is_file():
+            continue
+        if _training_record(read_json(other / PARAMS)) != wanted or verify_manifest(other) is not None:
+            continue
+        for name in (MODEL, TRAINING):  # training.json last: with both present the network is trained
+            with atomic_path(work / name) as tmp:
+                tmp.write_bytes((other / name).read_bytes())
+        return other
+    return None
+
+
 def build_asr(work: Path, p: AsrParams, corpus: Any, features: Any) -> dict[str, Any]:
-    """Train (or resume) in ``work``, evaluate on the test splits, return the headline numbers."""
+    """Train (or resume) in ``work``, evaluate on the test splits, return the headline numbers.
+
+    A network trained with the same parameters but the decoding ones is reused
+    (:func:`reuse_training`).
+    """
     work = Path(work)
     arch, train_set, eval_sets = prepare_all(p, corpus, features)
+    reused = reuse_training(work)
+    if reused is not None:
+        print(f"[nap] asr: only decoding parameters differ from {reused.name}: its network is reused")
     record = train(work, p, arch, train_set, eval_sets)
     vocab = Vocab(p.repetitions)
     lexicon, lm = None, None
@@ -141,6 +192,8 @@ def build_asr(work: Path, p: AsrParams, corpus: Any, features: Any) -> dict[str,
         "final_loss": round(record["final_loss"], 4),
         "bad_steps": record["history"]["bad_steps"],
     }
+    if reused is not None:
+        summary["network_from"] = reused.name
     for split, res in evaluation["splits"].items():
         for dec in ("greedy", "beam"):
             summary[f"{split}_{dec}_cer"] = round(res[dec]["cer"], 4)

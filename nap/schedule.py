@@ -98,6 +98,11 @@ class _Background:
         study.force.discard(stage)
         print(f"[nap] {stage}: building in a background process beside the other stages (log: {self.log})")
 
+    @property
+    def failed(self) -> bool:
+        """The process has ended with an error."""
+        return self.process.exitcode not in (None, 0)
+
     def join(self, study: Study) -> float:
         """Wait for the stage; the seconds its build took. Raises ScheduleError if it failed."""
         self.process.join()
@@ -153,6 +158,9 @@ def build_stages(
         for stage in order:
             if stage in running:
                 continue
+            for name, job in list(running.items()):
+                if job.failed:  # say so now rather than after the stages still to come
+                    running.pop(name).join(study)
             for dep in DEPENDS[stage]:
                 if dep in running:
                     seconds[dep] = running.pop(dep).join(study)

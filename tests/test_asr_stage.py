@@ -121,3 +121,14 @@ def test_a_new_lm_weight_reuses_the_trained_network(tmp_path):
         lambda work: build_asr(work, first_p, synth, synth),
     )  # fmt: skip
     assert "network_from" not in other_inputs.summary
+
+
+def test_the_dropout_parameter_reaches_the_training_network():
+    from nap.asr.model import Wav2Letter
+    from nap.asr.stage import architecture
+
+    arch = architecture(AsrParams.from_dict({**SMALL, "dropout": 0.25}), 16)
+    assert arch.dropout == 0.25
+    drops = [m.dropout for m in Wav2Letter(arch).modules() if hasattr(m, "dropout")]
+    assert drops[0] == 0.0 and set(drops[1:]) == {0.25}  # every layer but the first
+    assert architecture(AsrParams.from_dict(SMALL), 16).dropout == 0.0

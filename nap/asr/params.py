@@ -46,9 +46,7 @@ class AsrParams(StageParams):
     tempo: float = param(0.1, "augmentation: speaking rate changed by up to this fraction (frames resampled)")
     freq_shift: int = param(4, "augmentation: mel bands shifted up or down by up to this many (voice pitch)")
     dropout: float = param(
-        0.0,
-        "dropout on the input of every layer but the first, while training (0: off; a 35-minute training "
-        "underfits, and regularisation only slows it: measured in the issue note)",
+        0.0, "dropout on the input of every layer but the first, while training (paper profile: 0.1)"
     )
     freq_masks: int = param(0, "SpecAugment: frequency masks per training utterance (paper profile: 2)")
     freq_mask_width: int = param(15, "SpecAugment: widest frequency mask (mel bands)")

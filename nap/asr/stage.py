@@ -50,6 +50,7 @@ def architecture(p: AsrParams, n_mels: int) -> Architecture:
         hidden=p.hidden,
         k7_layers=p.k7_layers,
         norm=p.norm,
+        dropout=p.dropout,
     )
 
 

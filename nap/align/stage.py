@@ -12,7 +12,7 @@ everything written in the format of :data:`nap.align.labels.FORMAT`.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -317,13 +317,7 @@ def estimate_lag(
     if p.lag_frames != "auto":
         frames = int(p.lag_frames)
         return {"frames": frames, "ms": round(1000 * frames * frame_s), "estimated": False}
-    chosen = [u for u in range(len(utts)) if splits[u] == "train"]
-    items = [
-        (joined["phoneme"][offsets[u] : offsets[u + 1]].astype(np.int64),
-         joined["centre_s"][offsets[u] : offsets[u + 1]], corpus.true_phones(str(utts[u])))
-        for u in chosen
-    ]  # fmt: skip
-    items = [it for it in items if it[2]]
+    items = [it for it in _timed_items(joined, "phoneme", utts, splits, offsets, corpus, "train") if it[2]]
     if not items:
         return {"frames": 0, "ms": 0, "estimated": False, "why": "no train utterance with true phone timings"}
     curve = acc.shift_accuracy(items, [-k * frame_s for k in LAGS])
@@ -375,15 +369,26 @@ def _timing(
     """Accuracy against the shift at which the truth is read, decoded and true transcript (see
     :func:`nap.align.accuracy.shift_accuracy`), on ``split``."""
     out: dict[str, Any] = {"split": split}
-    chosen = [u for u in range(len(utts)) if splits[u] == split]
     for name, key in (("decoded", "phoneme"), ("truth", "phoneme_truetext")):
-        items = (
-            (joined[key][offsets[u] : offsets[u + 1]].astype(np.int64),
-             joined["centre_s"][offsets[u] : offsets[u + 1]], corpus.true_phones(str(utts[u])))
-            for u in chosen
-        )  # fmt: skip
+        items = _timed_items(joined, key, utts, splits, offsets, corpus, split)
         out[name] = acc.shift_accuracy(items, SHIFTS_S)
     return out
+
+
+def _timed_items(
+    joined: dict[str, np.ndarray],
+    key: str,
+    utts: np.ndarray,
+    splits: np.ndarray,
+    offsets: np.ndarray,
+    corpus: Any,
+    split: str,
+) -> Iterator[tuple[np.ndarray, np.ndarray, Any]]:
+    """Per utterance of ``split``: its ``key`` labels, frame centres and true phones."""
+    for u in range(len(utts)):
+        if splits[u] == split:
+            a, b = offsets[u], offsets[u + 1]
+            yield joined[key][a:b].astype(np.int64), joined["centre_s"][a:b], corpus.true_phones(str(utts[u]))
 
 
 def _summary(

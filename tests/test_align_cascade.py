@@ -66,7 +66,7 @@ def test_hello_word_every_frame():
     assert reasons(res.phoneme_reason)[7:12] == ["blank", "no_phoneme", "labelled", "blank", "space"]
     counts = res.reason_counts()
     assert counts == {"labelled": 11, "blank": 6, "space": 1, "orphan_repetition": 0, "gap": 0,
-                      "transcript_space": 0, "no_phoneme": 1, "lag_edge": 0}  # fmt: skip
+                      "transcript_space": 0, "no_phoneme": 1, "moved_by_delay": 0}  # fmt: skip
     assert sum(res.reason_counts("grapheme").values()) == len(path)
     assert res.words == [(0, "hello", ["HH", "AH", "L", None, "OW"]), (6, "word", ["W", "ER", "ER", "D"])]
 

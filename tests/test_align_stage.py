@@ -17,7 +17,7 @@ import torch
 import nap.align.stage as stage
 from nap.align import AlignParams, FrameLabels, build_alignment
 from nap.align.adapters import RecognizerAdapter
-from nap.align.cascade import PHONEMES
+from nap.align.cascade import GRAPHEMES, PHONEMES
 from nap.asr.vocab import Vocab
 from nap.params import ParamError
 
@@ -325,7 +325,7 @@ def test_g2p_letters_batches_caches_and_survives_rejected_words():
 
 
 def test_shift_phonemes_moves_phoneme_labels_earlier_and_leaves_graphemes():
-    from nap.align.cascade import LAG_EDGE
+    from nap.align.cascade import MOVED_BY_DELAY
     from nap.align.stage import shift_phonemes
 
     offsets = np.array([0, 5, 8])
@@ -336,13 +336,14 @@ def test_shift_phonemes_moves_phoneme_labels_earlier_and_leaves_graphemes():
         "phoneme_truetext_reason": np.zeros(8, np.int8),
         "grapheme": np.array([9, 9, 9, 9, 9, 9, 9, 9], np.int16),
     }
-    shift_phonemes(joined, offsets, 2)
+    shift_phonemes(joined, offsets, {"frames": 2})
     assert joined["phoneme"].tolist() == [2, 3, 4, -1, -1, 7, -1, -1]
-    assert joined["phoneme_reason"].tolist() == [0, 0, 0, LAG_EDGE, LAG_EDGE, 0, LAG_EDGE, LAG_EDGE]
+    m = MOVED_BY_DELAY
+    assert joined["phoneme_reason"].tolist() == [0, 0, 0, m, m, 0, m, m]
     assert joined["grapheme"].tolist() == [9] * 8
-    shift_phonemes(joined, offsets, -1)
+    shift_phonemes(joined, offsets, {"frames": -1})
     assert joined["phoneme_truetext"].tolist() == [-1, 2, 3, 4, -1, -1, 7, -1]
-    shift_phonemes(joined, offsets, 0)
+    shift_phonemes(joined, offsets, {"frames": 0})
     assert joined["phoneme_truetext"].tolist() == [-1, 2, 3, 4, -1, -1, 7, -1]
 
 
@@ -363,10 +364,19 @@ def test_estimate_lag_finds_a_delay_planted_in_the_labels():
         def true_phones(self, u):
             return phones
 
-    joined = {"phoneme": delayed.astype(np.int16), "centre_s": centres.astype(np.float32)}
+    joined = {
+        "phoneme": delayed.astype(np.int16),
+        "centre_s": centres.astype(np.float32),
+        "grapheme": np.where(delayed >= 0, GRAPHEMES.index("a"), -1).astype(np.int16),
+        "phoneme_true": truth.astype(np.int16),
+    }
     lag = estimate_lag(joined, np.array(["u"]), np.array(["train"]), np.array([0, 50]), Corpus(), frame_s,
                        AlignParams())  # fmt: skip
     assert lag["frames"] == 3 and lag["ms"] == 60 and lag["estimated"]
+    assert lag["per"] == "letter_phoneme" and lag["table"] == {}  # 10 frames per pair: below lag_min_frames
+    one = (joined, np.array(["u"]), np.array(["train"]), np.array([0, 50]), Corpus(), frame_s)
+    per_pair = estimate_lag(*one, AlignParams(lag_min_frames=2))
+    assert per_pair["table"] == {"a AA": 3, "a B": 3, "a IY": 3}
     assert max(lag["accuracy"]) == 1.0
     fixed = estimate_lag(joined, np.array(["u"]), np.array(["train"]), np.array([0, 50]), Corpus(), frame_s,
                          AlignParams(lag_frames=0))  # fmt: skip

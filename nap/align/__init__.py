@@ -14,7 +14,7 @@ from nap.align.params import AlignParams
 from nap.align.stage import build_alignment
 
 #: bump when a change of code changes what the stage produces (the artifact key includes it)
-VERSION = 3
+VERSION = 4
 
 __all__ = [
     "GRAPHEMES",

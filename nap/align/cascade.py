@@ -47,9 +47,9 @@ REASONS: tuple[str, ...] = (
     "gap",  # 4: the frame's symbol faces a gap of the transcript in the alignment
     "transcript_space",  # 5: the frame's symbol is aligned to a space of the transcript
     "no_phoneme",  # 6: the G2P gave the transcript letter no phoneme
-    "lag_edge",  # 7: a phoneme label moved earlier by the emission delay left the utterance's end empty
+    "moved_by_delay",  # 7: no phoneme label landed here once the emission delays were taken out
 )
-LABELLED, BLANK, SPACE, ORPHAN, GAP, TRANSCRIPT_SPACE, NO_PHONEME, LAG_EDGE = range(len(REASONS))
+LABELLED, BLANK, SPACE, ORPHAN, GAP, TRANSCRIPT_SPACE, NO_PHONEME, MOVED_BY_DELAY = range(len(REASONS))
 
 _GRAPHEME_INDEX = {g: i for i, g in enumerate(GRAPHEMES)}
 _PHONE_INDEX = {p: i for i, p in enumerate(PHONEMES)}

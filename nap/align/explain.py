@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -9,7 +10,8 @@ import numpy as np
 
 from nap.align.adapters import FrameGeometry, G2PLetters, RecognizerAdapter
 from nap.align.cascade import GRAPHEMES, NONE, PHONEMES, CascadeResult, normalize_transcript, run_cascade
-from nap.align.groups import move_earlier, true_phone_labels
+from nap.align.delay import frame_delays, move_by_delays
+from nap.align.groups import true_phone_labels
 
 
 @dataclass
@@ -26,12 +28,21 @@ class Explanation:
     truth: CascadeResult
     true_phones: list[tuple[str, float, float]]
     true_label: np.ndarray  # (output frames,) phoneme index at the centre, -1 silence/outside
-    lag: int = 0  # the recognizer's emission delay (frames) taken out of the phoneme labels
+    lag: Mapping[str, Any] | int = 0  # the emission delays taken out of the phoneme labels
 
     @property
     def phoneme(self) -> np.ndarray:
-        """Each frame's phoneme as the stage stores it: the cascade's, ``lag`` frames earlier."""
-        return move_earlier(self.decoded.phoneme, self.lag, NONE)
+        """Each frame's phoneme as the stage stores it: the cascade's, moved back by its delay."""
+        lag = {"frames": self.lag} if isinstance(self.lag, int) else self.lag
+        delays = frame_delays(
+            self.decoded.grapheme,
+            self.decoded.phoneme,
+            lag.get("table", {}),
+            lag.get("per", "recognizer"),
+            int(lag["frames"]),
+        )
+        n = len(self.decoded.phoneme)
+        return move_by_delays(self.decoded.phoneme, delays, np.array([0, n]), NONE)[0]
 
     def frame_rows(self, start: int = 0, stop: int | None = None) -> list[tuple[Any, ...]]:
         """Per output frame: index, centre, best symbol, grapheme, cascade phoneme, true phone."""
@@ -65,11 +76,12 @@ def explain(
     g2p: Any,
     utt_id: str,
     decoder: str = "beam",
-    lag: int = 0,
+    lag: Mapping[str, Any] | int = 0,
 ) -> Explanation:
     """Run the cascade on ``utt_id`` with the stage's own code, keeping every step.
 
-    ``lag``: the emission delay the stage took out (``FrameLabels.meta["lag"]["frames"]``).
+    ``lag``: the emission delays the stage took out (``FrameLabels.meta["lag"]``), or one delay
+    in frames.
     """
     rec = RecognizerAdapter(recognizer, features)
     feats = np.asarray(features.get(utt_id), dtype=np.float32)

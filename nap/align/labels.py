@@ -19,7 +19,7 @@ GROUPINGS: tuple[str, ...] = ("grapheme", "phoneme", "phoneme_true")
 EXTRA_GROUPINGS: tuple[str, ...] = ("phoneme_truetext",)
 
 FORMAT = """\
-# Frame labels of the align stage (format version 2)
+# Frame labels of the align stage (format version 3)
 
 One label per **output frame** of the recognizer, per grouping; -1 = no group.
 
@@ -30,7 +30,7 @@ One label per **output frame** of the recognizer, per grouping; -1 = no group.
 | `splits` | (U,) str | each utterance's corpus split |
 | `offsets` | (U+1,) int64 | utterance `u` owns frames `offsets[u]:offsets[u+1]` of the arrays below |
 | `grapheme` | (N,) int16 | index into `groups.json["groups"]["grapheme"]`: the frame's predicted letter |
-| `phoneme` | (N,) int16 | index into `groups["phoneme"]`: cascade phoneme (Figure 2), `lag` frames earlier |
+| `phoneme` | (N,) int16 | index into `groups["phoneme"]`: cascade phoneme (Figure 2) less its delay (`lag`) |
 | `phoneme_true` | (N,) int16 | index into `groups["phoneme_true"]`: the true phone at the frame's centre |
 | `phoneme_truetext` | (N,) int16 | index into `groups["phoneme_truetext"]`: cascade on the true transcript |
 | `argmax` | (N,) int16 | the recognizer's best class per frame (names: `groups.json["symbols"]`) |
@@ -46,9 +46,14 @@ counts are in `groups.json["left_out"]`.
 `groups` (grouping -> names), `counts` (grouping -> name -> frames), `left_out`,
 `min_count`, `none` (grouping -> reason -> frames without a label), `reasons`, `symbols`,
 `g2p_failed` (word -> why the G2P gave it no phonemes),
-`lag` (`frames`, `ms`, `estimated`: the recognizer's emission delay; frame `t` carries the
-cascade phoneme of frame `t + frames`; when estimated, the train split's accuracy per
-tried lag, and `eval_accuracy_lag0`: the evaluation split's accuracy of the paper's cascade),
+`lag` (the recognizer's emission delays, see `nap.align.delay`: `frames`, `ms`, `estimated`:
+the recognizer's one delay; `per` (`recognizer`, `letter` or `letter_phoneme`) and `table`
+(key -> frames, e.g. `"t T": 6`, with `table_frames`: the train frames behind each): the
+delays of the letter written (and its cascade phoneme); frame `t`'s phoneme label came from
+frame `t + d`, `d` the delay of that frame's letter and phoneme in `table`, else `frames`;
+when two labels land on one frame, the later-written one is kept. When estimated: the train
+split's accuracy per tried lag (`lags`, `accuracy`), `eval_accuracy_lag0` (the evaluation
+split's accuracy of the paper's cascade) and `eval_accuracy_one_lag` (with the one delay)),
 `frame` (`receptive_field`, `stride`, `hop_s`, `offset_s`, `pad`: the network saw `pad`
 frames of silence before the utterance, and output frame `t`'s centre is
 `(t * stride - pad + (receptive_field - 1) / 2) * hop_s + offset_s` seconds).

@@ -29,6 +29,14 @@ class AlignParams(StageParams):
         "auto: the shift that best matches the true phone timings on the train split (0 where there "
         "are none, e.g. LibriSpeech); 0: the paper's cascade unchanged",
     )
+    lag_per: Literal["recognizer", "letter", "letter_phoneme"] = param(
+        "letter_phoneme",
+        "with lag_frames auto: one delay for the whole recognizer, or one per letter written, or per "
+        "letter and its cascade phoneme (each estimated on its own train frames; see nap.align.delay)",
+    )
+    lag_min_frames: int = param(
+        50, "train frames a letter (and phoneme) needs for its own delay; fewer: the recognizer's delay"
+    )
     min_count: int = param(20, "groups with fewer frames than this are left out of the groups (and reported)")
     max_utterances: int = param(0, "label at most this many utterances per split (0: all)")
     chunk: int = param(100, "utterances per resumable part (a killed run resumes after the last part)")
@@ -51,6 +59,10 @@ class AlignParams(StageParams):
         if self.lag_frames != "auto" and abs(self.lag_frames) > 50:
             raise ParamError(
                 f"parameter 'align.lag_frames' must be 'auto' or in -50..50, got {self.lag_frames}"
+            )
+        if self.lag_min_frames < 1:
+            raise ParamError(
+                f"parameter 'align.lag_min_frames' must be at least 1, got {self.lag_min_frames}"
             )
         if self.min_count < 0:
             raise ParamError(f"parameter 'align.min_count' must be >= 0, got {self.min_count}")

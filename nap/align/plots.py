@@ -319,3 +319,38 @@ def plot_lag(lag: Mapping[str, Any], frame: Mapping[str, Any]) -> Any:
     ax.set_title(f"emission delay ({lag['split']} split): letters come {lag['ms']} ms after their sound")
     ax.legend(fontsize=8, labels=[f"paper's cascade, {lag['utterances']} train utterances"])
     return fig
+
+
+def plot_delays(lag: Mapping[str, Any], frame: Mapping[str, Any]) -> Any:
+    """The per-letter (or letter-and-phoneme) emission delays in ms: when the network writes a letter.
+
+    ``lag`` is ``FrameLabels.meta["lag"]``; rows are letters written, columns the cascade's
+    phoneme for them (one column for per-letter delays); grey: too few train frames, the
+    recognizer's delay applies. None when there is no table.
+    """
+    import matplotlib.pyplot as plt
+
+    table = lag.get("table") or {}
+    if not table:
+        return None
+    frame_ms = 1000 * float(frame["stride"]) * float(frame["hop_s"])
+    per_pair = lag.get("per") == "letter_phoneme"
+    pairs = [k.split(" ") if per_pair else (k, "any") for k in table]
+    letters = [g for g in GRAPHEMES if any(p[0] == g for p in pairs)]
+    phones = [ph for ph in PHONEMES if any(p[1] == ph for p in pairs)] if per_pair else ["any"]
+    grid = np.full((len(letters), len(phones)), np.nan)
+    for (g, ph), d in zip(pairs, table.values(), strict=True):
+        grid[letters.index(g), phones.index(ph)] = d * frame_ms
+    fig, ax = plt.subplots(figsize=(max(4.0, 0.24 * len(phones) + 2), 0.24 * len(letters) + 1.4))
+    ax.set_facecolor("0.85")
+    centre = lag["frames"] * frame_ms
+    span = max(float(np.nanmax(np.abs(grid - centre))), frame_ms)
+    im = ax.imshow(grid, cmap="coolwarm", vmin=centre - span, vmax=centre + span, aspect="auto")
+    ax.set_xticks(range(len(phones)), phones, rotation=90, fontsize=7)
+    ax.set_yticks(range(len(letters)), letters, fontsize=7)
+    ax.set_xlabel("cascade phoneme" if per_pair else "")
+    ax.set_ylabel("letter written")
+    fig.colorbar(im, ax=ax, label=f"delay (ms); recognizer's: {centre:.0f} ms")
+    ax.set_title(f"emission delays ({len(table)} keys, train split)", fontsize=9)
+    fig.tight_layout()
+    return fig

@@ -55,5 +55,6 @@ def summary_table(summary: dict[str, Any]) -> Table:
     keep = ["utterances", "frames", "audio_hours", "labelling_seconds", "audio_seconds_per_second",
             "frames_per_audio_second", "phoneme_frames_per_audio_second", "grapheme_labelled",
             "phoneme_labelled", "phoneme_accuracy", "phoneme_accuracy_true_transcript",
-            "phoneme_class_accuracy", "phoneme_coverage", "g2p_failed_words"]  # fmt: skip
+            "phoneme_class_accuracy", "phoneme_coverage", "phoneme_accuracy_lag0",
+            "phoneme_accuracy_one_lag", "lag_ms", "lag_per", "lag_keys", "g2p_failed_words"]  # fmt: skip
     return table([(k, summary[k]) for k in keep if k in summary], ["number", "value"], title="align stage")

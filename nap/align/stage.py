@@ -12,7 +12,7 @@ everything written in the format of :data:`nap.align.labels.FORMAT`.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,7 @@ from nap.align.cascade import (
     normalize_transcript,
     run_cascade,
 )
+from nap.align.delay import LAGS, estimate_key_delays, frame_delays, move_by_delays
 from nap.align.groups import apply_min_count, move_earlier, true_phone_labels
 from nap.align.labels import EXTRA_GROUPINGS, FORMAT, GROUPINGS
 from nap.align.params import AlignParams
@@ -216,7 +217,12 @@ def build_alignment(
         lag["eval_accuracy_lag0"] = acc.report(
             acc.confusion(joined["phoneme"][on_eval], joined["phoneme_true"][on_eval])
         )["accuracy"]
-    shift_phonemes(joined, offsets, lag["frames"])
+        if lag.get("table"):  # the recognizer's one delay, for comparison with the per-key ones
+            one, _ = move_by_delays(joined["phoneme"], lag["frames"], offsets, NONE)
+            lag["eval_accuracy_one_lag"] = acc.report(
+                acc.confusion(one[on_eval], joined["phoneme_true"][on_eval])
+            )["accuracy"]
+    shift_phonemes(joined, offsets, lag)
 
     reports, matrices = _splits_report(joined, frame_split, p.splits) if has_truth else ({}, {})
     timing = _timing(joined, utts, splits, offsets, corpus, p.eval_split) if has_truth else {}
@@ -257,7 +263,7 @@ def build_alignment(
         {
             "lag": lag,
             "g2p_failed": dict(sorted(letters.failed.items())),
-            "format": "nap.align frame labels, version 2 (see FORMAT.md)",
+            "format": "nap.align frame labels, version 3 (see FORMAT.md)",
             "min_count": p.min_count,
             "reasons": list(REASONS),
             "symbols": list(rec.table.symbols),
@@ -293,10 +299,6 @@ def build_alignment(
     return _summary(p, parts, joined, meta, reports, timing)
 
 
-#: Emission delays (output frames) tried when ``align.lag_frames`` is auto.
-LAGS = tuple(range(-10, 11))
-
-
 def estimate_lag(
     joined: dict[str, np.ndarray],
     utts: np.ndarray,
@@ -306,13 +308,15 @@ def estimate_lag(
     frame_s: float,
     p: AlignParams,
 ) -> dict[str, Any]:
-    """The recognizer's emission delay in output frames: given, or estimated on the train split.
+    """The recognizer's emission delays in output frames: given, or estimated on the train split.
 
     A CTC recognizer may write a letter a few frames after the sound it stands for (here it
     learns to: the delay is a property of the trained network, not of the cascade). With
-    ``lag_frames = auto`` the delay is the shift of the cascade's phonemes that agrees best
-    with the true phone timings of the train split (never the evaluation split); a corpus
-    without timings gets 0, the paper's cascade.
+    ``lag_frames = auto`` the recognizer's delay is the shift of the cascade's phonemes that
+    agrees best with the true phone timings of the train split (never the evaluation split),
+    and with ``lag_per`` other than ``recognizer`` each letter (or letter and phoneme) gets
+    its own delay the same way (:mod:`nap.align.delay`); a corpus without timings gets 0,
+    the paper's cascade.
     """
     if p.lag_frames != "auto":
         frames = int(p.lag_frames)
@@ -322,6 +326,16 @@ def estimate_lag(
         return {"frames": 0, "ms": 0, "estimated": False, "why": "no train utterance with true phone timings"}
     curve = acc.shift_accuracy(items, [-k * frame_s for k in LAGS])
     frames = LAGS[int(np.argmax([a or 0.0 for a in curve["accuracy"]]))]
+    table, table_frames = estimate_key_delays(
+        joined["phoneme"],
+        joined["grapheme"],
+        joined["phoneme_true"],
+        offsets,
+        splits == "train",
+        p.lag_per,
+        int(frames),
+        p.lag_min_frames,
+    )
     return {
         "frames": int(frames),
         "ms": round(1000 * frames * frame_s),
@@ -330,28 +344,35 @@ def estimate_lag(
         "utterances": len(items),
         "lags": list(LAGS),
         "accuracy": curve["accuracy"],
+        "per": p.lag_per,
+        "min_frames": p.lag_min_frames,
+        "table": table,
+        "table_frames": table_frames,
     }
 
 
-def shift_phonemes(joined: dict[str, np.ndarray], offsets: np.ndarray, lag: int) -> None:
-    """Move every utterance's phoneme labels ``lag`` frames earlier (later when negative), in place.
+def shift_phonemes(joined: dict[str, np.ndarray], offsets: np.ndarray, lag: Mapping[str, Any]) -> None:
+    """Move every phoneme label back by its emission delay (:func:`estimate_lag`), in place.
 
-    Frame ``t`` takes the phoneme the cascade gave frame ``t + lag``; frames left without one
-    get reason ``lag_edge``. Graphemes and the argmax stay on the frames that wrote them.
+    Frame ``t - delay`` takes the phoneme the cascade gave frame ``t``; the delay is the
+    one of the letter written at ``t`` (and its phoneme) where ``lag["table"]`` has it,
+    else ``lag["frames"]``. Frames no label lands on get reason ``moved_by_delay`` where they
+    had none of their own. Graphemes and the argmax stay on the frames that wrote them.
     """
-    if lag == 0:
-        return
-    from nap.align.cascade import LAG_EDGE
+    from nap.align.cascade import LABELLED, MOVED_BY_DELAY
 
-    for key, fill in (
-        ("phoneme", NONE),
-        ("phoneme_truetext", NONE),
-        ("phoneme_reason", LAG_EDGE),
-        ("phoneme_truetext_reason", LAG_EDGE),
-    ):
-        arr = joined[key]
+    frames, table, per = int(lag["frames"]), lag.get("table", {}), lag.get("per", "recognizer")
+    if frames == 0 and not table:
+        return
+    for key in ("phoneme", "phoneme_truetext"):
+        delays = frame_delays(joined["grapheme"], joined[key], table, per, frames)
+        moved, landed = move_by_delays(joined[key], delays, offsets, NONE)
+        reason = joined[f"{key}_reason"]
         for a, b in zip(offsets[:-1], offsets[1:], strict=True):
-            arr[a:b] = move_earlier(arr[a:b], lag, fill)
+            reason[a:b] = move_earlier(reason[a:b], frames, MOVED_BY_DELAY)
+        reason[landed] = LABELLED
+        reason[~landed & (reason == LABELLED)] = MOVED_BY_DELAY
+        joined[key] = moved.astype(joined[key].dtype)
 
 
 #: Shifts (s) at which the truth is read relative to each frame's centre, for the timing curve.
@@ -434,8 +455,12 @@ def _summary(
             }
         )
         summary["phoneme_accuracy_lag0"] = _round(meta["lag"]["eval_accuracy_lag0"])
+        if "eval_accuracy_one_lag" in meta["lag"]:
+            summary["phoneme_accuracy_one_lag"] = _round(meta["lag"]["eval_accuracy_one_lag"])
     summary["lag_frames"] = meta["lag"]["frames"]
     summary["lag_ms"] = meta["lag"]["ms"]
+    summary["lag_per"] = meta["lag"].get("per", "recognizer")
+    summary["lag_keys"] = len(meta["lag"].get("table", {}))
     return summary
 
 

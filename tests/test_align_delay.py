@@ -95,3 +95,23 @@ def test_shift_phonemes_per_pair_sets_reasons():
     reason = joined["phoneme_reason"][:40]
     assert (reason[[7, 17, 27]] == 0).all() and (reason[got < 0] != 0).all()
     assert MOVED_BY_DELAY in reason[37:].tolist()  # the end, emptied by the default delay
+
+
+def test_workers_label_exactly_like_one_process(tiny_study, tmp_path):
+    """Two spawned labelling processes (real artifacts, several parts) give the same files as one."""
+    from nap.align import AlignParams, build_alignment
+
+    deps = [tiny_study.corpus(), tiny_study.features(), tiny_study.asr(), tiny_study.g2p()]
+    base = tiny_study.params("align").to_dict()
+    out = {}
+    for workers in (1, 2):
+        p = AlignParams.from_dict({**base, "chunk": 7, "workers": workers})
+        summary = build_alignment(tmp_path / str(workers), p, *deps)
+        with np.load(tmp_path / str(workers) / "labels.npz") as f:
+            out[workers] = ({k: f[k] for k in f.files}, summary)
+    (one, s1), (two, s2) = out[1], out[2]
+    assert one.keys() == two.keys() and len(one["utterances"]) > 14  # at least 3 parts
+    for key in one:
+        assert np.array_equal(one[key], two[key]), key
+    assert s1["phoneme_accuracy"] == s2["phoneme_accuracy"]
+    assert 0 < s2["labelling_seconds"]

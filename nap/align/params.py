@@ -41,7 +41,15 @@ class AlignParams(StageParams):
     max_utterances: int = param(0, "label at most this many utterances per split (0: all)")
     chunk: int = param(100, "utterances per resumable part (a killed run resumes after the last part)")
     threads: int = param(
-        2, "torch CPU threads for the recognizer's forward pass (0: leave torch's default)", keyed=False
+        2,
+        "torch CPU threads for the recognizer's forward pass, shared among the workers (0: torch's default)",
+        keyed=False,
+    )
+    workers: int = param(
+        2,
+        "processes labelling parts side by side (the beam search and the cascade use one core each); "
+        "1: in the calling process. The labels do not depend on it",
+        keyed=False,
     )
 
     def check(self) -> None:
@@ -68,6 +76,8 @@ class AlignParams(StageParams):
             raise ParamError(f"parameter 'align.min_count' must be >= 0, got {self.min_count}")
         if self.max_utterances < 0:
             raise ParamError(f"parameter 'align.max_utterances' must be >= 0, got {self.max_utterances}")
+        if self.workers < 1:
+            raise ParamError(f"parameter 'align.workers' must be at least 1, got {self.workers}")
         if self.threads < 0:
             raise ParamError(f"parameter 'align.threads' must be >= 0, got {self.threads}")
         if self.chunk < 1:

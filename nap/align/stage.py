@@ -140,7 +140,11 @@ def _load_npz(path: Path) -> dict[str, np.ndarray]:
 def label_parts(
     work: Path, p: AlignParams, corpus: Any, features: Any, rec: RecognizerAdapter, letters: G2PLetters
 ) -> list[dict[str, np.ndarray]]:
-    """Label every selected utterance, part by part, resuming from parts already in ``work/parts``."""
+    """Label every selected utterance, part by part, resuming from parts already in ``work/parts``.
+
+    With ``p.workers`` > 1 the parts are labelled by that many spawned processes, each
+    opening the artifacts itself; the result is the same as in one process.
+    """
     from tqdm.auto import tqdm
 
     items = select_utterances(corpus, p)
@@ -152,26 +156,68 @@ def label_parts(
     for k, chunk in enumerate(chunks):
         if parts[k] is not None and list(parts[k]["utterances"]) != [u for u, _, _ in chunk]:  # type: ignore[index]
             parts[k] = None  # written for another selection of utterances
-    # the true transcripts' words in one batch (the G2P batches words of equal length)
-    start = time.time()
-    letters.prefetch(
-        w
-        for chunk, part in zip(chunks, parts, strict=True)
-        if part is None
-        for _, _, t in chunk
-        for w in normalize_transcript(t).split()
-    )
-    prefetch_s = time.time() - start
-    n_todo = max(sum(len(c) for c, part in zip(chunks, parts, strict=True) if part is None), 1)
-    with tqdm(total=len(items), desc="align", unit="utt", mininterval=2.0) as bar:
-        for k, chunk in enumerate(chunks):
-            if parts[k] is None:
-                part = _label_part(chunk, corpus, features, rec, letters, p)
-                part["seconds"] = part["seconds"] + prefetch_s * len(chunk) / n_todo
-                _save_npz(paths[k], part)
-                parts[k] = part
-            bar.update(len(chunk))
+    todo = [k for k in range(len(chunks)) if parts[k] is None]
+    opened = [getattr(x, "path", None) for x in (corpus, features, rec.recognizer, letters.g2p)]
+    workers = min(p.workers, len(todo)) if all(opened) else 1  # objects built in memory: this process
+    with tqdm(total=len(items), initial=len(items) - sum(len(chunks[k]) for k in todo), desc="align",
+              unit="utt", mininterval=2.0) as bar:  # fmt: skip
+        if workers > 1:
+            from nap.procs import pool
+
+            start = time.time()
+            jobs = [(k, chunks[k], paths[k]) for k in todo]
+            threads = max(1, p.threads // workers) if p.threads else 1
+            with pool(workers, _open_worker, (*map(str, opened), p.to_dict(), threads)) as pl:
+                for k in pl.imap_unordered(_label_part_in_worker, jobs):
+                    parts[k] = _load_npz(paths[k])
+                    bar.update(len(chunks[k]))
+            wall, busy = time.time() - start, sum(float(parts[k]["seconds"]) for k in todo)  # type: ignore[index]
+            for k in todo:  # the workers' seconds overlap: share out the wall time instead
+                parts[k]["seconds"] = np.array(float(parts[k]["seconds"]) * wall / max(busy, 1e-9))  # type: ignore[index]
+            return parts  # type: ignore[return-value]
+        # the true transcripts' words in one batch (the G2P batches words of equal length)
+        start = time.time()
+        letters.prefetch(w for k in todo for _, _, t in chunks[k] for w in normalize_transcript(t).split())
+        prefetch_s = time.time() - start
+        n_todo = max(sum(len(chunks[k]) for k in todo), 1)
+        for k in todo:
+            part = _label_part(chunks[k], corpus, features, rec, letters, p)
+            part["seconds"] = part["seconds"] + prefetch_s * len(chunks[k]) / n_todo
+            _save_npz(paths[k], part)
+            parts[k] = part
+            bar.update(len(chunks[k]))
     return parts  # type: ignore[return-value]
+
+
+#: What a labelling worker opened once (see :func:`_open_worker`).
+_WORKER: dict[str, Any] = {}
+
+
+def _open_worker(corpus: str, features: str, recognizer: str, g2p: str, params: dict, threads: int) -> None:
+    """Open the artifacts in a spawned labelling process."""
+    import torch
+
+    from nap.asr import Recognizer
+    from nap.corpus import Corpus
+    from nap.features import Features
+    from nap.g2p import G2P
+
+    torch.set_num_threads(threads)
+    feats = Features.open(features)
+    _WORKER.update(
+        corpus=Corpus.open(corpus),
+        features=feats,
+        rec=RecognizerAdapter(Recognizer.open(recognizer), feats),
+        letters=G2PLetters(G2P.open(g2p)),
+        p=AlignParams.from_dict(params),
+    )
+
+
+def _label_part_in_worker(job: tuple[int, list[tuple[str, str, str]], Path]) -> int:
+    k, chunk, path = job
+    w = _WORKER
+    _save_npz(path, _label_part(chunk, w["corpus"], w["features"], w["rec"], w["letters"], w["p"]))
+    return k
 
 
 def _splits_report(

@@ -233,7 +233,7 @@ def scan(
     checks: Iterable[tuple[str | None, str, float, int, int]]
     jobs = [(c[4], verify_audio) for c in candidates]
     if workers > 1 and len(jobs) > 64:
-        from nap.corpus.procs import pool
+        from nap.procs import pool
 
         with pool(workers) as procs:
             checks = procs.map(_check_one, jobs, chunksize=64)

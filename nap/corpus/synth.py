@@ -331,7 +331,7 @@ def _run(jobs: list[Job], out: Path, workers: int, progress: bool) -> Iterator[t
                 yield render(job, out)
                 bar.update()
         else:
-            from nap.corpus.procs import pool
+            from nap.procs import pool
 
             with pool(workers) as procs:
                 for res in procs.imap_unordered(_render_star, [(j, out) for j in jobs], chunksize=4):

@@ -1,4 +1,4 @@
-"""Worker processes for synthesis and audio checks.
+"""Worker processes (synthesis, audio checks, frame labelling).
 
 espeak-ng keeps global, non-thread-safe state, so workers are fresh *spawned* processes,
 never forks of a process that may hold an initialized library. Spawning re-imports the
@@ -12,13 +12,15 @@ from __future__ import annotations
 import contextlib
 import multiprocessing as mp
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from multiprocessing.pool import Pool
 from pathlib import Path
 
 
 @contextlib.contextmanager
-def pool(workers: int) -> Iterator[Pool]:
+def pool(
+    workers: int, initializer: Callable[..., None] | None = None, initargs: tuple = ()
+) -> Iterator[Pool]:
     """A spawn-context process pool of ``workers`` processes, terminated on exit."""
     main = sys.modules.get("__main__")
     fake = getattr(main, "__file__", None)
@@ -26,7 +28,7 @@ def pool(workers: int) -> Iterator[Pool]:
     if hide:
         del main.__file__
     try:
-        p = mp.get_context("spawn").Pool(workers)
+        p = mp.get_context("spawn").Pool(workers, initializer, initargs)
     finally:
         if hide:
             main.__file__ = fake

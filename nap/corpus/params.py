@@ -18,7 +18,11 @@ class CorpusParams(StageParams):
     source: Literal["synth", "librispeech"] = param(
         "synth", "'synth': the embedded corpus synthesized offline; 'librispeech': a LibriSpeech tree"
     )
-    minutes: float = param(240.0, "synth: minutes of audio over all splits")
+    minutes: float = param(
+        440.0,
+        "synth: minutes of audio over all splits (440: ~10,000 distinct training sentences, most of the "
+        "text source; the recognizer learns more from new sentences than from more passes over old ones)",
+    )
     engines: list[str] = param(["espeak", "flite"], "synth: synthesis engines (espeak = espeak-ng, flite)")
     espeak_voices: int = param(24, "synth: training voices of espeak-ng (language + variant + rate + pitch)")
     flite_voices: int = param(8, "synth: training voices of flite (voice + rate + pitch)")
@@ -30,9 +34,9 @@ class CorpusParams(StageParams):
         1, "synth: flite voices (of kal16, awb, rms, slt) used only by held-out speakers"
     )
     test_sentences_fraction: float = param(
-        0.08, "synth: share of the minutes for held-out sentences, seen voices"
+        0.045, "synth: share of the minutes for held-out sentences, seen voices (~20 min)"
     )
-    test_voices_fraction: float = param(0.08, "synth: share of the minutes for held-out voices")
+    test_voices_fraction: float = param(0.045, "synth: share of the minutes for held-out voices (~20 min)")
     min_words: int = param(3, "synth: fewest words in a sentence")
     max_words: int = param(12, "synth: most words in a sentence")
     librispeech_root: str = param("", "librispeech: the folder holding the subsets (e.g. train-clean-100/)")

@@ -140,8 +140,8 @@ class SynthOptions:
     test_espeak_voices: int = 4
     test_flite_voices: int = 2
     flite_heldout: int = 1
-    test_sentences_fraction: float = 0.08
-    test_voices_fraction: float = 0.08
+    test_sentences_fraction: float = 0.045
+    test_voices_fraction: float = 0.045
     min_words: int = 3
     max_words: int = 12
     espeak_rate: list[int] = field(default_factory=lambda: [140, 210])

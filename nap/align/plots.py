@@ -61,7 +61,7 @@ def plot_cascade(
     Rows, top to bottom: the best symbol of every output frame (``·`` = blank), the
     collapsed and expanded symbols, the decoded transcript as aligned by Needleman-Wunsch
     (red: mismatch or gap), each transcript letter's phoneme from the G2P's attention,
-    every frame's phoneme (``ex.lag`` frames earlier than the letter that gave it; green:
+    every frame's phoneme (moved back from the letter that gave it by its delay, ``ex.lag``; green:
     equals the true phone at the frame's centre, red: not), and the true phones.
     """
     import matplotlib.pyplot as plt

@@ -325,7 +325,7 @@ def plot_delays(lag: Mapping[str, Any], frame: Mapping[str, Any]) -> Any:
     """The per-letter (or letter-and-phoneme) emission delays in ms: when the network writes a letter.
 
     ``lag`` is ``FrameLabels.meta["lag"]``; rows are letters written, columns the cascade's
-    phoneme for them (one column for per-letter delays); grey: too few train frames, the
+    phoneme for them (one column for per-letter delays); hatched: too few train frames, the
     recognizer's delay applies. None when there is no table.
     """
     import matplotlib.pyplot as plt
@@ -342,10 +342,12 @@ def plot_delays(lag: Mapping[str, Any], frame: Mapping[str, Any]) -> Any:
     for (g, ph), d in zip(pairs, table.values(), strict=True):
         grid[letters.index(g), phones.index(ph)] = d * frame_ms
     fig, ax = plt.subplots(figsize=(max(4.0, 0.24 * len(phones) + 2), 0.24 * len(letters) + 1.4))
-    ax.set_facecolor("0.85")
+    ax.patch.set_facecolor("white")
+    ax.patch.set_hatch("xxxx")  # no own delay: the hatching shows through
+    ax.patch.set_edgecolor("0.85")
     centre = lag["frames"] * frame_ms
     span = max(float(np.nanmax(np.abs(grid - centre))), frame_ms)
-    im = ax.imshow(grid, cmap="coolwarm", vmin=centre - span, vmax=centre + span, aspect="auto")
+    im = ax.imshow(grid, cmap="RdBu_r", vmin=centre - span, vmax=centre + span, aspect="auto")
     ax.set_xticks(range(len(phones)), phones, rotation=90, fontsize=7)
     ax.set_yticks(range(len(letters)), letters, fontsize=7)
     ax.set_xlabel("cascade phoneme" if per_pair else "")

@@ -23,7 +23,11 @@ class G2PParams(StageParams):
     embedding: int = param(64, "size of the letter and phone embeddings")
     encoder_hidden: int = param(192, "LSTM units per direction in each of the 2 bidirectional encoder layers")
     decoder_hidden: int = param(256, "LSTM units in each of the 2 decoder layers (and the attention)")
-    dropout: float = param(0.25, "dropout on embeddings, between LSTM layers and before the output")
+    dropout: float = param(
+        0.15,
+        "dropout on embeddings, between LSTM layers and before the output (0.15: held-out WER 0.276 "
+        "against 0.289 with 0.25 in the same 12 epochs)",
+    )
     epochs: int = param(12, "training epochs (passes over the training samples)")
     batch_size: int = param(128, "samples per batch (a batch holds words of one length)")
     lr: float = param(0.004, "peak learning rate of Adam")

@@ -19,7 +19,7 @@ Graphemes always stay on the frames that wrote them.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
@@ -61,6 +61,12 @@ def key_index(name: str, per: Per) -> int:
     return GRAPHEMES.index(letter) * len(PHONEMES) + PHONEMES.index(phoneme)
 
 
+def _utterance_of_frame(offsets: np.ndarray) -> np.ndarray:
+    """Per frame, the index of the utterance that owns it (``offsets``: the utterances' frame ranges)."""
+    n_frames = np.diff(offsets)
+    return np.repeat(np.arange(len(n_frames)), n_frames)
+
+
 def n_keys(per: Per) -> int:
     return {"recognizer": 0, "letter": len(GRAPHEMES), "letter_phoneme": len(GRAPHEMES) * len(PHONEMES)}[per]
 
@@ -87,8 +93,7 @@ def estimate_key_delays(
     if per == "recognizer":
         return {}, {}
     offsets = np.asarray(offsets, dtype=np.int64)
-    n_frames = np.diff(offsets)
-    utt_of = np.repeat(np.arange(len(n_frames)), n_frames)
+    utt_of = _utterance_of_frame(offsets)
     keys = delay_keys(grapheme, phoneme, per)
     src = np.flatnonzero((keys >= 0) & np.asarray(use, bool)[utt_of])
     if not len(src):
@@ -127,6 +132,19 @@ def frame_delays(
     return np.where(keys >= 0, lookup[np.maximum(keys, 0)], default)
 
 
+def take_out_delays(
+    phoneme: np.ndarray, grapheme: np.ndarray, offsets: np.ndarray, lag: Mapping[str, Any], fill: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Phoneme labels moved back by the delays of ``lag`` (the align stage's ``meta["lag"]``).
+
+    Each label takes the delay of its letter (and phoneme) from ``lag["table"]``, else the
+    recognizer's ``lag["frames"]``; see :func:`move_by_delays` for the moving.
+    """
+    per = lag.get("per", "recognizer")
+    delays = frame_delays(grapheme, phoneme, lag.get("table", {}), per, int(lag["frames"]))
+    return move_by_delays(phoneme, delays, offsets, fill)
+
+
 def move_by_delays(
     labels: np.ndarray, delays: np.ndarray | int, offsets: np.ndarray, fill: int
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -138,8 +156,7 @@ def move_by_delays(
     """
     labels = np.asarray(labels)
     offsets = np.asarray(offsets, dtype=np.int64)
-    n_frames = np.diff(offsets)
-    utt_of = np.repeat(np.arange(len(n_frames)), n_frames)
+    utt_of = _utterance_of_frame(offsets)
     delays = np.broadcast_to(np.asarray(delays, dtype=np.int64), labels.shape)
     src = np.flatnonzero(labels >= 0)
     tgt = src - delays[src]

@@ -10,7 +10,7 @@ import numpy as np
 
 from nap.align.adapters import FrameGeometry, G2PLetters, RecognizerAdapter
 from nap.align.cascade import GRAPHEMES, NONE, PHONEMES, CascadeResult, normalize_transcript, run_cascade
-from nap.align.delay import frame_delays, move_by_delays
+from nap.align.delay import take_out_delays
 from nap.align.groups import true_phone_labels
 
 
@@ -34,15 +34,8 @@ class Explanation:
     def phoneme(self) -> np.ndarray:
         """Each frame's phoneme as the stage stores it: the cascade's, moved back by its delay."""
         lag = {"frames": self.lag} if isinstance(self.lag, int) else self.lag
-        delays = frame_delays(
-            self.decoded.grapheme,
-            self.decoded.phoneme,
-            lag.get("table", {}),
-            lag.get("per", "recognizer"),
-            int(lag["frames"]),
-        )
-        n = len(self.decoded.phoneme)
-        return move_by_delays(self.decoded.phoneme, delays, np.array([0, n]), NONE)[0]
+        offsets = np.array([0, len(self.decoded.phoneme)])
+        return take_out_delays(self.decoded.phoneme, self.decoded.grapheme, offsets, lag, NONE)[0]
 
     def frame_rows(self, start: int = 0, stop: int | None = None) -> list[tuple[Any, ...]]:
         """Per output frame: index, centre, best symbol, grapheme, cascade phoneme, true phone."""

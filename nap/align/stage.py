@@ -29,7 +29,7 @@ from nap.align.cascade import (
     normalize_transcript,
     run_cascade,
 )
-from nap.align.delay import LAGS, estimate_key_delays, frame_delays, move_by_delays
+from nap.align.delay import LAGS, estimate_key_delays, move_by_delays, take_out_delays
 from nap.align.groups import apply_min_count, move_earlier, true_phone_labels
 from nap.align.labels import EXTRA_GROUPINGS, FORMAT, GROUPINGS
 from nap.align.params import AlignParams
@@ -407,12 +407,11 @@ def shift_phonemes(joined: dict[str, np.ndarray], offsets: np.ndarray, lag: Mapp
     """
     from nap.align.cascade import LABELLED, MOVED_BY_DELAY
 
-    frames, table, per = int(lag["frames"]), lag.get("table", {}), lag.get("per", "recognizer")
-    if frames == 0 and not table:
+    frames = int(lag["frames"])
+    if frames == 0 and not lag.get("table"):
         return
     for key in ("phoneme", "phoneme_truetext"):
-        delays = frame_delays(joined["grapheme"], joined[key], table, per, frames)
-        moved, landed = move_by_delays(joined[key], delays, offsets, NONE)
+        moved, landed = take_out_delays(joined[key], joined["grapheme"], offsets, lag, NONE)
         reason = joined[f"{key}_reason"]
         for a, b in zip(offsets[:-1], offsets[1:], strict=True):
             reason[a:b] = move_earlier(reason[a:b], frames, MOVED_BY_DELAY)

@@ -1,10 +1,10 @@
 """Build the study's stages in data-flow order, an independent one side by side.
 
-The G2P reads only CMUDict, so it can train while the corpus is synthesised and the
-recognizer trains. On the 2-core machine the study is budgeted for, a 1-thread G2P
-(2 threads are only ~8 % faster) beside a 2-thread recognizer runs both at their 1-thread
-speed, and the recognizer gets both cores back when the G2P is done: the two trainings
-take ~31 min together instead of ~43 one after the other (measurements in the README).
+The G2P reads only CMUDict, so a G2P of one process can train while the corpus is
+synthesised and the recognizer trains: on 2 cores a 1-thread G2P (2 threads are only ~8 %
+faster) beside a 2-thread recognizer runs both at their 1-thread speed, and the recognizer
+gets both cores back when the G2P is done. The default G2P is an ensemble of two networks
+trained side by side in two processes; it takes both cores, so it is built in turn.
 
 The background stage runs in a spawned process that writes its progress to
 ``<artifacts>/logs/<stage>-<key>.log`` and dies with its parent; the store's lock keeps
@@ -143,11 +143,19 @@ def build_stages(
     A background stage's seconds are its own build time (its summary's), not the wait for it.
 
     A stage of ``side_by_side`` that reads nothing still to be built goes to a background
-    process when anything else is left to build; the stages that read it wait for it.
+    process when anything else is left to build; the stages that read it wait for it. A
+    stage that itself trains in several processes (a G2P ensemble trained side by side)
+    would take the cores from the others, so it is built in turn instead.
     """
     order = needed(stages)
     todo = [s for s in order if s in study.force or study.artifact(s, build=False) is None]
-    side = [s for s in todo if s in set(side_by_side) and not any(d in todo for d in DEPENDS[s])]
+    side = [
+        s
+        for s in todo
+        if s in set(side_by_side)
+        and not any(d in todo for d in DEPENDS[s])
+        and getattr(study.params(s), "processes", 1) == 1  # one of several processes takes the cores
+    ]
     if len(todo) <= len(side):
         side = []
     seconds: dict[str, float] = {}

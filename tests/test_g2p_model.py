@@ -27,6 +27,7 @@ TINY = {
     "warmup_steps": 20,
     "beam": 3,
     "threads": 1,
+    "members": 1,
     "ema": 0.0,
 }
 

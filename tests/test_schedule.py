@@ -68,3 +68,12 @@ def test_a_second_builder_waits_for_the_first_and_uses_its_result(tmp_path, caps
     assert calls == ["slow"]
     assert art.summary["value"] == 1
     assert "waiting for another process that is building demo-" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_a_g2p_trained_in_several_processes_is_built_in_turn(tmp_path):
+    study = Study("tiny", {"g2p.workers": 2}, artifacts=tmp_path)
+    seconds = build_stages(study, ["corpus", "g2p"])
+    assert set(seconds) == {"corpus", "g2p"}
+    assert not (tmp_path / "logs").exists()  # no background process: the G2P takes the cores itself
+    assert study.summary("g2p")["processes"] == 2

@@ -12,6 +12,7 @@ words of one length, so neither the encoder nor the attention needs padding or m
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 
 import torch
@@ -95,3 +96,48 @@ class G2PNet(nn.Module):
         inputs = torch.cat([bos, target[:, :-1]], dim=1)
         dec, _ = self.decoder(self.drop(self.phone_embedding(inputs)), state)
         return self.attend(dec, enc, keys)
+
+
+class Ensemble(nn.Module):
+    """Networks of the same sizes decoding as one: the mean of their phone probabilities.
+
+    Behaves like :class:`G2PNet` for beam search and forced decoding: the encoder states,
+    keys and decoder states of the members are concatenated along the feature axis (so the
+    search reorders them like one network's), :meth:`step` and :meth:`forward` return the
+    log of the members' mean probabilities as logits, and the attention is the members' mean.
+    """
+
+    def __init__(self, nets: list[G2PNet]):
+        super().__init__()
+        if not nets or any(n.cfg != nets[0].cfg for n in nets):
+            raise ValueError("an ensemble needs at least one network, all of the same sizes")
+        self.nets = nn.ModuleList(nets)
+        self.cfg = nets[0].cfg
+
+    def _split(self, x: Tensor) -> tuple[Tensor, ...]:
+        return tuple(part.contiguous() for part in x.chunk(len(self.nets), dim=-1))
+
+    def _mean(self, logits: list[Tensor], attn: list[Tensor]) -> tuple[Tensor, Tensor]:
+        logp = torch.stack([torch.log_softmax(x.float(), dim=-1) for x in logits])
+        return torch.logsumexp(logp, dim=0) - math.log(len(logits)), torch.stack(attn).mean(dim=0)
+
+    def encode(self, letters: Tensor) -> tuple[Tensor, Tensor, State]:
+        outs = [n.encode(letters) for n in self.nets]
+        cat = lambda xs: torch.cat(xs, dim=-1)  # noqa: E731
+        h = cat([o[2][0] for o in outs])
+        c = cat([o[2][1] for o in outs])
+        return cat([o[0] for o in outs]), cat([o[1] for o in outs]), (h, c)
+
+    select = staticmethod(G2PNet.select)
+
+    def step(self, prev: Tensor, state: State, enc: Tensor, keys: Tensor) -> tuple[Tensor, State, Tensor]:
+        parts = zip(self.nets, self._split(enc), self._split(keys), *map(self._split, state), strict=True)
+        outs = [n.step(prev, (h, c), e, k) for n, e, k, h, c in parts]
+        logp, attn = self._mean([o[0] for o in outs], [o[2] for o in outs])
+        h = torch.cat([o[1][0] for o in outs], dim=-1)
+        c = torch.cat([o[1][1] for o in outs], dim=-1)
+        return logp, (h, c), attn
+
+    def forward(self, letters: Tensor, target: Tensor) -> tuple[Tensor, Tensor]:
+        outs = [n(letters, target) for n in self.nets]
+        return self._mean([o[0] for o in outs], [o[1] for o in outs])

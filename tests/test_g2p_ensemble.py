@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import copy
 
+import numpy as np
 import pytest
 import torch
 
 from nap.g2p import G2P, G2PParams, build_g2p
-from nap.g2p.beam import beam_search, force_decode
-from nap.g2p.data import Vocab
-from nap.g2p.model import Ensemble, G2PNet, NetConfig
-from nap.g2p.train import load_weights, member_seeds
+from nap.g2p.beam import beam_hypotheses, beam_search, force_decode
+from nap.g2p.data import Vocab, split_words
+from nap.g2p.model import Ensemble, G2PNet, NetConfig, TwoWay, combine
+from nap.g2p.train import MODEL, load_weights, member_seeds, reversed_pronunciations, train
 
 CFG = NetConfig(n_letters=Vocab().n_letters, n_phones=Vocab().n_phones, embedding=8, encoder_hidden=12,
                 decoder_hidden=16, dropout=0.0)  # fmt: skip
@@ -80,6 +81,67 @@ def test_an_ensemble_needs_members_of_one_size():
         Ensemble([])
 
 
+def test_combine_puts_right_to_left_members_on_their_side():
+    a, b, c = _net(0), _net(1), _net(2)
+    assert combine([a], [False]) is a
+    assert isinstance(combine([a, b], [False, False]), Ensemble)
+    two = combine([a, b, c], [False, True, False])
+    assert isinstance(two, TwoWay) and two.right is b
+    assert isinstance(two.left, Ensemble) and list(two.left.nets) == [a, c]
+    with pytest.raises(ValueError, match="left-to-right member"):
+        combine([a], [True])
+    with pytest.raises(ValueError, match="directions"):
+        combine([a, b], [False])
+    assert G2PParams(members=3).right_to_left(1) and not G2PParams(members=3).right_to_left(2)
+    assert not G2PParams(members=2, bidirectional=False).right_to_left(1)
+    assert reversed_pronunciations({"cat": [("K", "AE", "T")]}) == {"cat": [("T", "AE", "K")]}
+
+
+def test_two_way_forced_decoding_sums_both_sides_and_averages_their_attention():
+    left, right = _net(0), _net(1)
+    letters = _letters("cat", "dog")
+    codes = [[5, 6, 7], [8, 9]]
+    both = force_decode(TwoWay(left, right), letters, codes)
+    one = force_decode(left, letters, codes)
+    other = force_decode(right, letters, [c[::-1] for c in codes])
+    for b, x, y, c in zip(both, one, other, codes, strict=True):
+        assert b.codes == c
+        assert b.score == pytest.approx(x.score + y.score, abs=1e-5)
+        torch.testing.assert_close(b.attention, (x.attention + y.attention.flip(0)) / 2)
+
+
+def test_two_way_search_takes_the_best_of_both_beams_by_the_summed_score():
+    two = TwoWay(_net(4), _net(5))
+    letters = _letters("knight", "wheres")
+    best = beam_search(two, letters, beam=3)
+    lefts, rights = beam_hypotheses(two.left, letters, 3), beam_hypotheses(two.right, letters, 3)
+    for i, (lh, rh) in enumerate(zip(lefts, rights, strict=True)):
+        options = {tuple(h.codes) for h in lh} | {tuple(h.codes[::-1]) for h in rh}
+        scored = force_decode(two, letters[[i] * len(options)], [list(o) for o in options])
+        top = max(d.score for d in scored)
+        assert best[i].score == pytest.approx(top, abs=1e-5)
+        assert tuple(best[i].codes) in options
+    with pytest.raises(ValueError, match="alpha"):
+        beam_search(two, letters, beam=3, alpha=0.5)
+
+
+def test_a_right_to_left_member_learns_the_pronunciations_backwards(tmp_path):
+    rng = np.random.default_rng(0)
+    words = sorted({"".join(rng.choice(list("abcdefgh"), size=rng.integers(3, 7))) for _ in range(300)})
+    lexicon = {w: [("K", "AE", "T")] for w in words}
+    split = split_words(words, 0.2, 0.1, seed=0)
+    p = G2PParams(embedding=8, encoder_hidden=8, decoder_hidden=16, epochs=15, batch_size=8,
+                  warmup_steps=1, lr=0.02, ema=0.0, members=2)  # fmt: skip
+    net = G2PNet(NetConfig(Vocab().n_letters, Vocab().n_phones, 8, 8, 16, dropout=0.0))
+    guesses = {}
+    for member in (0, 1):
+        train(tmp_path / str(member), p, lexicon, split, progress_bar=False, member=member)
+        net.load_state_dict(load_weights(tmp_path / str(member) / MODEL))
+        guesses[member] = G2P(net).predict_batch(split.test)
+    assert all(g[0] == "K" for g in guesses[0])  # every pronunciation starts with K ...
+    assert all(g[0] == "T" and g[-1] == "K" for g in guesses[1])  # ... and ends with T
+
+
 def test_member_zero_keeps_the_seed_and_the_others_differ():
     assert member_seeds(7, 0) == (7, [7])
     seeds = {member_seeds(7, m)[0] for m in range(4)}
@@ -106,6 +168,7 @@ def test_members_trained_side_by_side_equal_members_trained_in_turn(tmp_path):
     assert not all(torch.equal(first[k], second[k]) for k in first)  # two different networks
     g2p = G2P.open(tmp_path / "2")
     assert g2p.members == 2 and len(g2p.histories) == 2
+    assert isinstance(g2p.net, TwoWay) and summaries[2]["right_to_left"] == [False, True]
     assert (tmp_path / "2/test_predictions.tsv").read_text() == (
         tmp_path / "1/test_predictions.tsv"
     ).read_text()

@@ -4,7 +4,8 @@ All words of a batch have the same length. Each word keeps ``beam`` hypotheses; 
 hypothesis that has emitted </s> stays in the beam with its score frozen (its only
 continuation is "stay finished"), so the whole search is a few tensor operations per step
 for every word at once. Scores are summed log-probabilities, optionally divided by
-``length ** alpha`` when the finished hypotheses are compared at the end.
+``length ** alpha`` when the finished hypotheses are compared at the end. An ensemble of
+both reading directions (:class:`nap.g2p.model.TwoWay`) reranks the union of both beams.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import torch
 from torch import Tensor
 
 from nap.g2p.data import Vocab
-from nap.g2p.model import G2PNet
+from nap.g2p.model import Net, TwoWay
 
 
 @dataclass(frozen=True)
@@ -33,8 +34,8 @@ def max_steps(n_letters: int) -> int:
 
 
 @torch.no_grad()
-def beam_search(net: G2PNet, letters: Tensor, beam: int = 5, alpha: float = 0.0) -> list[Decoded]:
-    """Best hypothesis for each word of ``letters`` (B, L); ``beam=1`` is greedy decoding."""
+def beam_hypotheses(net: Net, letters: Tensor, beam: int = 5) -> list[list[Decoded]]:
+    """Every hypothesis left in each word's beam at the end, best (highest log-probability) first."""
     if beam < 1:
         raise ValueError(f"beam width must be at least 1, got {beam}")
     n, length = letters.shape
@@ -48,7 +49,6 @@ def beam_search(net: G2PNet, letters: Tensor, beam: int = 5, alpha: float = 0.0)
     done = torch.zeros(n * beam, dtype=torch.bool)
     tokens = torch.zeros((n * beam, 0), dtype=torch.long)
     attns = torch.zeros((n * beam, 0, length))
-    lengths = torch.zeros(n * beam)
     for t in range(max_steps(length)):
         logits, state, attn = net.step(prev, state, enc, keys)
         logp = torch.log_softmax(logits, dim=-1)
@@ -67,30 +67,74 @@ def beam_search(net: G2PNet, letters: Tensor, beam: int = 5, alpha: float = 0.0)
         origin = (flat // vocab_size + torch.arange(n).unsqueeze(1) * beam).view(-1)
         token = (flat % vocab_size).view(-1)
         state = net.select(state, origin)
-        was_done = done[origin]
-        done = was_done | (token == Vocab.EOS)
-        lengths = lengths[origin] + (~was_done).float()
+        done = done[origin] | (token == Vocab.EOS)
         tokens = torch.cat([tokens[origin], token.unsqueeze(1)], dim=1)
         attns = torch.cat([attns[origin], attn[origin].unsqueeze(1)], dim=1)
         prev = torch.where(token == Vocab.PAD, torch.full_like(token, Vocab.EOS), token)
         if bool(done.all()):
             break
-    final = scores.view(-1) / lengths.clamp(min=1) ** alpha if alpha else scores.view(-1)
-    best = final.view(n, beam).argmax(dim=1) + torch.arange(n) * beam
+    flat_scores = scores.view(-1).tolist()
+    out: list[list[Decoded]] = []
+    for i in range(n):
+        hyps = []
+        for r in range(i * beam, (i + 1) * beam):
+            if flat_scores[r] == float("-inf"):  # fewer hypotheses than the beam is wide
+                continue
+            codes = [c for c in tokens[r].tolist() if c not in (Vocab.PAD, Vocab.EOS)]
+            hyps.append(Decoded(codes, attns[r, : len(codes)].clone(), flat_scores[r]))
+        out.append(hyps)
+    return out
+
+
+def beam_search(net: Net | TwoWay, letters: Tensor, beam: int = 5, alpha: float = 0.0) -> list[Decoded]:
+    """Best hypothesis for each word of ``letters`` (B, L); ``beam=1`` is greedy decoding.
+
+    With ``alpha`` the hypotheses compete by log-probability over ``(phones + 1) ** alpha``.
+    A :class:`TwoWay` ensemble reranks both sides' beams (:func:`rerank`).
+    """
+    if isinstance(net, TwoWay):
+        if alpha:
+            raise ValueError("length normalisation (alpha) is not available for a two-way ensemble")
+        return rerank(net, letters, beam)
+    best = []
+    for hyps in beam_hypotheses(net, letters, beam):
+        key = [h.score / (len(h.codes) + 1) ** alpha if alpha else h.score for h in hyps]
+        best.append(hyps[key.index(max(key))])
+    return best
+
+
+@torch.no_grad()
+def rerank(net: TwoWay, letters: Tensor, beam: int = 5) -> list[Decoded]:
+    """The best of both sides' beams for each word by the summed log-probability of both sides."""
+    left = beam_hypotheses(net.left, letters, beam)
+    right = beam_hypotheses(net.right, letters, beam)
+    candidates = [
+        list(dict.fromkeys([tuple(h.codes) for h in lh] + [tuple(reversed(h.codes)) for h in rh]))
+        for lh, rh in zip(left, right, strict=True)
+    ]
+    rows = torch.tensor([i for i, c in enumerate(candidates) for _ in c])
+    scored = iter(force_decode(net, letters[rows], [list(c) for cs in candidates for c in cs]))
     out = []
-    for r in best.tolist():
-        codes = [c for c in tokens[r].tolist() if c not in (Vocab.PAD, Vocab.EOS)]
-        out.append(Decoded(codes, attns[r, : len(codes)].clone(), float(scores.view(-1)[r])))
+    for cs in candidates:
+        options = [next(scored) for _ in cs]
+        out.append(max(options, key=lambda d: d.score))  # the first of equals: the left side's order
     return out
 
 
 @torch.no_grad()
-def force_decode(net: G2PNet, letters: Tensor, codes: list[list[int]]) -> list[Decoded]:
+def force_decode(net: Net | TwoWay, letters: Tensor, codes: list[list[int]]) -> list[Decoded]:
     """Teacher-forced decoding of given phone codes: their attention (T, L) and log-probability."""
     if len(codes) != letters.shape[0]:
         raise ValueError(f"{letters.shape[0]} words but {len(codes)} pronunciations")
     if any(len(c) == 0 for c in codes):
         raise ValueError("a pronunciation to force-decode must have at least one phone")
+    if isinstance(net, TwoWay):
+        left = force_decode(net.left, letters, codes)
+        right = force_decode(net.right, letters, [list(c)[::-1] for c in codes])
+        return [
+            Decoded(a.codes, (a.attention + b.attention.flip(0)) / 2, a.score + b.score)
+            for a, b in zip(left, right, strict=True)
+        ]
     width = max(map(len, codes)) + 1
     target = torch.zeros((len(codes), width), dtype=torch.long)
     for r, c in enumerate(codes):
@@ -104,7 +148,12 @@ def force_decode(net: G2PNet, letters: Tensor, codes: list[list[int]]) -> list[D
 
 
 def decode_words(
-    net: G2PNet, vocab: Vocab, words: list[str], beam: int = 5, batch_size: int = 256, alpha: float = 0.0
+    net: Net | TwoWay,
+    vocab: Vocab,
+    words: list[str],
+    beam: int = 5,
+    batch_size: int = 256,
+    alpha: float = 0.0,
 ) -> list[Decoded]:
     """Beam-search every word (grouped by length, ``batch_size`` words at a time), in input order."""
     by_len: dict[int, list[int]] = {}

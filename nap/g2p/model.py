@@ -141,3 +141,39 @@ class Ensemble(nn.Module):
     def forward(self, letters: Tensor, target: Tensor) -> tuple[Tensor, Tensor]:
         outs = [n(letters, target) for n in self.nets]
         return self._mean([o[0] for o in outs], [o[1] for o in outs])
+
+
+#: What decodes like one network: a network, or an ensemble of networks of one direction.
+Net = G2PNet | Ensemble
+
+
+class TwoWay(nn.Module):
+    """An ensemble of both directions: ``left`` predicts phones first to last, ``right`` last to first.
+
+    Beam search cannot run both directions step by step, so :func:`nap.g2p.beam.beam_search`
+    reranks: each side proposes its beam (the right side's hypotheses reversed), and the
+    candidate with the highest summed log-probability of both sides wins. Forced decoding
+    sums both sides' log-probabilities and averages their attention, the right side's rows
+    put back in phone order. Left-to-right and right-to-left networks make different
+    mistakes, so they correct each other more than two networks of one direction do.
+    """
+
+    def __init__(self, left: Net, right: Net):
+        super().__init__()
+        if left.cfg != right.cfg:
+            raise ValueError("both directions of an ensemble need networks of the same sizes")
+        self.left, self.right = left, right
+        self.cfg = left.cfg
+
+
+def combine(nets: list[G2PNet], right_to_left: list[bool]) -> Net | TwoWay:
+    """One decoder from trained members: a network, an ensemble, or a :class:`TwoWay` of both directions."""
+    if len(nets) != len(right_to_left) or not nets:
+        raise ValueError(f"{len(nets)} networks but {len(right_to_left)} directions")
+    sides = [[n for n, r in zip(nets, right_to_left, strict=True) if r == side] for side in (False, True)]
+    one = lambda group: group[0] if len(group) == 1 else Ensemble(group)  # noqa: E731
+    if not sides[1]:
+        return one(sides[0])
+    if not sides[0]:
+        raise ValueError("an ensemble with right-to-left members needs a left-to-right member")
+    return TwoWay(one(sides[0]), one(sides[1]))

@@ -34,6 +34,12 @@ class G2PParams(StageParams):
         "networks trained from different seeds on the same split; predictions and attention average "
         "theirs (held-out WER after 12 epochs: one 0.260, two 0.246)",
     )
+    bidirectional: bool = param(
+        True,
+        "odd-numbered members predict the phones last to first; the ensemble takes, of both "
+        "directions' beams, the pronunciation with the highest summed log-probability (held-out "
+        "WER of two members: one way 0.243 / 0.292, both ways 0.239 / 0.288)",
+    )
     workers: int = param(
         2,
         "processes that train the members side by side (1 thread each); a G2P of one process "
@@ -73,6 +79,10 @@ class G2PParams(StageParams):
     def processes(self) -> int:
         """Processes the training runs in (members trained side by side)."""
         return min(self.members, self.workers)
+
+    def right_to_left(self, member: int) -> bool:
+        """Whether ensemble member ``member`` predicts a pronunciation from its last phone to its first."""
+        return self.bidirectional and member % 2 == 1
 
     def check(self) -> None:
         if not 0 < self.test_fraction < 1:

@@ -3,7 +3,7 @@
 Files of a finished G2P artifact (all readable without ``nap``):
 
 * ``train.tsv``, ``dev.tsv``, ``test.tsv`` -- the split, ``word<TAB>PH ON ES`` per sample;
-* ``config.json`` -- network sizes, letters, phones and the beam width;
+* ``config.json`` -- network sizes, letters, phones, the beam width and each member's direction;
 * ``model.pt`` -- the weights with the best dev WER (a ``state_dict``) of member 0;
 * ``history.json`` -- its learning curve (train/dev loss and greedy dev WER per evaluation);
 * ``member-1/``, ... -- ``model.pt`` and ``history.json`` of the other members of the ensemble;
@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from torch import nn
 
 from nap.g2p.assign import Assignment, assign_letters
 from nap.g2p.beam import Decoded, decode_words, force_decode
@@ -36,14 +37,23 @@ from nap.g2p.data import (
     write_lexicon,
 )
 from nap.g2p.metrics import evaluate, wer_any, wer_sample
-from nap.g2p.model import Ensemble, G2PNet, NetConfig
+from nap.g2p.model import Ensemble, G2PNet, Net, NetConfig, TwoWay, combine
 from nap.g2p.params import G2PParams
-from nap.g2p.train import HISTORY, MODEL, Progress, load_weights, net_config, train
+from nap.g2p.train import (
+    HISTORY,
+    MODEL,
+    Progress,
+    load_weights,
+    net_config,
+    reversed_pronunciations,
+    train,
+)
 from nap.procs import pool
 from nap.store import read_json, write_json
 
-#: Artifact version: 2 = decoder without input feeding; 3 = ensembles (older artifacts are rebuilt).
-VERSION = 3
+#: Artifact version: 2 = decoder without input feeding; 3 = ensembles; 4 = right-to-left members
+#: (older artifacts are rebuilt).
+VERSION = 4
 CONFIG = "config.json"
 METRICS = "metrics.json"
 PREDICTIONS = "test_predictions.tsv"
@@ -104,7 +114,7 @@ def member_dir(work: Path, member: int) -> Path:
 class G2P:
     """A trained G2P model: predictions, forced decoding and letter -> phone assignment."""
 
-    def __init__(self, net: G2PNet | Ensemble, beam: int = 5, path: Path | None = None):
+    def __init__(self, net: Net | TwoWay, beam: int = 5, path: Path | None = None):
         self.net = net.eval()
         self.vocab = Vocab()
         self.beam = beam
@@ -120,20 +130,22 @@ class G2P:
         cfg = read_json(path / CONFIG)
         if cfg["letters"] != list(LETTERS) or cfg["phones"] != list(PHONES):
             raise ValueError(f"{path / CONFIG}: letters or phones differ from this version of nap.g2p")
+        members = int(cfg.get("members", 1))
         nets = []
-        for m in range(int(cfg.get("members", 1))):
+        for m in range(members):
             weights = member_dir(path, m) / MODEL
             if not weights.is_file():
                 raise FileNotFoundError(f"{weights} is missing: the G2P artifact {path} is incomplete")
             net = G2PNet(NetConfig(**cfg["net"]))
             net.load_state_dict(load_weights(weights))
             nets.append(net)
-        return cls(nets[0] if len(nets) == 1 else Ensemble(nets), beam=int(cfg["beam"]), path=path)
+        directions = [bool(r) for r in cfg.get("right_to_left", [False] * members)]
+        return cls(combine(nets, directions), beam=int(cfg["beam"]), path=path)
 
     @property
     def members(self) -> int:
-        """Networks whose probabilities the predictions average."""
-        return len(self.net.nets) if isinstance(self.net, Ensemble) else 1
+        """Networks whose predictions the G2P combines."""
+        return _count_networks(self.net)
 
     # -- prediction -------------------------------------------------------------------
     def _decode(self, words: Sequence[str]) -> list[Decoded]:
@@ -223,6 +235,12 @@ class G2P:
         return {w: list(p[0]) for w, p in read_lexicon(self._file(PREDICTIONS)).items()}
 
 
+def _count_networks(net: nn.Module) -> int:
+    if isinstance(net, TwoWay):
+        return _count_networks(net.left) + _count_networks(net.right)
+    return len(net.nets) if isinstance(net, Ensemble) else 1
+
+
 def _join(parts: list[Decoded]) -> Decoded:
     """Concatenate the decodings of a word's pieces; the attention becomes block-diagonal."""
     rows = sum(p.attention.shape[0] for p in parts)
@@ -251,12 +269,17 @@ def _lexicon_and_split(p: G2PParams) -> tuple[Lexicon, Split]:
 def _train_member(
     work: Path, p: G2PParams, member: int, lexicon: Lexicon, split: Split, progress_bar: bool
 ) -> tuple[Progress, dict[str, float]]:
-    """Train one member (resuming) and score it alone on the held-out words with beam search."""
+    """Train one member (resuming) and score it alone on the held-out words with beam search.
+
+    A right-to-left member is scored on the reversed pronunciations (the same WER).
+    """
     folder = member_dir(work, member)
     folder.mkdir(exist_ok=True)
     prog = train(folder, p, lexicon, split, progress_bar=progress_bar, member=member)
     net = G2PNet(net_config(p, Vocab()))
     net.load_state_dict(load_weights(folder / MODEL))
+    if p.right_to_left(member):
+        lexicon = reversed_pronunciations(lexicon)
     hyps = dict(zip(split.test, G2P(net, p.beam).predict_batch(split.test), strict=True))
     refs = {w: lexicon[w] for w in split.test}
     return prog, {"wer": wer_any(refs, hyps), "wer_sample": wer_sample(refs, hyps)}
@@ -299,6 +322,7 @@ def build_g2p(work: Path, p: G2PParams, progress_bar: bool = True) -> dict[str, 
             {
                 "net": net_config(p, vocab).to_dict(),
                 "members": p.members,
+                "right_to_left": [p.right_to_left(m) for m in range(p.members)],
                 "letters": list(LETTERS),
                 "phones": list(PHONES),
                 "beam": p.beam,
@@ -328,6 +352,7 @@ def build_g2p(work: Path, p: G2PParams, progress_bar: bool = True) -> dict[str, 
             **{f"{k}_samples": len(samples(lexicon, v)) for k, v in split.parts().items()},
             "parameters": sum(x.numel() for x in g2p.net.parameters()),
             "members": p.members,
+            "right_to_left": [p.right_to_left(m) for m in range(p.members)],
             "processes": p.processes,
             "epochs_run": prog.history[-1]["epoch"] if prog.history else 0,
             "stopped": prog.stopped,

@@ -59,6 +59,11 @@ def member_seeds(seed: int, member: int) -> tuple[int, list[int]]:
     return int(np.random.SeedSequence([seed, member]).generate_state(1)[0]), [seed, 1000 + member]
 
 
+def reversed_pronunciations(lexicon: Lexicon) -> Lexicon:
+    """Every pronunciation last phone first: what a right-to-left member learns."""
+    return {w: [p[::-1] for p in prons] for w, prons in lexicon.items()}
+
+
 def learning_rate(p: G2PParams, step: int, total: int) -> float:
     """Linear warm-up over ``warmup_steps``, then cosine decay to ``lr * lr_floor`` at ``total``."""
     warm = min(1.0, (step + 1) / p.warmup_steps) if p.warmup_steps else 1.0
@@ -165,10 +170,15 @@ def train(
 ) -> Progress:
     """Train (or resume training) member ``member`` in ``work``; returns the final :class:`Progress`.
 
+    A right-to-left member (:meth:`G2PParams.right_to_left`) learns and is scored on the
+    pronunciations reversed.
+
     ``stop_after_evals`` interrupts after that many dev evaluations in this call (for tests
     of resumption); the run then stops as an interruption would, with ``stopped="interrupted"``.
     """
     vocab = Vocab()
+    if p.right_to_left(member):
+        lexicon = reversed_pronunciations(lexicon)
     torch_seed, order_seed = member_seeds(p.seed, member)
     torch.manual_seed(torch_seed)
     net = G2PNet(net_config(p, vocab))

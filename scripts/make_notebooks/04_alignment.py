@@ -12,8 +12,11 @@ from nap.notebook import PARAMETERS, write
 OUT = Path(__file__).resolve().parents[2] / "chapters" / "04_alignment.ipynb"
 
 
-CELLS = [
-    ("md", """# 4. Alignment: a phoneme for every frame
+CELLS: list[tuple[str, str]] = [
+    (
+        "md",
+        """\
+# 4. Alignment: a phoneme for every frame
 
 A neuron activation profile (NAP) averages a layer's activations over a *group* of output
 frames. For graphemes the groups come straight from the recognizer: each output frame
@@ -33,19 +36,31 @@ Figure 2) gets it with a cascade of mappings:
 
 The paper could not check how right this is. The embedded corpus knows when each phone was
 spoken, so this chapter also measures how often the cascade gives a frame the phone that
-is truly sounding at the centre of the frame's receptive field."""),
+is truly sounding at the centre of the frame's receptive field.""",
+    ),
     ("params", PARAMETERS),
-    ("code", """import nap
+    (
+        "code",
+        """\
+import nap
 
-study = nap.Study(profile, params, artifacts)"""),
-    ("code", """from nap.align import accuracy, plots, report
+study = nap.Study(profile, params, artifacts)""",
+    ),
+    (
+        "code",
+        """\
+from nap.align import accuracy, plots, report
 from nap.align.explain import explain, pick_utterance
 from nap.display import percent, table
 
 labels = study.alignment()
 summary = study.summary("align")
-study.parameter_table("align")"""),
-    ("md", """## Figure 2 on one utterance
+study.parameter_table("align")""",
+    ),
+    (
+        "md",
+        """\
+## Figure 2 on one utterance
 
 Below, one held-out sentence goes through the cascade. Top: its log-mel spectrogram with the
 true phone boundaries. Then, from top to bottom: the best symbol of every output frame
@@ -53,56 +68,122 @@ true phone boundaries. Then, from top to bottom: the best symbol of every output
 (the bar under each spans its frames), the decoded transcript as Needleman-Wunsch aligned
 it (red: mismatch or gap), each transcript letter's phoneme from the G2P's attention, the
 phoneme every frame receives — moved a few frames earlier than the letter that gave it, by
-the recognizer's emission delay measured further down (green: it is the true phone at the
-frame's centre; red: it is not) — and the true phones."""),
-    ("code", """corpus, features, recognizer, g2p = study.corpus(), study.features(), study.asr(), study.g2p()
+the emission delay of that letter and phoneme measured further down (green: it is the true phone at the
+frame's centre; red: it is not) — and the true phones.""",
+    ),
+    (
+        "code",
+        """\
+corpus, features, recognizer, g2p = study.corpus(), study.features(), study.asr(), study.g2p()
 utt = pick_utterance(corpus, "test_sentences")
 ex = explain(corpus, features, recognizer, g2p, utt, decoder=study.params("align").decoder,
-             lag=labels.meta["lag"]["frames"])
+             lag=labels.meta["lag"])
 print(f"utterance {utt}\\n  true text: {ex.truth.transcript!r}\\n  decoded:   {ex.decoded.transcript!r}")
 print(f"{len(ex.centres)} output frames -> {len(ex.decoded.tokens.chars)} symbols after merging and removing "
       f"blanks; Needleman-Wunsch score {ex.decoded.alignment.score}; "
       + (f"{ex.accuracy:.0%} of this utterance's labelled frames get their true phone"
          if ex.accuracy is not None else "no frame labelled (the recognizer wrote no letter)"))
-fig = plots.plot_cascade(ex)"""),
-    ("md", """The G2P gives each word a pronunciation and, through its attention, each letter one of
-its phonemes (silent letters borrow a neighbour's):"""),
-    ("code", """table([(w, " ".join(ph or "–" for ph in phones)) for _, w, phones in ex.decoded.words],
-      ["decoded word", "phoneme of each letter"], title="G2P attention assignment")"""),
-    ("md", """The same chain, frame by frame, from a little before the first non-blank frame:"""),
-    ("code", """first = max(0, int((ex.decoded.grapheme >= 0).argmax()) - 3)
+fig = plots.plot_cascade(ex)""",
+    ),
+    (
+        "md",
+        """\
+The G2P gives each word a pronunciation and, through its attention, each letter one of
+its phonemes (silent letters borrow a neighbour's):""",
+    ),
+    (
+        "code",
+        """\
+table([(w, " ".join(ph or "–" for ph in phones)) for _, w, phones in ex.decoded.words],
+      ["decoded word", "phoneme of each letter"], title="G2P attention assignment")""",
+    ),
+    (
+        "md",
+        """\
+The same chain, frame by frame, from a little before the first non-blank frame:""",
+    ),
+    (
+        "code",
+        """\
+first = max(0, int((ex.decoded.grapheme >= 0).argmax()) - 3)
 table(ex.frame_rows(first, first + 30),
-      ["frame", "centre (s)", "best symbol", "grapheme", "phoneme", "true phone"])"""),
-    ("md", """## How many frames get a label
+      ["frame", "centre (s)", "best symbol", "grapheme", "phoneme", "true phone"])""",
+    ),
+    (
+        "md",
+        """\
+## How many frames get a label
 
 A CTC recognizer emits blank on most frames and a letter on few ("peaky" output). Blank
 frames belong to no grapheme and no phoneme group; neither do frames that predict a word
 boundary, frames whose symbol faces a gap of the transcript, or frames aligned to a space.
 Groups with fewer frames than the stage's `min_count` are left out of the NAPs. Every
-output frame of every labelled utterance is counted here:"""),
-    ("code", """report.reasons_table(labels)"""),
-    ("code", """none = labels.meta["none"]["grapheme"]
+output frame of every labelled utterance is counted here:""",
+    ),
+    (
+        "code",
+        """\
+report.reasons_table(labels)""",
+    ),
+    (
+        "code",
+        """\
+none = labels.meta["none"]["grapheme"]
 print(f"{none['blank'] / labels.n_frames:.1%} of the {labels.n_frames} output frames are blank, "
       f"{summary['grapheme_labelled']:.1%} carry a grapheme and {summary['phoneme_labelled']:.1%} "
       f"a phoneme from the cascade ({summary['frames_per_audio_second']:.0f} output frames per second "
-      f"of audio).")"""),
-    ("md", """## The recognizer's emission delay
+      f"of audio).")""",
+    ),
+    (
+        "md",
+        """\
+## The recognizer's emission delays
 
-A CTC recognizer is free to write a letter a little after the sound it stands for, and a
-trained one settles on a fairly constant delay. The paper's cascade puts each phoneme on
-the frame that writes its letter, so with a delay of a few frames most phoneme labels sit
-on the sound *before* theirs. The stage measures the delay on the train split (the corpus
+A CTC recognizer is free to write a letter anywhere while its sound is in view, and how
+late it writes is a property of the trained network, not of the method: one training of the
+default recognizer wrote its letters 120 ms after their sounds, another (more data, fewer
+epochs) on time. The paper's cascade puts each phoneme on the frame that writes its letter,
+so with a delay of a few frames most phoneme labels sit on the sound *before* theirs.
+The stage measures the delay on the train split (the corpus
 knows when each phone sounds; the evaluation split is not used) as the shift of the
-cascade's phonemes that agrees best with the true phones, and moves every phoneme label
-that many frames earlier. Graphemes stay on the frames that write them, as in the paper.
-`align.lag_frames = 0` gives the paper's cascade unchanged; a corpus without phone
-timings (LibriSpeech) gets 0."""),
-    ("code", """lag = labels.meta["lag"]
+cascade's phonemes that agrees best with the true phones. Graphemes stay on the frames
+that write them, as in the paper. `align.lag_frames = 0` gives the paper's cascade
+unchanged; a corpus without phone timings (LibriSpeech) gets 0.""",
+    ),
+    (
+        "code",
+        """\
+lag = labels.meta["lag"]
 fig = plots.plot_lag(lag, labels.frame)
 how = "estimated on the train split" if lag["estimated"] else "given"
 print(f"emission delay: {lag['frames']} output frames = {lag['ms']} ms ({how}); on {summary['eval_split']} "
-      f"the paper's cascade (no delay) is right on {percent(summary.get('phoneme_accuracy_lag0'))}")"""),
-    ("md", """## Accuracy against the true phones
+      f"the paper's cascade (no delay) is right on {percent(summary.get('phoneme_accuracy_lag0'))}")""",
+    ),
+    (
+        "md",
+        """\
+How late a letter comes depends on the letter and on its sound: `b` is written at its
+burst, `n` only after its murmur, the `h` of `th` after the `t` that shares its phoneme.
+With `align.lag_per = "letter_phoneme"` (the default) every pair of letter written and
+cascade phoneme with at least `align.lag_min_frames` train frames gets its own delay,
+estimated the same way; the others keep the recognizer's. Each phoneme label then moves
+back by its own delay (where two land on one frame, the later-written one is kept).
+Blue: written earlier than the recognizer's delay, red: later; hatched: too few train frames
+for a delay of its own.""",
+    ),
+    (
+        "code",
+        """\
+fig = plots.plot_delays(lag, labels.frame)
+if "phoneme_accuracy_one_lag" in summary:
+    print(f"{len(lag['table'])} {lag['per'].replace('_', ' and ')} delays; on {summary['eval_split']}: "
+          f"{percent(summary['phoneme_accuracy_one_lag'])} right with the recognizer's one delay, "
+          f"{percent(summary['phoneme_accuracy'])} with one per {lag['per'].replace('_', ' and ')}")""",
+    ),
+    (
+        "md",
+        """\
+## Accuracy against the true phones
 
 For every frame with a cascade phoneme, the true phone is the one sounding at the centre of
 the frame's receptive field. The accuracy is the share of those frames whose cascade phoneme
@@ -111,43 +192,92 @@ accuracy* counts a phoneme of the right phonetic class (vowel, plosive, fricativ
 affricate, nasal, approximant) as right; *on silence* is the share of labelled frames
 whose centre falls on a pause. The last column runs the same cascade with the true
 transcript in place of the decoded one, which separates the recognizer's errors from those
-of the G2P and the alignment."""),
-    ("code", """report.accuracy_table(labels)"""),
-    ("code", """s = summary
+of the G2P and the alignment.""",
+    ),
+    (
+        "code",
+        """\
+report.accuracy_table(labels)""",
+    ),
+    (
+        "code",
+        """\
+s = summary
 print(f"On {s['eval_split']}: {percent(s['phoneme_accuracy'])} of the frames labelled by the cascade "
       f"get their true phoneme ({percent(s['phoneme_accuracy_true_transcript'])} with the true transcript); "
-      f"{percent(s['phoneme_class_accuracy'])} get a phoneme of the right class.")"""),
-    ("md", """Which phones are confused with which (rows: true phone, with its number of labelled frames;
-columns: the cascade's phoneme; each row sums to one; phones ordered by class):"""),
-    ("code", """m = labels.confusion(s["eval_split"])
-fig = plots.plot_confusion(m, accuracy.TRUE_NAMES, accuracy.PRED_NAMES)"""),
-    ("code", """fig = plots.plot_per_phone(labels.accuracy[s["eval_split"]]["decoded"])"""),
-    ("md", """Reading the true phone earlier or later than the frame's centre shows whether the
+      f"{percent(s['phoneme_class_accuracy'])} get a phoneme of the right class.")""",
+    ),
+    (
+        "md",
+        """\
+Which phones are confused with which (rows: true phone, with its number of labelled frames;
+columns: the cascade's phoneme; each row sums to one; phones ordered by class):""",
+    ),
+    (
+        "code",
+        """\
+m = labels.confusion(s["eval_split"])
+fig = plots.plot_confusion(m, accuracy.TRUE_NAMES, accuracy.PRED_NAMES)""",
+    ),
+    (
+        "code",
+        """\
+fig = plots.plot_per_phone(labels.accuracy[s["eval_split"]]["decoded"])""",
+    ),
+    (
+        "md",
+        """\
+Reading the true phone earlier or later than the frame's centre shows whether the
 phoneme labels (after the delay is taken out) are still early or late, and how much of
-the error is timing:"""),
-    ("code", """t = labels.timing
+the error is timing:""",
+    ),
+    (
+        "code",
+        """\
+t = labels.timing
 fig = plots.plot_shift(t)
 best = t["decoded"]
 if best["best_shift_s"] is not None:
     print(f"Read {1000 * best['best_shift_s']:+.0f} ms from the frame's centre, the truth agrees with the "
           f"cascade on {percent(best['best_accuracy'])} of the frames "
-          f"(at the centre: {percent(s['phoneme_accuracy'])}).")"""),
-    ("md", """## Groups for the NAPs
+          f"(at the centre: {percent(s['phoneme_accuracy'])}).")""",
+    ),
+    (
+        "md",
+        """\
+## Groups for the NAPs
 
 Chapter 5 averages activations over three groupings of frames: the frame's predicted
 grapheme (as in the paper), its phoneme from the cascade, and — new here — the true phone
-at its centre. Frames per group (grey: left out for having fewer than `min_count` frames):"""),
-    ("code", """fig = plots.plot_group_counts(labels)"""),
-    ("code", """for g in ("grapheme", "phoneme", "phoneme_true"):
+at its centre. Frames per group (grey: left out for having fewer than `min_count` frames):""",
+    ),
+    (
+        "code",
+        """\
+fig = plots.plot_group_counts(labels)""",
+    ),
+    (
+        "code",
+        """\
+for g in ("grapheme", "phoneme", "phoneme_true"):
     left = labels.left_out[g]
     print(f"{g}: {len(labels.groups[g])} groups kept, {len(left)} left out"
-          + (f" ({', '.join(f'{k}: {v}' for k, v in left.items())})" if left else ""))"""),
-    ("md", """## Cost
+          + (f" ({', '.join(f'{k}: {v}' for k, v in left.items())})" if left else ""))""",
+    ),
+    (
+        "md",
+        """\
+## Cost
 
 The stage runs the recognizer over every utterance, decodes it with the beam search, and
 runs the cascade twice (decoded and true transcript); the G2P is asked once per distinct
-word. Its headline numbers:"""),
-    ("code", """report.summary_table(summary)"""),
+word. Its headline numbers:""",
+    ),
+    (
+        "code",
+        """\
+report.summary_table(summary)""",
+    ),
 ]
 
 

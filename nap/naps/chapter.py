@@ -161,6 +161,7 @@ window averaged over positions) for the linear probes of chapter 6.""",
     (
         "code",
         """import json
+
 import numpy as np
 
 meta = json.loads((napset.path / "napset.json").read_text())

@@ -193,6 +193,10 @@ def test_report_tables_and_figures(g2p, built):
     side = report.metrics_table(g2p.metrics, {"phonetisaurus": theirs})
     assert side.rows[2][1] == 0.5  # ratio of the WERs
     assert report.benchmark_path(g2p.path).parent.name == "benchmarks"
+    text = report.verdict(summary, g2p.metrics, {"phonetisaurus": theirs})
+    assert "NOT met" in text and "ours is better (ratio 0.500)" in text  # a tiny model misses the target
+    good = {**g2p.metrics, "wer": 0.24, "wer_sample": 0.29}
+    assert "target, WER <= 0.24 (any) and <= 0.29 (per sample): met." in report.verdict(summary, good)
     a = g2p.assign("knight")
     assert report.assignment_table([a]).rows[0][0] == "KNIGHT"
     for fig in (plots.learning_curves(g2p.history), plots.attention_maps([a, g2p.assign("who")], cols=4)):

@@ -11,6 +11,10 @@ from nap.store import read_json
 #: The paper's G2P numbers (§3.2): WER and BLEU on its own held-out samples.
 PAPER = {"wer_sample": 0.29, "bleu_sample": 0.78}
 
+#: The study's aim for the default profile (issue "G2P"): held-out WER against any
+#: pronunciation and per sample.
+TARGET = {"wer": 0.24, "wer_sample": 0.29}
+
 #: (key, column heading) of the metrics shown side by side.
 COLUMNS = (
     ("wer", "WER (any pron.)"),
@@ -67,6 +71,40 @@ def metrics_table(metrics: dict[str, Any], phonetisaurus: dict[str, Any] | None 
         ["model", *(h for _, h in COLUMNS)],
         f"held-out words: {metrics['words']} words, {metrics['samples']} samples",
     )
+
+
+def verdict(
+    summary: dict[str, Any], metrics: dict[str, Any], phonetisaurus: dict[str, Any] | None = None
+) -> str:
+    """Chapter 3's reading of the metrics: against the paper, each member alone, greedy
+    decoding, the study's target and (if benchmarked) Phonetisaurus."""
+    m = metrics
+    lines = [
+        f"WER {m['wer']:.3f} against any pronunciation and {m['wer_sample']:.3f} per sample "
+        f"(paper: {PAPER['wer_sample']}); BLEU per sample {m['bleu_sample']:.3f} "
+        f"(paper: {PAPER['bleu_sample']})."
+    ]
+    backwards = summary.get("right_to_left", [False] * summary["members"])
+    for k, (w, ws) in enumerate(zip(summary["member_wer"], summary["member_wer_sample"], strict=True)):
+        way = " (right to left)" if backwards[k] else ""
+        lines.append(f"member {k}{way} alone: WER {w:.3f} / {ws:.3f} per sample")
+    lines.append(
+        f"Greedy decoding instead of a beam of {summary['beam']}: WER {summary['greedy_wer']:.3f} "
+        f"/ {summary['greedy_wer_sample']:.3f} per sample."
+    )
+    met = all(m[k] <= v for k, v in TARGET.items())
+    lines.append(
+        f"The study's target, WER <= {TARGET['wer']} (any) and <= {TARGET['wer_sample']} (per sample): "
+        f"{'met' if met else 'NOT met'}."
+    )
+    if phonetisaurus is not None:
+        theirs = phonetisaurus["phonetisaurus"]
+        lines.append(
+            f"Phonetisaurus on the same split: WER {theirs['wer']:.3f} / {theirs['wer_sample']:.3f} "
+            f"per sample -- ours is {'better' if m['wer'] < theirs['wer'] else 'WORSE'} "
+            f"(ratio {m['wer'] / theirs['wer']:.3f})."
+        )
+    return "\n".join(lines)
 
 
 def _ratio(ours: dict[str, Any], theirs: dict[str, Any], key: str) -> Any:

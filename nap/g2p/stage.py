@@ -317,12 +317,13 @@ def build_g2p(work: Path, p: G2PParams, progress_bar: bool = True) -> dict[str, 
         for part, words in split.parts().items():
             write_lexicon(work / f"{part}.tsv", samples(lexicon, words))
         vocab = Vocab()
+        directions = [p.right_to_left(m) for m in range(p.members)]
         write_json(
             work / CONFIG,
             {
                 "net": net_config(p, vocab).to_dict(),
                 "members": p.members,
-                "right_to_left": [p.right_to_left(m) for m in range(p.members)],
+                "right_to_left": directions,
                 "letters": list(LETTERS),
                 "phones": list(PHONES),
                 "beam": p.beam,
@@ -352,7 +353,7 @@ def build_g2p(work: Path, p: G2PParams, progress_bar: bool = True) -> dict[str, 
             **{f"{k}_samples": len(samples(lexicon, v)) for k, v in split.parts().items()},
             "parameters": sum(x.numel() for x in g2p.net.parameters()),
             "members": p.members,
-            "right_to_left": [p.right_to_left(m) for m in range(p.members)],
+            "right_to_left": directions,
             "processes": p.processes,
             "epochs_run": prog.history[-1]["epoch"] if prog.history else 0,
             "stopped": prog.stopped,

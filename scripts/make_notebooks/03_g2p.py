@@ -138,22 +138,7 @@ report.metrics_table(m, bench)""",
     (
         "code",
         """\
-print(f"WER {m['wer']:.3f} against any pronunciation and {m['wer_sample']:.3f} per sample "
-      f"(paper: {report.PAPER['wer_sample']}); BLEU per sample {m['bleu_sample']:.3f} "
-      f"(paper: {report.PAPER['bleu_sample']}).")
-backwards = summary.get("right_to_left", [False] * summary["members"])
-for k, (w, ws) in enumerate(zip(summary["member_wer"], summary["member_wer_sample"], strict=True)):
-    way = " (right to left)" if backwards[k] else ""
-    print(f"member {k}{way} alone: WER {w:.3f} / {ws:.3f} per sample")
-print(f"Greedy decoding instead of a beam of {summary['beam']}: WER {summary['greedy_wer']:.3f} "
-      f"/ {summary['greedy_wer_sample']:.3f} per sample.")
-met = m["wer"] <= 0.24 and m["wer_sample"] <= 0.29
-print(f"The study's target, WER <= 0.24 (any) and <= 0.29 (per sample): {'met' if met else 'NOT met'}.")
-if bench is not None:
-    theirs = bench["phonetisaurus"]
-    print(f"Phonetisaurus on the same split: WER {theirs['wer']:.3f} / {theirs['wer_sample']:.3f} per sample "
-          f"-- ours is {'better' if m['wer'] < theirs['wer'] else 'WORSE'} "
-          f"(ratio {m['wer'] / theirs['wer']:.3f}).")""",
+print(report.verdict(summary, m, bench))""",
     ),
     (
         "md",

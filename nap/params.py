@@ -32,6 +32,12 @@ def param(default: Any, doc: str, keyed: bool = True) -> Any:
     return dataclasses.field(default=default, metadata=meta)
 
 
+def check_threads(value: int | str, name: str) -> None:
+    """A thread or process count is ``auto`` (the machine's cores) or at least 1."""
+    if value != "auto" and (not isinstance(value, int) or value < 1):
+        raise ParamError(f"parameter {name!r} must be auto or at least 1, got {value!r}")
+
+
 def _type_name(tp: Any) -> str:
     origin = get_origin(tp)
     if origin is Literal:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar, Literal
 
-from nap.params import ParamError, StageParams, param
+from nap.params import ParamError, StageParams, check_threads, param
 
 SPLITS = ("train", "test_sentences", "test_voices")
 
@@ -40,15 +40,16 @@ class AlignParams(StageParams):
     min_count: int = param(20, "groups with fewer frames than this are left out of the groups (and reported)")
     max_utterances: int = param(0, "label at most this many utterances per split (0: all)")
     chunk: int = param(100, "utterances per resumable part (a killed run resumes after the last part)")
-    threads: int = param(
-        2,
-        "torch CPU threads for the recognizer's forward pass, shared among the workers (0: torch's default)",
+    threads: int | Literal["auto"] = param(
+        "auto",
+        "torch CPU threads for the recognizer's forward pass, shared among the workers (auto: the "
+        "cores this process may use)",
         keyed=False,
     )
-    workers: int = param(
-        2,
-        "processes labelling parts side by side (the beam search and the cascade use one core each); "
-        "1: in the calling process. The labels do not depend on it",
+    workers: int | Literal["auto"] = param(
+        "auto",
+        "processes labelling parts side by side (the beam search and the cascade use one core each; "
+        "auto: one per core); 1: in the calling process. The labels do not depend on it",
         keyed=False,
     )
 
@@ -76,9 +77,7 @@ class AlignParams(StageParams):
             raise ParamError(f"parameter 'align.min_count' must be >= 0, got {self.min_count}")
         if self.max_utterances < 0:
             raise ParamError(f"parameter 'align.max_utterances' must be >= 0, got {self.max_utterances}")
-        if self.workers < 1:
-            raise ParamError(f"parameter 'align.workers' must be at least 1, got {self.workers}")
-        if self.threads < 0:
-            raise ParamError(f"parameter 'align.threads' must be >= 0, got {self.threads}")
+        check_threads(self.workers, "align.workers")
+        check_threads(self.threads, "align.threads")
         if self.chunk < 1:
             raise ParamError(f"parameter 'align.chunk' must be at least 1, got {self.chunk}")

@@ -33,6 +33,7 @@ from nap.align.delay import LAGS, estimate_key_delays, move_by_delays, take_out_
 from nap.align.groups import apply_min_count, move_earlier, true_phone_labels
 from nap.align.labels import EXTRA_GROUPINGS, FORMAT, GROUPINGS
 from nap.align.params import AlignParams
+from nap.hardware import resolve_threads
 from nap.store import atomic_path, write_json
 
 #: Per-frame arrays of a part, with their stored dtypes.
@@ -158,7 +159,8 @@ def label_parts(
             parts[k] = None  # written for another selection of utterances
     todo = [k for k in range(len(chunks)) if parts[k] is None]
     opened = [getattr(x, "path", None) for x in (corpus, features, rec.recognizer, letters.g2p)]
-    workers = min(p.workers, len(todo)) if all(opened) else 1  # objects built in memory: this process
+    # objects built in memory are labelled in this process
+    workers = min(resolve_threads(p.workers), len(todo)) if all(opened) else 1
     with tqdm(total=len(items), initial=len(items) - sum(len(chunks[k]) for k in todo), desc="align",
               unit="utt", mininterval=2.0) as bar:  # fmt: skip
         if workers > 1:
@@ -166,7 +168,7 @@ def label_parts(
 
             start = time.time()
             jobs = [(k, chunks[k], paths[k]) for k in todo]
-            threads = max(1, p.threads // workers) if p.threads else 1
+            threads = max(1, resolve_threads(p.threads) // workers)
             with pool(workers, _open_worker, (*map(str, opened), p.to_dict(), threads)) as pl:
                 for k in pl.imap_unordered(_label_part_in_worker, jobs):
                     parts[k] = _load_npz(paths[k])
@@ -241,10 +243,9 @@ def build_alignment(
 ) -> dict:
     """Label every frame of the selected splits and write the stage's files into ``work``."""
     work = Path(work)
-    if p.threads:
-        import torch
+    import torch
 
-        torch.set_num_threads(p.threads)
+    torch.set_num_threads(resolve_threads(p.threads))
     rec = RecognizerAdapter(recognizer, features)
     letters = G2PLetters(g2p)
     parts = label_parts(work, p, corpus, features, rec, letters)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar, Literal
 
-from nap.params import ParamError, StageParams, param
+from nap.params import ParamError, StageParams, check_threads, param
 
 
 @dataclass(frozen=True)
@@ -52,15 +52,25 @@ class AsrParams(StageParams):
     freq_mask_width: int = param(15, "SpecAugment: widest frequency mask (mel bands)")
     time_masks: int = param(0, "SpecAugment: time masks per training utterance (paper profile: 2)")
     time_mask_width: int = param(20, "SpecAugment: widest time mask (frames)")
-    precision: Literal["float32", "bfloat16"] = param(
-        "bfloat16",
-        "arithmetic of the training convolutions (bfloat16: autocast, weights stay float32; 1.6x faster "
-        "than float32 on CPUs with AVX512-BF16 and on GPUs)",
+    precision: Literal["auto", "float32", "bfloat16"] = param(
+        "auto",
+        "arithmetic of the training convolutions. auto: bfloat16 autocast (weights stay float32) on "
+        "CPUs with AVX512-BF16 or AMX (1.6x faster there) and on GPUs where one step measures faster; "
+        "float32 elsewhere (on AVX2 alone bfloat16 is 15-20x slower). The resolved value is in the "
+        "summary; the key holds what was asked",
+    )
+    budget_minutes: float = param(
+        30.0,
+        "expected training time: when the first steps predict well over it, a warning says so and "
+        "names the likely cause (0: no check)",
+        keyed=False,
     )
     max_seconds: float = param(20.0, "training utterances longer than this are skipped (and counted)")
     checkpoint_every: int = param(100, "steps between checkpoints in the stage's work folder")
     device: str = param("auto", "training device: auto (a GPU when there is one), cpu or cuda", keyed=False)
-    threads: int = param(2, "torch CPU threads per process (0: leave torch's default)", keyed=False)
+    threads: int | Literal["auto"] = param(
+        "auto", "torch CPU threads per process (auto: the cores this process may use)", keyed=False
+    )
     max_bad_steps: int = param(20, "non-finite losses in a row before training stops with an error")
     # -- decoding and evaluation
     beam_size: int = param(50, "hypotheses kept by the flashlight-text CTC beam search")
@@ -113,7 +123,6 @@ class AsrParams(StageParams):
             "freq_mask_width",
             "time_masks",
             "time_mask_width",
-            "threads",
             "eval_every",
             "eval_utterances",
         ):
@@ -140,8 +149,11 @@ class AsrParams(StageParams):
             raise ParamError(
                 "parameters 'asr.lm_order', 'asr.lm_weight' and 'asr.beam_size_token' must be >= 0"
             )
+        check_threads(self.threads, "asr.threads")
         if self.device not in ("auto", "cpu", "cuda"):
             raise ParamError(f"parameter 'asr.device' must be auto, cpu or cuda, got {self.device!r}")
+        if not self.budget_minutes >= 0:
+            raise ParamError(f"parameter 'asr.budget_minutes' must be >= 0, got {self.budget_minutes}")
         if self.max_seconds <= 0:
             raise ParamError(f"parameter 'asr.max_seconds' must be > 0, got {self.max_seconds}")
         if self.grad_clip < 0 or self.weight_decay < 0:

@@ -25,6 +25,7 @@ from nap.asr.params import AsrParams
 from nap.asr.recognizer import CONFIG, Recognizer
 from nap.asr.train import train
 from nap.asr.vocab import Vocab
+from nap.hardware import machine_record, resolve_threads
 from nap.store import atomic_path, read_json, write_json
 
 EVALUATION = "evaluation.json"
@@ -191,6 +192,10 @@ def build_asr(work: Path, p: AsrParams, corpus: Any, features: Any) -> dict[str,
         "epochs": record["epochs"],
         "train_minutes": round(record["train_seconds"] / 60, 2),
         "final_loss": round(record["final_loss"], 4),
+        "precision": record.get("precision", p.precision),
+        "precision_reason": record.get("precision_reason", ""),
+        "threads": record.get("threads"),
+        **machine_record(),
         "bad_steps": record["history"]["bad_steps"],
     }
     if reused is not None:
@@ -206,7 +211,7 @@ def build_asr(work: Path, p: AsrParams, corpus: Any, features: Any) -> dict[str,
 
 def evaluate(rec: Recognizer, corpus: Any, features: Any, p: AsrParams) -> dict[str, Any]:
     """Greedy and beam-search CER/WER on both test splits, with every transcript."""
-    torch.set_num_threads(p.threads or torch.get_num_threads())
+    torch.set_num_threads(resolve_threads(p.threads))
     decoders = {"greedy": lambda lg: greedy(rec.vocab, lg), "beam": rec.beam_decoder}
     out: dict[str, Any] = {"splits": {}}
     for split in TEST_SPLITS:

@@ -24,6 +24,7 @@ import argparse
 import dataclasses
 import json
 import math
+import os
 import sys
 import time
 from dataclasses import dataclass, field
@@ -40,6 +41,8 @@ from nap.asr.data import Augment, Examples, collate, ctc_min_frames, epoch_batch
 from nap.asr.model import Architecture, Wav2Letter, load_weights
 from nap.asr.params import AsrParams
 from nap.asr.vocab import Vocab
+from nap.eta import Eta
+from nap.hardware import Arithmetic, resolve_precision, resolve_threads
 from nap.store import atomic_path, read_json, write_json
 
 CHECKPOINT = "checkpoint.pt"
@@ -170,8 +173,8 @@ def train(
     info = info or D.DistInfo()
     if is_trained(work):
         return read_json(work / TRAINING)
-    if p.threads:
-        torch.set_num_threads(p.threads)
+    threads = resolve_threads(p.threads, int(os.environ.get("LOCAL_WORLD_SIZE", "1")))
+    torch.set_num_threads(threads)
     device = D.device_for(info, p.device)
     D.init(info, device)
     vocab = Vocab(p.repetitions)
@@ -203,7 +206,18 @@ def train(
     steps_per_epoch = len(epoch_batches(train_set.items, p.batch_size, p.seed, 0))
     total = p.epochs * steps_per_epoch
     eval_every = p.eval_every or steps_per_epoch
-    autocast = p.precision == "bfloat16"
+    first = epoch_batches(train_set.items, p.batch_size, p.seed, 0)[0]
+    arithmetic = training_precision(p, model, train_set, first, device)
+    autocast = arithmetic.autocast
+    eta = Eta(
+        "asr training",
+        total,
+        done=step,
+        budget_minutes=p.budget_minutes if info.main else 0.0,
+        precision=arithmetic.precision,
+        threads=threads,
+        device=device.type,
+    )
     bad_in_a_row = 0
     bar = tqdm(
         total=total,
@@ -249,6 +263,8 @@ def train(
             seconds += time.perf_counter() - t0
             history.cpu_seconds += time.process_time() - c0
             bar.update(1)
+            if info.main:
+                eta.step()
             if info.main and eval_sets and (step % eval_every == 0 or step == total):
                 history.evals.append(_curve_point(model, eval_sets, step, steps_per_epoch, seconds, device))
             if info.main and (step % p.checkpoint_every == 0 or step == total):
@@ -260,6 +276,9 @@ def train(
             "train_seconds": round(seconds, 1),
             "train_cpu_seconds": round(history.cpu_seconds, 1),
             "processes": info.world,
+            "threads": threads,
+            **arithmetic.record(),
+            "estimate": eta.report,
             "train_utterances": len(train_set.items),
             "train_audio_seconds": round(train_set.seconds, 1),
             "skipped": dict(train_set.skipped),
@@ -276,6 +295,25 @@ def train(
         return record
     finally:
         bar.close()
+
+
+def training_precision(
+    p: AsrParams, model: Wav2Letter, data: Examples, batch: list[int], device: torch.device
+) -> Arithmetic:
+    """``asr.precision`` resolved for ``device`` (on a GPU ``auto`` times a step of ``batch`` both ways)."""
+
+    def measure(autocast: bool) -> None:
+        x = collate(data, batch)[0].to(device)
+        saved = [b.detach().clone() for b in model.buffers()]
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=autocast):
+            y = model(x)
+        y.float().square().mean().backward()
+        model.zero_grad(set_to_none=True)
+        with torch.no_grad():
+            for b, old in zip(model.buffers(), saved, strict=True):
+                b.copy_(old)
+
+    return resolve_precision(p.precision, device, "asr.precision", measure if device.type == "cuda" else None)
 
 
 def _step(

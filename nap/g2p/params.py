@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar, Literal
 
-from nap.params import ParamError, StageParams, param
+from nap.hardware import cores, resolve_threads
+from nap.params import ParamError, StageParams, check_threads, param
 
 
 @dataclass(frozen=True)
@@ -40,10 +41,11 @@ class G2PParams(StageParams):
         "directions' beams, the pronunciation with the highest summed log-probability (held-out "
         "WER of two members: one way 0.243 / 0.292, both ways 0.239 / 0.288)",
     )
-    workers: int = param(
-        2,
-        "processes that train the members side by side (1 thread each); a G2P of one process "
-        "trains in the background beside the recognizer, one of several takes the cores in turn",
+    workers: int | Literal["auto"] = param(
+        "auto",
+        "processes that train the members side by side (auto: as many as members and cores allow); "
+        "a G2P of one process trains in the background beside the recognizer, one of several takes "
+        "the cores in turn",
         keyed=False,
     )
     batch_size: int = param(128, "samples per batch (a batch holds words of one length)")
@@ -60,15 +62,23 @@ class G2PParams(StageParams):
     )
     patience: int = param(6, "stop after this many dev evaluations without a better dev WER")
     beam: int = param(5, "beam width for the held-out evaluation and predictions")
-    threads: int = param(
-        1,
-        "torch CPU threads per process (2 are only ~8 % faster than 1 for this small LSTM, two "
-        "members side by side twice as fast)",
+    threads: int | Literal["auto"] = param(
+        "auto",
+        "torch CPU threads per training process (auto: the cores shared among the processes; 2 "
+        "threads are only ~8 % faster than 1 for this small LSTM, two members side by side twice as fast)",
         keyed=False,
     )
-    precision: Literal["float32", "bfloat16"] = param(
-        "bfloat16",
-        "training arithmetic; bfloat16 autocast: ~1.6x faster on CPUs with AVX512-BF16, weights stay float32",
+    precision: Literal["auto", "float32", "bfloat16"] = param(
+        "auto",
+        "training arithmetic. auto: bfloat16 autocast (weights stay float32) on CPUs with AVX512-BF16 "
+        "or AMX (~3x faster there), float32 elsewhere (oneDNN has no bfloat16 LSTM on AVX2 CPUs: "
+        "an explicit bfloat16 falls back to float32 there, with a warning)",
+    )
+    budget_minutes: float = param(
+        30.0,
+        "expected training time of each member: when the first batches predict well over it, a "
+        "warning says so and names the likely cause (0: no check)",
+        keyed=False,
     )
     time_limit_minutes: float = param(
         0.0,
@@ -77,8 +87,14 @@ class G2PParams(StageParams):
 
     @property
     def processes(self) -> int:
-        """Processes the training runs in (members trained side by side)."""
-        return min(self.members, self.workers)
+        """Processes the training runs in (members trained side by side; auto: at most the cores)."""
+        workers = cores() if self.workers == "auto" else self.workers
+        return max(1, min(self.members, workers))
+
+    @property
+    def process_threads(self) -> int:
+        """torch threads of each training process (auto: the cores shared among them)."""
+        return resolve_threads(self.threads, self.processes)
 
     def right_to_left(self, member: int) -> bool:
         """Whether ensemble member ``member`` predicts a pronunciation from its last phone to its first."""
@@ -104,13 +120,15 @@ class G2PParams(StageParams):
             "epochs",
             "batch_size",
             "beam",
-            "threads",
             "members",
-            "workers",
         )
         for name in (*positive, "evals_per_epoch", "patience"):
             if getattr(self, name) < 1:
                 raise ParamError(f"g2p.{name} must be at least 1, got {getattr(self, name)}")
+        check_threads(self.threads, "g2p.threads")
+        if not self.budget_minutes >= 0:
+            raise ParamError(f"g2p.budget_minutes must be >= 0, got {self.budget_minutes}")
+        check_threads(self.workers, "g2p.workers")
         if self.max_words < 0 or 0 < self.max_words < 20:
             raise ParamError(f"g2p.max_words must be 0 (all) or at least 20, got {self.max_words}")
         if self.lr <= 0 or self.clip_norm <= 0 or self.warmup_steps < 0 or self.time_limit_minutes < 0:

@@ -48,6 +48,7 @@ from nap.g2p.train import (
     reversed_pronunciations,
     train,
 )
+from nap.hardware import machine_record
 from nap.procs import pool
 from nap.store import read_json, write_json
 
@@ -288,7 +289,7 @@ def _train_member(
 def _train_member_in_worker(job: tuple[str, dict[str, Any], int]) -> tuple[Progress, dict[str, float]]:
     work, params, member = job
     p = G2PParams.from_dict(params)
-    torch.set_num_threads(p.threads)
+    torch.set_num_threads(p.process_threads)
     lexicon, split = _lexicon_and_split(p)
     return _train_member(Path(work), p, member, lexicon, split, progress_bar=True)
 
@@ -311,7 +312,7 @@ def build_g2p(work: Path, p: G2PParams, progress_bar: bool = True) -> dict[str, 
     """Split CMUDict, train the G2P (resuming from ``work``), score it on the held-out words."""
     work = Path(work)
     threads = torch.get_num_threads()
-    torch.set_num_threads(p.threads)
+    torch.set_num_threads(p.process_threads)
     try:
         lexicon, split = _lexicon_and_split(p)
         for part, words in split.parts().items():
@@ -334,7 +335,7 @@ def build_g2p(work: Path, p: G2PParams, progress_bar: bool = True) -> dict[str, 
         train_seconds = time.time() - start
         prog = trained[0][0]
         g2p = G2P.open(work)
-        torch.set_num_threads(p.threads * p.processes)  # the members' processes have ended
+        torch.set_num_threads(p.process_threads * p.processes)  # the members' processes have ended
         t0 = time.time()
         refs = {w: lexicon[w] for w in split.test}
         hyps = dict(zip(split.test, g2p.predict_batch(split.test), strict=True))
@@ -359,7 +360,10 @@ def build_g2p(work: Path, p: G2PParams, progress_bar: bool = True) -> dict[str, 
             "stopped": prog.stopped,
             "train_seconds": round(train_seconds, 1),
             "train_cpu_seconds": round(sum(t[0].cpu_seconds for t in trained), 1),
-            "threads": p.threads,
+            "threads": p.process_threads,
+            "precision": prog.precision or "float32",
+            "precision_reason": prog.precision_reason,
+            **machine_record(),
             "best_dev_wer": [t[0].best_wer for t in trained],
             "member_wer": [t[1]["wer"] for t in trained],
             "member_wer_sample": [t[1]["wer_sample"] for t in trained],

@@ -26,11 +26,13 @@ import torch
 from torch.nn import functional as F
 from tqdm.auto import tqdm
 
+from nap.eta import Eta
 from nap.g2p.beam import decode_words
 from nap.g2p.data import Lexicon, Split, Vocab, batches, samples
 from nap.g2p.metrics import wer_any
 from nap.g2p.model import G2PNet, NetConfig
 from nap.g2p.params import G2PParams
+from nap.hardware import resolve_precision
 from nap.store import atomic_path, write_json
 
 CHECKPOINT = "checkpoint.pt"
@@ -122,6 +124,9 @@ class Progress:
     seconds: float = 0.0
     cpu_seconds: float = 0.0  # process CPU time (all threads): judges a wall time under contention
     stopped: str = ""
+    precision: str = ""  # the resolved g2p.precision of the latest run
+    precision_reason: str = ""
+    estimate: list[str] = field(default_factory=list)  # what the first batches predicted (nap.eta)
     history: list[dict[str, Any]] = field(default_factory=list)
 
 
@@ -187,11 +192,24 @@ def train(
     prog = _load_checkpoint(work, net, ema, opt)
     if prog.stopped:
         return prog
+    arithmetic = resolve_precision(p.precision, "cpu", "g2p.precision", cpu_kernels=False)
+    prog.precision, prog.precision_reason = arithmetic.precision, arithmetic.reason
+    prog.estimate = []
     items = samples(lexicon, split.train)
     n_batches = sum(1 for _ in batches(items, vocab, p.batch_size))
     total = p.epochs * n_batches
     eval_at = {round(n_batches * (k + 1) / p.evals_per_epoch) for k in range(p.evals_per_epoch)}
     evals_here = 0
+    eta = Eta(
+        f"g2p{f' member {member}' if p.members > 1 else ''} training",
+        total,
+        done=prog.step,
+        budget_minutes=p.budget_minutes,
+        precision=arithmetic.precision,
+        threads=torch.get_num_threads(),
+        after=50,
+        report=prog.estimate,
+    )
     start = time.time() - prog.seconds
     cpu_start = time.process_time() - prog.cpu_seconds
     net.train()
@@ -211,8 +229,16 @@ def train(
             for group in opt.param_groups:
                 group["lr"] = learning_rate(p, prog.step, total)
             target = torch.from_numpy(b.target)
-            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=p.precision == "bfloat16"):
-                logits, _ = net(torch.from_numpy(b.letters), target)
+            try:
+                with torch.autocast("cpu", dtype=torch.bfloat16, enabled=arithmetic.autocast):
+                    logits, _ = net(torch.from_numpy(b.letters), target)
+            except RuntimeError as exc:
+                if not arithmetic.autocast:
+                    raise
+                raise RuntimeError(
+                    f"g2p: the LSTM cannot run in bfloat16 on this CPU ({exc}); set g2p.precision "
+                    "auto or float32"
+                ) from exc
             loss = F.cross_entropy(
                 logits.float().flatten(0, 1),
                 target.flatten(),
@@ -230,6 +256,7 @@ def train(
             prog.step += 1
             prog.batch += 1
             bar.update(1)
+            eta.step()
             if prog.batch in eval_at:
                 dev_loss, dev_wer = dev_scores(ema, vocab, lexicon, split.dev, p.batch_size)
                 prog.seconds = time.time() - start

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar, Literal
 
-from nap.params import ParamError, StageParams, param
+from nap.params import ParamError, StageParams, check_threads, param
 
 
 @dataclass(frozen=True)
@@ -35,15 +35,17 @@ class NapParams(StageParams):
         20000, "frames sampled (seeded) for the linear probes' per-frame features; 0 = none"
     )
     batch_size: int = param(8, "utterances per forward pass (sorted by length, so little padding)")
-    threads: int = param(
-        2,
+    threads: int | Literal["auto"] = param(
+        "auto",
         "torch CPU threads for the forward passes (set, not inherited, so sums add up in the same "
-        "order in every run: the NAPs are bit-identical for a seed); 0 = leave torch's setting",
+        "order in every run: the NAPs are bit-identical for a seed and thread count); auto: the "
+        "cores this process may use",
         keyed=False,
     )
     seed: int = param(0, "seed of the probe sample")
 
     def check(self) -> None:
+        check_threads(self.threads, "naps.threads")
         if self.min_count < 1:
             raise ParamError(f"parameter 'naps.min_count' must be at least 1, got {self.min_count}")
         if self.probe_frames < 0:

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from nap.hardware import resolve_threads
 from nap.naps.api import probe_arrays, probe_labels, result_from
 from nap.naps.distributed import world
 from nap.naps.driver import checkpoint_path, plan_probe, remove_checkpoints, run_pass
@@ -74,10 +75,9 @@ def build_naps(
     arguments; each takes a shard of the utterances and only rank 0 writes.
     """
     start = time.time()
-    if p.threads:
-        import torch
+    import torch
 
-        torch.set_num_threads(p.threads)
+    torch.set_num_threads(resolve_threads(p.threads))
     rank, size = world()
     model = recognizer.model
     geometry = model_geometry(model)

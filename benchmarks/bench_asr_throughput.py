@@ -66,6 +66,7 @@ def run_side(side: str, args: argparse.Namespace) -> dict:
         from nap.asr.model import Architecture, Wav2Letter
         from nap.asr.params import AsrParams
         from nap.asr.train import _step
+        from nap.hardware import resolve_precision
 
         model = Wav2Letter(
             Architecture(n_mels=args.n_mels, classes=len(vocab), channels=args.channels, hidden=args.hidden)
@@ -81,6 +82,7 @@ def run_side(side: str, args: argparse.Namespace) -> dict:
         )
         opt = torch.optim.AdamW(model.parameters(), lr=1e-4, weight_decay=0.0)
         pad = model.context_pad if p.pad else 0
+        arithmetic = resolve_precision(p.precision, "cpu", "asr.precision")
         info, device = D.DistInfo(), torch.device("cpu")
 
         prepared: dict[int, Examples] = {}
@@ -107,7 +109,7 @@ def run_side(side: str, args: argparse.Namespace) -> dict:
                 p,
                 info,
                 device,
-                p.precision == "bfloat16",
+                arithmetic.autocast,
             )
     else:
         from torchaudio.models import Wav2Letter as TAWav2Letter
@@ -166,7 +168,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--steps", type=int, default=4, help="timed steps per side and round")
     ap.add_argument("--rounds", type=int, default=2, help="alternating rounds (nap, torchaudio, nap, ...)")
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--precision", choices=["float32", "bfloat16"], default="float32", help="nap's side")
+    ap.add_argument(
+        "--precision",
+        choices=["auto", "float32", "bfloat16"],
+        default="float32",
+        help="nap's side (auto: what asr.precision auto picks on this CPU)",
+    )
     ap.add_argument("--out", type=Path, default=None, help="write the results as JSON here")
     ap.add_argument("--side", choices=["nap", "torchaudio"], help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -189,7 +196,16 @@ def main(argv: list[str] | None = None) -> int:
             if out.returncode:
                 raise SystemExit(f"{side} side failed:\n{out.stderr}")
             runs[side].append(json.loads(out.stdout.strip().splitlines()[-1]))
-    result = {"config": {k: v for k, v in vars(args).items() if k not in ("out", "side")}}
+    from nap.hardware import cpu_bf16, cpu_capability, resolve_precision
+
+    native, why = cpu_bf16()
+    result = {
+        "config": {k: v for k, v in vars(args).items() if k not in ("out", "side")},
+        "cpu_capability": cpu_capability(),
+        "cpu_bf16": native,
+        "cpu": why,
+        "nap_precision": resolve_precision(args.precision, "cpu", "asr.precision").precision,
+    }
     for side, rs in runs.items():
         result[side] = {
             "throughput": statistics.median(r["throughput"] for r in rs),
@@ -197,12 +213,13 @@ def main(argv: list[str] | None = None) -> int:
             "rounds": [round(r["throughput"], 2) for r in rs],
         }
     result["ratio"] = result["nap"]["throughput"] / result["torchaudio"]["throughput"]
+    print(f"CPU: {why}")
     print(f"{'side':<12}{'audio s / s':>12}{'peak RSS MB':>13}  rounds")
     for side in ("nap", "torchaudio"):
         r = result[side]
         print(f"{side:<12}{r['throughput']:>12.2f}{r['peak_rss_mb']:>13.0f}  {r['rounds']}")
     print(
-        f"ratio nap / torchaudio = {result['ratio']:.3f} ({args.precision} on nap's side, "
+        f"ratio nap / torchaudio = {result['ratio']:.3f} ({result['nap_precision']} on nap's side, "
         f"{args.threads} threads, widths {args.channels}/{args.hidden})"
     )
     if args.out:

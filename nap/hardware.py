@@ -194,6 +194,15 @@ def resolve_threads(requested: int | str, share: int = 1) -> int:
     return int(requested)
 
 
+def describe_machine() -> str:
+    """One line for the start of a study: cores, CPU capability, and the arithmetic ``auto`` picks."""
+    native, why = cpu_bf16()
+    return (
+        f"machine: {cores()} core(s), {why}: precision auto trains in "
+        f"{'bfloat16' if native else 'float32'} on the CPU, threads auto = {cores()}"
+    )
+
+
 def machine_record() -> dict[str, object]:
     """The facts a stage's summary records about the machine it ran on."""
     native, _ = cpu_bf16()

@@ -228,10 +228,12 @@ def run_study(
     Returns the wall-clock seconds of each stage built and each chapter run (also saved in
     ``<artifacts>/timings.json``).
     """
+    from nap.hardware import describe_machine, machine_record
     from nap.schedule import build_stages
 
     root = root or project_root()
     start = time.time()
+    print(f"[nap] {describe_machine()}", file=sys.stderr, flush=True)
     wanted = list(select or [])
     shown = [
         stage
@@ -247,6 +249,7 @@ def run_study(
         build_book(root, stale=stale_chapters(study, root))
         timings["book_seconds"] = round(time.time() - t0, 1)
     timings["total_seconds"] = round(time.time() - start, 1)
+    timings["machine"] = machine_record()
     path = study.store.root / "timings.json"
     previous = read_json(path) if path.exists() else {}
     write_json(path, {**previous, "last_run": timings})

@@ -51,6 +51,9 @@ def test_summary_and_files(built):
         for dec in ("greedy", "beam"):
             assert 0 <= summary[f"{split}_{dec}_cer"] <= 1.5
     assert summary["cer"] == summary["test_sentences_beam_cer"] < 0.9  # it learned something
+    # the arithmetic and threads this machine chose (precision auto) are recorded, not keyed
+    assert summary["precision"] == ("bfloat16" if summary["cpu_bf16"] else "float32")
+    assert summary["threads"] == 1 and summary["cores"] >= 1 and summary["cpu_capability"]
     names = {f.name for f in work.iterdir()}
     assert {"model.pt", "config.json", "training.json", "evaluation.json"} <= names
     assert "checkpoint.pt" not in names

@@ -28,7 +28,7 @@ from tqdm.auto import tqdm
 
 from nap.eta import Eta
 from nap.g2p.beam import decode_words
-from nap.g2p.data import Lexicon, Split, Vocab, batches, samples
+from nap.g2p.data import Batch, Lexicon, Split, Vocab, batches, samples
 from nap.g2p.metrics import wer_any
 from nap.g2p.model import G2PNet, NetConfig
 from nap.g2p.params import G2PParams
@@ -110,6 +110,30 @@ def _update_ema(ema: G2PNet, net: G2PNet, decay: float, step: int) -> None:
     """``ema = d * ema + (1 - d) * net`` with ``d = min(decay, (1 + step) / (10 + step))`` (0: a copy)."""
     d = min(decay, (1 + step) / (10 + step))
     torch._foreach_lerp_(list(ema.parameters()), list(net.parameters()), 1.0 - d)
+
+
+def train_step(
+    net: G2PNet, opt: torch.optim.Optimizer, b: Batch, p: G2PParams, autocast: bool
+) -> tuple[float, int]:
+    """One optimisation step on batch ``b``: (mean loss per phone, phones)."""
+    target = torch.from_numpy(b.target)
+    try:
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
+            logits, _ = net(torch.from_numpy(b.letters), target)
+    except RuntimeError as exc:
+        if not autocast:
+            raise
+        raise RuntimeError(
+            f"g2p: the LSTM cannot run in bfloat16 on this CPU ({exc}); set g2p.precision auto or float32"
+        ) from exc
+    loss = F.cross_entropy(
+        logits.float().flatten(0, 1), target.flatten(), ignore_index=0, label_smoothing=p.label_smoothing
+    )
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(net.parameters(), p.clip_norm)
+    opt.step()
+    return float(loss.detach()), int((target != 0).sum())
 
 
 @dataclass
@@ -228,30 +252,9 @@ def train(
         for b in order[prog.batch :]:
             for group in opt.param_groups:
                 group["lr"] = learning_rate(p, prog.step, total)
-            target = torch.from_numpy(b.target)
-            try:
-                with torch.autocast("cpu", dtype=torch.bfloat16, enabled=arithmetic.autocast):
-                    logits, _ = net(torch.from_numpy(b.letters), target)
-            except RuntimeError as exc:
-                if not arithmetic.autocast:
-                    raise
-                raise RuntimeError(
-                    f"g2p: the LSTM cannot run in bfloat16 on this CPU ({exc}); set g2p.precision "
-                    "auto or float32"
-                ) from exc
-            loss = F.cross_entropy(
-                logits.float().flatten(0, 1),
-                target.flatten(),
-                ignore_index=0,
-                label_smoothing=p.label_smoothing,
-            )
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(net.parameters(), p.clip_norm)
-            opt.step()
+            loss, n = train_step(net, opt, b, p, arithmetic.autocast)
             _update_ema(ema, net, p.ema, prog.step)
-            n = int((target != 0).sum())
-            loss_sum += float(loss.detach()) * n
+            loss_sum += loss * n
             phones += n
             prog.step += 1
             prog.batch += 1

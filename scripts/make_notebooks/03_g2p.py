@@ -78,7 +78,8 @@ report.data_table(summary)""",
 
 Batches hold words of one length (so the encoder needs no padding) and, within a length,
 similar numbers of phones; Adam with a linear warm-up and a cosine decay, optional dropout, label
-smoothing, and bfloat16 arithmetic where the CPU has it. The weights that are evaluated and
+smoothing, and bfloat16 arithmetic where the CPU runs it natively (AVX512-BF16 or AMX; float32
+elsewhere, `g2p.precision = auto`). The weights that are evaluated and
 kept are an exponential moving average of the trained ones. The dev words are decoded
 greedily a few times an epoch: the weights with the lowest dev WER are kept (early
 stopping), and the learning curve below is what these evaluations saw. Training resumes from
@@ -103,7 +104,9 @@ fig = plots.learning_curves(g2p.histories)
 print(f"{summary['members']} member(s) of {summary['parameters'] // summary['members']:,} parameters; "
       f"{summary['epochs_run']:g} epochs each in {summary['train_seconds'] / 60:.1f} min "
       f"({summary['processes']} process(es), {summary['stopped']})")
-print(f"training used {summary['train_cpu_seconds'] / 60:.1f} min of CPU time")
+print(f"training used {summary['train_cpu_seconds'] / 60:.1f} min of CPU time, in "
+      f"{summary.get('precision', 'float32')} ({summary.get('precision_reason', '')}), "
+      f"{summary.get('threads')} thread(s) a process")
 print("best dev WER (greedy) per member:", ", ".join(f"{w:.3f}" for w in summary["best_dev_wer"]))""",
     ),
     (

@@ -51,7 +51,8 @@ class Eta:
     threads: int = 1
     device: str = "cpu"
     after: int = 10
-    report: list[str] = field(default_factory=list)  # the lines printed, for the summary and tests
+    report: list[str] = field(default_factory=list)  # the lines printed
+    minutes: float | None = None  # the predicted wall time of the whole training
     _start: tuple[float, float] | None = None
     _timed: int = 0
 
@@ -71,6 +72,7 @@ class Eta:
         cpu = time.process_time() - self._start[1]  # type: ignore[index]
         per_step = wall / self._timed
         left = per_step * max(0, self.total - self.done)
+        self.minutes = round((wall + left) / 60, 1)
         line = (
             f"[nap] {self.name}: {per_step:.3g} s a step, {self.total - self.done} steps left: "
             f"about {_minutes(left)} more ({self.precision}, {self.threads} thread(s))"

@@ -278,7 +278,7 @@ def train(
             "processes": info.world,
             "threads": threads,
             **arithmetic.record(),
-            "estimate": eta.report,
+            "estimated_minutes": eta.minutes,  # this run's, from its first steps (None: too few)
             "train_utterances": len(train_set.items),
             "train_audio_seconds": round(train_set.seconds, 1),
             "skipped": dict(train_set.skipped),

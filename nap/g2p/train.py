@@ -150,7 +150,6 @@ class Progress:
     stopped: str = ""
     precision: str = ""  # the resolved g2p.precision of the latest run
     precision_reason: str = ""
-    estimate: list[str] = field(default_factory=list)  # what the first batches predicted (nap.eta)
     history: list[dict[str, Any]] = field(default_factory=list)
 
 
@@ -218,7 +217,6 @@ def train(
         return prog
     arithmetic = resolve_precision(p.precision, "cpu", "g2p.precision", cpu_kernels=False)
     prog.precision, prog.precision_reason = arithmetic.precision, arithmetic.reason
-    prog.estimate = []
     items = samples(lexicon, split.train)
     n_batches = sum(1 for _ in batches(items, vocab, p.batch_size))
     total = p.epochs * n_batches
@@ -232,7 +230,6 @@ def train(
         precision=arithmetic.precision,
         threads=torch.get_num_threads(),
         after=50,
-        report=prog.estimate,
     )
     start = time.time() - prog.seconds
     cpu_start = time.process_time() - prog.cpu_seconds

@@ -16,6 +16,14 @@ from dataclasses import dataclass, field
 from nap.hardware import cores, cpu_bf16
 
 
+def _say(line: str) -> None:
+    """Print above any progress bar (tqdm moves the bar below the line)."""
+    from tqdm import tqdm
+
+    tqdm.write(line, file=sys.stderr)
+    sys.stderr.flush()
+
+
 def _minutes(seconds: float) -> str:
     return f"{seconds / 60:.0f} min" if seconds >= 60 else f"{seconds:.0f} s"
 
@@ -78,7 +86,7 @@ class Eta:
             f"about {_minutes(left)} more ({self.precision}, {self.threads} thread(s))"
         )
         self.report.append(line)
-        print(line, file=sys.stderr, flush=True)
+        _say(line)
         if self.budget_minutes and left > 1.25 * 60 * self.budget_minutes:
             share = cpu / max(wall * self.threads, 1e-9)
             causes = "; ".join(likely_causes(self.precision, self.threads, share, self.device))
@@ -87,4 +95,4 @@ class Eta:
                 f"{_minutes(60 * self.budget_minutes)}. Likely cause: {causes}"
             )
             self.report.append(warn)
-            print(warn, file=sys.stderr, flush=True)
+            _say(warn)

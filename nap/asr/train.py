@@ -258,7 +258,7 @@ def train(
                 history.step.append(step)
                 history.loss.append(loss)
                 history.lr.append(lr)
-                bar.set_postfix(loss=f"{loss:.3f}", epoch=epoch + 1)
+                bar.set_postfix(loss=f"{loss:.3f}", epoch=epoch + 1, refresh=False)  # the bar's own interval
             step += 1
             seconds += time.perf_counter() - t0
             history.cpu_seconds += time.process_time() - c0

@@ -171,20 +171,22 @@ def resolve_precision(
     if native:
         return Arithmetic("bfloat16", requested, f"asked for; {why}")
     if not cpu_kernels:
-        message = (
+        _warn(
             f"{name} bfloat16: this CPU has no native bfloat16 ({why}) and oneDNN has no bfloat16 "
             f"LSTM for it ('could not create a primitive descriptor'); training in float32 instead"
         )
-        warnings.warn(message, PrecisionWarning, stacklevel=2)
-        print(f"[nap] warning: {message}", file=sys.stderr)
         return Arithmetic("float32", requested, f"bfloat16 asked for, no bfloat16 LSTM here ({why})")
-    message = (
+    _warn(
         f"{name} bfloat16 on a CPU without native bfloat16 ({why}): oneDNN runs reference kernels, "
         f"many times slower than float32 ({SLOW_BF16}); set {name} auto or float32"
     )
-    warnings.warn(message, PrecisionWarning, stacklevel=2)
-    print(f"[nap] warning: {message}", file=sys.stderr)
     return Arithmetic("bfloat16", requested, f"asked for; not native here ({why})")
+
+
+def _warn(message: str) -> None:
+    """A :class:`PrecisionWarning`, also printed (a notebook or a worker process may hide warnings)."""
+    warnings.warn(message, PrecisionWarning, stacklevel=3)
+    print(f"[nap] warning: {message}", file=sys.stderr)
 
 
 def resolve_threads(requested: int | str, share: int = 1) -> int:

@@ -198,6 +198,11 @@ def test_likely_causes_name_bf16_threads_and_a_busy_machine(monkeypatch):
     assert any("busy machine" in c for c in causes)
     monkeypatch.setattr(eta_mod, "cpu_bf16", lambda: (True, "AVX512-BF16"))
     assert eta_mod.likely_causes("bfloat16", 8, 1.0) == ["a slower CPU than the profile was measured on"]
+    # two G2P members side by side, one thread each, use both cores of a 2-core machine
+    monkeypatch.setattr(eta_mod, "cores", lambda: 2)
+    assert not any(
+        "thread(s) on a machine" in c for c in eta_mod.likely_causes("float32", 1, 1.0, processes=2)
+    )
 
 
 def test_g2p_asked_for_bf16_on_a_cpu_without_it_trains_in_float32(monkeypatch, tmp_path):

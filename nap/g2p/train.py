@@ -229,6 +229,7 @@ def train(
         budget_minutes=p.budget_minutes,
         precision=arithmetic.precision,
         threads=torch.get_num_threads(),
+        processes=p.processes,
         after=50,
     )
     start = time.time() - prog.seconds

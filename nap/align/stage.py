@@ -507,6 +507,8 @@ def _summary(
     summary["lag_ms"] = meta["lag"]["ms"]
     summary["lag_per"] = meta["lag"].get("per", "recognizer")
     summary["lag_keys"] = len(meta["lag"].get("table", {}))
+    summary["threads"] = resolve_threads(p.threads)  # machine settings (align.threads, align.workers)
+    summary["workers"] = resolve_threads(p.workers)
     return summary
 
 

@@ -168,5 +168,6 @@ def build_naps(
         "extraction_seconds": round(seconds, 2),
         "frames_per_second": round(result.frames / max(seconds, 1e-9), 1),
         "processes": size,
+        "threads": resolve_threads(p.threads),
         "seconds": round(time.time() - start, 2),
     }

@@ -49,9 +49,8 @@ GROUPS = {"grapheme": 28, "phoneme": 39, "phoneme_true": 39}
 
 def make_model(args: argparse.Namespace) -> Wav2Letter:
     torch.manual_seed(0)
-    arch = Architecture(
-        n_mels=128, classes=args.classes, channels=args.channels, hidden=args.hidden, k7_layers=args.k7_layers
-    )
+    arch = Architecture(n_mels=128, classes=args.classes, channels=args.channels, hidden=args.hidden,
+                        k7_layers=args.k7_layers)
     return Wav2Letter(arch).eval()
 
 
@@ -87,10 +86,8 @@ class Corpus:
     def __init__(self, n: int, args: argparse.Namespace, rf: int, stride: int):
         self.ids = [f"u{i:06d}" for i in range(n)]
         self.seed, self.rf, self.stride = args.seed, rf, stride
-        self.n_in = {
-            u: n_input_frames(i, (args.min_frames, args.max_frames), args.seed)
-            for i, u in enumerate(self.ids)
-        }
+        self.n_in = {u: n_input_frames(i, (args.min_frames, args.max_frames), args.seed)
+                     for i, u in enumerate(self.ids)}
         self.lengths = {u: max(0, (n - rf) // stride + 1) for u, n in self.n_in.items()}
 
     def labels(self, u: str) -> dict[str, np.ndarray]:
@@ -119,31 +116,20 @@ def inference_pass(model, corpus: Corpus, batch_size: int) -> dict[str, float]:
     clock = Clock()
     with torch.no_grad():
         for i in range(0, len(names), batch_size):
-            model(pad_batch([torch.from_numpy(corpus.features(u)) for u in names[i : i + batch_size]]))
+            model(pad_batch([torch.from_numpy(corpus.features(u)) for u in names[i:i + batch_size]]))
     return clock.stop()
 
 
-def extraction_pass(
-    model, geometry, corpus: Corpus, batch_size: int, probe_frames: int, naps: bool = True
-) -> dict[str, float]:
+def extraction_pass(model, geometry, corpus: Corpus, batch_size: int, probe_frames: int,
+                    naps: bool = True) -> dict[str, float]:
     """Every layer, three groupings, the probe sample, the NAPs: what the naps stage computes.
 
     With ``naps`` off it stops at the float64 window sums, which is what the reference computes.
     """
     clock = Clock()
     plan = plan_probe(corpus.ids, corpus.labels, probe_frames, 0) if probe_frames else None
-    acc = run_pass(
-        model,
-        geometry,
-        geometry.select(None),
-        corpus.ids,
-        corpus.lengths,
-        corpus.load,
-        GROUPS,
-        batch_size=batch_size,
-        probe=plan,
-        progress=False,
-    )
+    acc = run_pass(model, geometry, geometry.select(None), corpus.ids, corpus.lengths, corpus.load, GROUPS,
+                   batch_size=batch_size, probe=plan, progress=False)
     if naps:
         result_from(acc, {k: [str(i) for i in range(n)] for k, n in GROUPS.items()}, "global_mean", 1)
     else:
@@ -176,30 +162,10 @@ def flops(model, geometry, corpus: Corpus) -> tuple[float, float]:
 
 def rss_child(n: int, args: argparse.Namespace) -> int:
     """Peak RSS (bytes) of a fresh process extracting NAPs over ``n`` utterances."""
-    cmd = [
-        sys.executable,
-        __file__,
-        "--rss-child",
-        str(n),
-        "--channels",
-        str(args.channels),
-        "--hidden",
-        str(args.hidden),
-        "--k7-layers",
-        str(args.k7_layers),
-        "--min-frames",
-        str(args.min_frames),
-        "--max-frames",
-        str(args.max_frames),
-        "--batch-size",
-        str(args.batch_size),
-        "--probe-frames",
-        str(args.probe_frames),
-        "--threads",
-        str(args.threads),
-        "--seed",
-        str(args.seed),
-    ]
+    cmd = [sys.executable, __file__, "--rss-child", str(n), "--channels", str(args.channels), "--hidden",
+           str(args.hidden), "--k7-layers", str(args.k7_layers), "--min-frames", str(args.min_frames),
+           "--max-frames", str(args.max_frames), "--batch-size", str(args.batch_size), "--probe-frames",
+           str(args.probe_frames), "--threads", str(args.threads), "--seed", str(args.seed)]
     out = subprocess.run(cmd, capture_output=True, text=True, check=True)
     return int(json.loads(out.stdout.strip().splitlines()[-1])["peak_rss"])
 
@@ -211,35 +177,22 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--k7-layers", type=int, default=7)
     ap.add_argument("--classes", type=int, default=31)
     ap.add_argument("--utterances", type=int, default=24, help="corpus for the time ratio")
-    ap.add_argument(
-        "--reference-utterances",
-        type=int,
-        default=None,
-        help="utterances for the reference comparison (default: the whole corpus)",
-    )
-    ap.add_argument(
-        "--rss-utterances", type=int, default=6, help="1× corpus of the memory ratio (10× is 10×)"
-    )
+    ap.add_argument("--reference-utterances", type=int, default=None,
+                    help="utterances for the reference comparison (default: the whole corpus)")
+    ap.add_argument("--rss-utterances", type=int, default=6,
+                    help="1× corpus of the memory ratio (10× is 10×)")
     ap.add_argument("--min-frames", type=int, default=300)
     ap.add_argument("--max-frames", type=int, default=900)
     ap.add_argument("--batch-size", type=int, default=8)
     ap.add_argument("--probe-frames", type=int, default=500)
     ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument(
-        "--threads",
-        type=int,
-        default=1,
-        help="torch threads; on a shared, loaded machine 2 threads stall on each other",
-    )
-    ap.add_argument(
-        "--clock",
-        choices=["cpu", "wall"],
-        default="cpu",
-        help="time the ratios use: this process's CPU time (robust to other processes' load) or wall",
-    )
-    ap.add_argument(
-        "--reference-batch", type=int, default=128, help="windows per forward pass of the reference"
-    )
+    ap.add_argument("--threads", type=int, default=1,
+                    help="torch threads; on a shared, loaded machine 2 threads stall on each other")
+    ap.add_argument("--clock", choices=["cpu", "wall"], default="cpu",
+                    help="time the ratios use: this process's CPU time (robust to other processes' load) "
+                    "or wall")
+    ap.add_argument("--reference-batch", type=int, default=128,
+                    help="windows per forward pass of the reference")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--skip-rss", action="store_true")
     ap.add_argument("--json", type=Path, default=None, help="also write the numbers here")
@@ -259,77 +212,47 @@ def main(argv: list[str] | None = None) -> dict:
     corpus = Corpus(args.utterances, args, rf, stride)
     frames = sum(corpus.lengths.values())
     clk = args.clock
-    print(
-        f"model {args.channels}/{args.hidden} channels, {len(model.layer_names)} layers, receptive field "
-        f"{rf}, stride {stride}; {args.utterances} utterances, {frames} output frames; {args.threads} "
-        f"thread(s); ratios from {clk} time, the fastest of {args.repeats} alternating runs"
-    )
+    print(f"model {args.channels}/{args.hidden} channels, {len(model.layer_names)} layers, receptive field "
+          f"{rf}, stride {stride}; {args.utterances} utterances, {frames} output frames; {args.threads} "
+          f"thread(s); ratios from {clk} time, the fastest of {args.repeats} alternating runs")
     runs_inf, runs_ext = [], []
     for _ in range(args.repeats):
         runs_inf.append(inference_pass(model, corpus, args.batch_size))
         runs_ext.append(extraction_pass(model, geometry, corpus, args.batch_size, args.probe_frames))
     t_inf, t_ext = fastest(runs_inf), fastest(runs_ext)
     ratio_time = t_ext[clk] / t_inf[clk]
-    print(
-        f"1. inference {t_inf[clk]:.2f} s, extraction {t_ext[clk]:.2f} s (every layer, 3 groupings, probe "
-        f"sample of {args.probe_frames}): ratio {ratio_time:.3f} (target <= 1.3; wall-clock ratio "
-        f"{t_ext['wall'] / t_inf['wall']:.3f})"
-    )
+    print(f"1. inference {t_inf[clk]:.2f} s, extraction {t_ext[clk]:.2f} s (every layer, 3 groupings, probe "
+          f"sample of {args.probe_frames}): ratio {ratio_time:.3f} (target <= 1.3; wall-clock ratio "
+          f"{t_ext['wall'] / t_inf['wall']:.3f})")
 
     sub = Corpus(args.reference_utterances or args.utterances, args, rf, stride)
     layers = geometry.select(None)
     single, window = flops(model, geometry, sub)
     flop_ratio = window / single
-    t_fast = fastest(
-        [extraction_pass(model, geometry, sub, args.batch_size, 0, naps=False) for _ in range(args.repeats)]
-    )
+    t_fast = fastest([extraction_pass(model, geometry, sub, args.batch_size, 0, naps=False)
+                      for _ in range(args.repeats)])
     clock = Clock()
-    reference_sums(
-        model,
-        {g.name: g.module for g in layers},
-        [sub.features(u) for u in sub.ids],
-        [sub.labels(u) for u in sub.ids],
-        GROUPS,
-        rf,
-        stride,
-        batch_windows=args.reference_batch,
-    )
+    reference_sums(model, {g.name: g.module for g in layers}, [sub.features(u) for u in sub.ids],
+                   [sub.labels(u) for u in sub.ids], GROUPS, rf, stride, batch_windows=args.reference_batch)
     t_ref = clock.stop()
     speedup = t_ref[clk] / t_fast[clk]
-    print(
-        f"2. window sums: per-window reference {t_ref[clk]:.2f} s ({args.reference_batch} windows a "
-        f"batch), single pass {t_fast[clk]:.2f} s on {len(sub.ids)} utterances: speed-up {speedup:.2f}; "
-        f"FLOP ratio {flop_ratio:.2f}; speed-up / FLOP ratio {speedup / flop_ratio:.2f} (target >= 0.8)"
-    )
+    print(f"2. window sums: per-window reference {t_ref[clk]:.2f} s ({args.reference_batch} windows a "
+          f"batch), single pass {t_fast[clk]:.2f} s on {len(sub.ids)} utterances: speed-up {speedup:.2f}; "
+          f"FLOP ratio {flop_ratio:.2f}; speed-up / FLOP ratio {speedup / flop_ratio:.2f} (target >= 0.8)")
 
     out = {
-        "model": {
-            "channels": args.channels,
-            "hidden": args.hidden,
-            "k7_layers": args.k7_layers,
-            "receptive_field": rf,
-            "stride": stride,
-        },
-        "utterances": args.utterances,
-        "frames": frames,
-        "threads": args.threads,
-        "clock": clk,
-        "inference_s": t_inf,
-        "extraction_s": t_ext,
-        "extraction_over_inference": ratio_time,
-        "reference_s": t_ref,
-        "single_pass_s": t_fast,
-        "speedup": speedup,
-        "flop_ratio": flop_ratio,
+        "model": {"channels": args.channels, "hidden": args.hidden, "k7_layers": args.k7_layers,
+                  "receptive_field": rf, "stride": stride},
+        "utterances": args.utterances, "frames": frames, "threads": args.threads, "clock": clk,
+        "inference_s": t_inf, "extraction_s": t_ext, "extraction_over_inference": ratio_time,
+        "reference_s": t_ref, "single_pass_s": t_fast, "speedup": speedup, "flop_ratio": flop_ratio,
         "speedup_over_flop_ratio": speedup / flop_ratio,
     }
     if not args.skip_rss:
         r1 = rss_child(args.rss_utterances, args)
         r10 = rss_child(10 * args.rss_utterances, args)
-        print(
-            f"3. peak RSS {r1 / 2**20:.0f} MiB with {args.rss_utterances} utterances, "
-            f"{r10 / 2**20:.0f} MiB with {10 * args.rss_utterances}: ratio {r10 / r1:.3f} (target <= 1.1)"
-        )
+        print(f"3. peak RSS {r1 / 2**20:.0f} MiB with {args.rss_utterances} utterances, "
+              f"{r10 / 2**20:.0f} MiB with {10 * args.rss_utterances}: ratio {r10 / r1:.3f} (target <= 1.1)")
         out.update({"rss_1x_bytes": r1, "rss_10x_bytes": r10, "rss_ratio": r10 / r1})
     if args.json:
         args.json.write_text(json.dumps(out, indent=2) + "\n")

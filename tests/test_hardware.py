@@ -123,12 +123,9 @@ def test_threads_auto_share_the_cores(monkeypatch):
 
 
 def test_g2p_auto_workers_and_threads_follow_the_cores(monkeypatch):
-    import nap.g2p.params as g2p_params
-
     p = G2PParams.from_dict({})
     assert p.workers == p.threads == "auto"
     for n, processes, threads in ((1, 1, 1), (2, 2, 1), (16, 2, 8)):
-        monkeypatch.setattr(g2p_params, "cores", lambda n=n: n)
         monkeypatch.setattr(hardware, "cores", lambda n=n: n)
         assert (p.processes, p.process_threads) == (processes, threads)
 

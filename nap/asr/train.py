@@ -203,11 +203,11 @@ def train(
             model, device_ids=[device.index] if device.type == "cuda" else None
         )
 
-    steps_per_epoch = len(epoch_batches(train_set.items, p.batch_size, p.seed, 0))
+    first_epoch = epoch_batches(train_set.items, p.batch_size, p.seed, 0)
+    steps_per_epoch = len(first_epoch)
     total = p.epochs * steps_per_epoch
     eval_every = p.eval_every or steps_per_epoch
-    first = epoch_batches(train_set.items, p.batch_size, p.seed, 0)[0]
-    arithmetic = training_precision(p, model, train_set, first, device)
+    arithmetic = training_precision(p, model, train_set, first_epoch[0], device)
     autocast = arithmetic.autocast
     eta = Eta(
         "asr training",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar, Literal
 
-from nap.hardware import cores, resolve_threads
+from nap.hardware import resolve_threads
 from nap.params import ParamError, StageParams, check_threads, param
 
 
@@ -88,8 +88,7 @@ class G2PParams(StageParams):
     @property
     def processes(self) -> int:
         """Processes the training runs in (members trained side by side; auto: at most the cores)."""
-        workers = cores() if self.workers == "auto" else self.workers
-        return max(1, min(self.members, workers))
+        return max(1, min(self.members, resolve_threads(self.workers)))
 
     @property
     def process_threads(self) -> int:

@@ -1,9 +1,10 @@
 """The ``nap`` command line: run the study or chapters, show results and parameters, synthesize.
 
 nap study [--profile P] [-p NAME VALUE]... [--force] [--no-book]
-nap run 05 [06 ...] [--profile P] [-p layers '[layer09, layer10]']
+nap run 05 [06 ...] [--profile P] [-p naps.layers '[layer09, layer10]']
 nap build [STAGE ...] [--profile P]      # stages only, no notebooks
-nap results [--profile P] [--json]
+nap results [--profile P] [--json]      # reads only: never moves or writes anything
+nap gc [--profile P] [--yes]             # stale .partial, .corrupt-* and unused artifacts
 nap params [--profile P] [STAGE]
 nap corpus synth --out DIR --minutes M --seed S
 nap book
@@ -18,33 +19,22 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from nap.params import ParamError
+from nap.params import ParamError, check_seed, coerce, parse_value, read_yaml
 from nap.profile import STAGES, available_profiles, params_class
-from nap.store import StoreError
-
-
-def _parse_value(text: str) -> Any:
-    """Values are YAML: ``3``, ``0.5``, ``true``, ``'[9, 10]'``, ``"text"``."""
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError:
-        return text
+from nap.store import DiskFullError
 
 
 def _changes(args: argparse.Namespace) -> dict[str, Any]:
+    """The ``--params`` file's changes, then the ``-p NAME VALUE`` ones (values are YAML)."""
     changes: dict[str, Any] = {}
     if getattr(args, "params_file", None):
         path = Path(args.params_file)
-        if not path.is_file():
-            raise ParamError(f"parameter file {path} does not exist")
-        loaded = yaml.safe_load(path.read_text()) or {}
+        loaded = read_yaml(path, "parameter file") or {}
         if not isinstance(loaded, dict):
             raise ParamError(f"parameter file {path}: expected a mapping of parameter names to values")
         changes.update(loaded)
     for name, value in getattr(args, "param", None) or []:
-        changes[name] = _parse_value(value)
+        changes[name] = parse_value(value)
     return changes
 
 
@@ -62,7 +52,7 @@ def _add_common(p: argparse.ArgumentParser) -> None:
         nargs=2,
         action="append",
         metavar=("NAME", "VALUE"),
-        help="change a parameter: 'asr.epochs 3', 'layers \"[layer09, layer10]\"', 'seed 1'",
+        help="change a parameter: 'asr.epochs 3', 'naps.layers \"[layer09, layer10]\"', 'seed 1'",
     )
     p.add_argument("--params", dest="params_file", metavar="FILE.yaml", help="YAML file of parameter changes")
     p.add_argument(
@@ -80,10 +70,9 @@ def cmd_study(args: argparse.Namespace) -> int:
 
 def _check_chapters(selectors: list[str]) -> None:
     """Every selector must start the name of a chapter notebook (``05``, ``05_naps``)."""
-    from nap.runner import chapters
-    from nap.study import project_root
+    from nap.runner import chapters, sources_root
 
-    names = [nb.stem for nb in chapters(project_root())]
+    names = [nb.stem for nb in chapters(sources_root())]
     unknown = [s for s in selectors if not any(n.startswith(s) for n in names)]
     if unknown:
         raise ParamError(
@@ -117,23 +106,28 @@ def cmd_build(args: argparse.Namespace) -> int:
 
 
 def cmd_results(args: argparse.Namespace) -> int:
+    """Every stage's headline numbers. Reads only: a corrupt artifact is reported, not moved."""
     from nap.display import table
 
     study = _study(args)
-    results = study.results()
-    if args.json:
-        print(
-            json.dumps(
-                {"profile": study.profile.name, "artifacts": str(study.store.root), "stages": results},
-                indent=2,
-                default=str,
+    results: dict[str, Any] = {}
+    corrupt: dict[str, str] = {}
+    for stage in STAGES:
+        art, problem = study.store.inspect(stage, study.key(stage))
+        results[stage] = None if art is None else art.summary
+        if problem is not None:
+            corrupt[stage] = (
+                f"{study.store.folder(stage, study.key(stage)).name} is corrupt ({problem}); "
+                "the next build of the stage moves it aside and recomputes it"
             )
-        )
+    if args.json:
+        out = {"profile": study.profile.name, "artifacts": str(study.store.root), "stages": results}
+        print(json.dumps({**out, "corrupt": corrupt} if corrupt else out, indent=2, default=str))
         return 0
     rows = []
     for stage, summary in results.items():
         if summary is None:
-            rows.append((stage, "-", "not built"))
+            rows.append((stage, "-", f"corrupt: {corrupt[stage]}" if stage in corrupt else "not built"))
             continue
         for key, value in summary.items():
             if isinstance(value, (dict, list)):
@@ -143,6 +137,32 @@ def cmd_results(args: argparse.Namespace) -> int:
     print(
         table(rows, ["stage", "number", "value"], title=f"profile {study.profile.name}: {study.store.root}")
     )
+    return 0
+
+
+def cmd_gc(args: argparse.Namespace) -> int:
+    """List, and with ``--yes`` delete, the folders of the store no build of these parameters uses."""
+    from nap.display import table
+    from nap.store import folder_bytes
+
+    study = _study(args)
+    store = study.store
+    found = store.leftovers({stage: study.key(stage) for stage in STAGES}) if store.root.is_dir() else []
+    if not found:
+        print(f"[nap] nothing to remove in {store.root}")
+        return 0
+    sizes = {f.path: folder_bytes(f.path) for f in found}
+    rows = [(f.kind, f.path.name, f"{sizes[f.path] / 1e6:.1f} MB", f.why) for f in found]
+    title = f"{store.root}: not used by profile {study.profile.name} with these parameters"
+    print(table(rows, ["kind", "folder", "size", "why"], title=title))
+    total = sum(sizes.values()) / 1e6
+    if not args.yes:
+        print(f"[nap] dry run, nothing removed: --yes removes these {len(found)} folder(s), {total:.1f} MB")
+        return 0
+    kept = [f for f in found if not store.remove(f)]
+    print(f"[nap] removed {len(found) - len(kept)} folder(s) from {store.root}")
+    for f in kept:
+        print(f"[nap] kept {f.path.name}: a build started on it meanwhile")
     return 0
 
 
@@ -164,6 +184,11 @@ def cmd_params(args: argparse.Namespace) -> int:
 def cmd_synth(args: argparse.Namespace) -> int:
     from nap.corpus import synthesize
 
+    if coerce(args.minutes, float, "--minutes") <= 0:  # coerce refuses nan and inf
+        raise ParamError(f"parameter '--minutes' must be > 0, got {args.minutes}")
+    check_seed(args.seed, "--seed")
+    if args.workers < 1:
+        raise ParamError(f"parameter '--workers' must be at least 1, got {args.workers}")
     summary = synthesize(Path(args.out), minutes=args.minutes, seed=args.seed, workers=args.workers)
     print(json.dumps(summary, indent=2, default=str))
     return 0
@@ -208,6 +233,15 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(func=cmd_results)
 
+    p = sub.add_parser(
+        "gc",
+        help="list (with --yes: delete) stale .partial folders, corrupt artifacts moved aside, and "
+        "artifacts of other parameters than the profile's (with the -p changes)",
+    )
+    _add_common(p)
+    p.add_argument("--yes", action="store_true", help="delete what is listed (default: only list it)")
+    p.set_defaults(func=cmd_gc)
+
     p = sub.add_parser("params", help="every parameter with its value and meaning")
     _add_common(p)
     p.add_argument("stage", nargs="?", choices=list(STAGES))
@@ -231,7 +265,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         return args.func(args)
-    except (ParamError, StoreError) as exc:
+    except ParamError as exc:  # parameters and profiles: 2; every other error the user can act on: 1
         print(f"nap: error: {exc}", file=sys.stderr)
         return 2
     except BrokenPipeError:  # output piped into e.g. `head`
@@ -244,7 +278,7 @@ def main(argv: list[str] | None = None) -> int:
         if not is_user_error(exc):
             raise
         print(f"nap: error: {exc}", file=sys.stderr)
-        if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+        if isinstance(exc, DiskFullError) or (isinstance(exc, OSError) and exc.errno == errno.ENOSPC):
             print("nap: finished artifacts are kept; free some space and rerun to resume", file=sys.stderr)
         return 1
 

@@ -45,6 +45,13 @@ def table(rows: Sequence[Sequence[Any]], headers: Sequence[str], title: str = ""
     return Table(rows, headers, title)
 
 
+class Markdown(str):
+    """Text that notebooks and the book render as Markdown (e.g. a sentence in place of a figure)."""
+
+    def _repr_markdown_(self) -> str:
+        return str(self)
+
+
 def percent(share: float | None, digits: int = 1) -> str:
     """``0.1234`` as ``'12.3 %'``; None (nothing to count, e.g. no labelled frame) as ``'n/a'``."""
     return "n/a" if share is None else f"{100 * share:.{digits}f} %"

@@ -80,8 +80,11 @@ class FeatureParams(StageParams):
             raise ParamError(
                 f"features.win_ms={self.win_ms} gives {win} samples; need 0 < window <= n_fft={self.n_fft}"
             )
-        if self.hop_ms <= 0:
-            raise ParamError(f"features.hop_ms must be positive, got {self.hop_ms}")
+        if self.hop < 1:
+            raise ParamError(
+                f"parameter 'features.hop_ms' = {self.hop_ms} gives an STFT hop of {self.hop} samples at "
+                f"{SAMPLE_RATE // 1000} kHz; it must be at least 1 sample (1/{SAMPLE_RATE // 1000} ms)"
+            )
         if not 0 <= self.f_min < self.f_max <= SAMPLE_RATE / 2:
             raise ParamError(
                 f"features.f_min/f_max: need 0 <= f_min < f_max <= 8000, got {self.f_min}, {self.f_max}"

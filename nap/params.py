@@ -11,22 +11,33 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
+import re
 import types
 import typing
+from pathlib import Path
 from typing import Any, ClassVar, Literal, Union, get_args, get_origin
+
+import yaml
 
 
 class ParamError(ValueError):
     """A parameter is unknown or has a value of the wrong type."""
 
 
-def param(default: Any, doc: str, keyed: bool = True) -> Any:
+#: Seeds go to numpy, torch and scikit-learn; the last takes 0 .. 2**32 - 1.
+SEED_LIMIT = 2**32
+
+
+def param(default: Any, doc: str, keyed: bool = True, finite: bool = True) -> Any:
     """A dataclass field with a default and a one-line description.
 
     ``keyed=False`` marks a setting of the machine rather than of the result (threads, device):
     it is left out of the artifact key, so changing it reuses or resumes the same artifact.
+    ``finite=False`` lets the value (or a number inside it) be NaN or infinite; every other
+    parameter refuses them, as a NaN passes every range check (``nan <= 0`` is false).
     """
-    meta = {"doc": doc, "keyed": keyed}
+    meta = {"doc": doc, "keyed": keyed, "finite": finite}
     if isinstance(default, (list, dict)):
         return dataclasses.field(default_factory=lambda d=default: type(d)(d), metadata=meta)
     return dataclasses.field(default=default, metadata=meta)
@@ -36,6 +47,88 @@ def check_threads(value: int | str, name: str) -> None:
     """A thread or process count is ``auto`` (the machine's cores) or at least 1."""
     if value != "auto" and (not isinstance(value, int) or value < 1):
         raise ParamError(f"parameter {name!r} must be auto or at least 1, got {value!r}")
+
+
+def check_seed(value: int, name: str) -> None:
+    """A seed is an integer in 0 .. 2**32 - 1 (numpy refuses negative seeds, scikit-learn larger ones)."""
+    if not 0 <= value < SEED_LIMIT:
+        raise ParamError(f"parameter {name!r} must be >= 0 (and below 2**32), got {value}")
+
+
+# -- YAML as a user writes it ------------------------------------------------------------------
+#: Floats of YAML 1.2 as well as 1.1: PyYAML's YAML 1.1 resolver reads ``1e-3``, ``1E3`` and
+#: ``-.5`` as strings (it wants a dot and a signed exponent); this one reads them as floats.
+_FLOAT = re.compile(
+    r"""^(?:[-+]?[0-9][0-9_]*\.[0-9_]*(?:[eE][-+]?[0-9]+)?
+    |[-+]?\.[0-9][0-9_]*(?:[eE][-+]?[0-9]+)?
+    |[-+]?[0-9][0-9_]*[eE][-+]?[0-9]+
+    |[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+\.[0-9_]*
+    |[-+]?\.(?:inf|Inf|INF)
+    |\.(?:nan|NaN|NAN))$""",
+    re.VERBOSE,
+)
+_FLOAT_TAG = "tag:yaml.org,2002:float"
+
+
+class ParamLoader(yaml.SafeLoader):
+    """PyYAML's safe loader with :data:`_FLOAT` as its float resolver; every YAML of user
+    parameters (profiles, ``--params`` files, ``-p`` values) is read with it."""
+
+
+ParamLoader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag != _FLOAT_TAG]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+ParamLoader.add_implicit_resolver(_FLOAT_TAG, _FLOAT, list("-+0123456789."))
+
+
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    """A YAML error in one line: the problem and where it is."""
+    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    mark = getattr(exc, "problem_mark", None)
+    return f"{problem} (line {mark.line + 1}, column {mark.column + 1})" if mark else problem
+
+
+def load_yaml(text: str, what: str) -> Any:
+    """The one YAML document in ``text`` (None if empty); ``what`` names it in the error."""
+    try:
+        docs = list(yaml.load_all(text, Loader=ParamLoader))
+    except yaml.YAMLError as exc:
+        raise ParamError(f"{what} is not valid YAML: {_yaml_problem(exc)}") from exc
+    if len(docs) > 1:
+        raise ParamError(f"{what} holds {len(docs)} YAML documents (separated by '---'); expected one")
+    return docs[0] if docs else None
+
+
+def read_yaml(path: Path, what: str) -> Any:
+    """The YAML document in file ``path``, with an error naming ``what`` and the file when it
+    is missing, unreadable, not UTF-8 or not YAML."""
+    where = f"{what} {path}"
+    if not path.exists():
+        raise ParamError(f"{where} does not exist")
+    if not path.is_file():
+        raise ParamError(f"{where} is not a file")
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ParamError(f"{where} cannot be read: {exc.strerror}") from exc
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise ParamError(
+            f"{where} is not UTF-8 text (byte 0x{data[exc.start]:02x} on line {line}); save it as UTF-8"
+        ) from exc
+    return load_yaml(text, where)
+
+
+def parse_value(text: str) -> Any:
+    """A value typed on a command line, read as YAML: ``3``, ``1e-3``, ``true``, ``'[9, 10]'``;
+    text that is not YAML stays text."""
+    try:
+        return yaml.load(text, Loader=ParamLoader)
+    except yaml.YAMLError:
+        return text
 
 
 def _type_name(tp: Any) -> str:
@@ -50,8 +143,13 @@ def _type_name(tp: Any) -> str:
     return "None" if tp is type(None) else getattr(tp, "__name__", str(tp))
 
 
-def coerce(value: Any, tp: Any, name: str) -> Any:
-    """Return ``value`` as type ``tp`` (ints widen to floats, tuples to lists) or raise."""
+def coerce(value: Any, tp: Any, name: str, finite: bool = True) -> Any:
+    """Return ``value`` as type ``tp`` (ints widen to floats, tuples to lists) or raise.
+
+    NaN and infinities, also inside lists and mappings, are refused unless ``finite`` is false.
+    """
+    if finite and isinstance(value, float) and not math.isfinite(value):
+        raise ParamError(f"parameter {name!r} must be a finite number, got {value}")
     origin = get_origin(tp)
     bad = ParamError(f"parameter {name!r}: expected {_type_name(tp)}, got {value!r}")
     if tp is Any:
@@ -64,7 +162,7 @@ def coerce(value: Any, tp: Any, name: str) -> Any:
         inner: ParamError | None = None
         for arg in get_args(tp):
             try:
-                return coerce(value, arg, name)
+                return coerce(value, arg, name, finite)
             except ParamError as exc:
                 # an error inside a container of the right kind says more than the union's
                 if get_origin(arg) in (list, tuple, dict) and isinstance(value, (list, tuple, dict)):
@@ -78,12 +176,15 @@ def coerce(value: Any, tp: Any, name: str) -> Any:
         if not isinstance(value, (list, tuple)):
             raise bad
         (item_tp, *_) = get_args(tp) or (Any,)
-        return [coerce(v, item_tp, f"{name}[{i}]") for i, v in enumerate(value)]
+        return [coerce(v, item_tp, f"{name}[{i}]", finite) for i, v in enumerate(value)]
     if origin is dict:
         if not isinstance(value, dict):
             raise bad
         key_tp, val_tp = get_args(tp) or (Any, Any)
-        return {coerce(k, key_tp, name): coerce(v, val_tp, f"{name}[{k!r}]") for k, v in value.items()}
+        return {
+            coerce(k, key_tp, name, finite): coerce(v, val_tp, f"{name}[{k!r}]", finite)
+            for k, v in value.items()
+        }
     if tp is bool:
         if isinstance(value, bool):
             return value
@@ -115,7 +216,8 @@ class StageParams:
 
     @classmethod
     def from_dict(cls, values: dict[str, Any] | None = None) -> StageParams:
-        """Validate ``values`` (unknown names and wrong types raise ParamError)."""
+        """Validate ``values``: unknown names, wrong types, NaN and infinities (unless the field
+        allows them) and seeds outside 0 .. 2**32 - 1 raise ParamError naming the parameter."""
         values = dict(values or {})
         fields = cls.fields()
         hints = typing.get_type_hints(cls)
@@ -127,8 +229,13 @@ class StageParams:
                 f"unknown parameter(s) {', '.join(f'{cls.stage}.{u}' for u in unknown)}{hint}; "
                 f"{cls.stage} takes: {', '.join(fields)}"
             )
-        clean = {k: coerce(v, hints[k], f"{cls.stage}.{k}") for k, v in values.items()}
+        clean = {
+            k: coerce(v, hints[k], f"{cls.stage}.{k}", fields[k].metadata.get("finite", True))
+            for k, v in values.items()
+        }
         obj = cls(**clean)
+        if "seed" in fields:
+            check_seed(obj.seed, f"{cls.stage}.seed")  # type: ignore[attr-defined]
         obj.check()
         return obj
 

@@ -1,9 +1,10 @@
 """Profiles: named, validated parameter sets for every stage.
 
-A profile is a YAML file with an optional ``base`` (another profile's name or file) and a
-``params`` mapping ``stage -> {name: value}``. ``default`` is the parameter classes' own
-defaults; ``tiny`` (tests) and ``paper`` (LibriSpeech, the paper's sizes) ship in
-``nap/profiles/``. A user's profile is a small YAML file naming a base and its changes::
+A profile is a YAML file with an optional ``base`` (another profile's name, or a file; a
+relative file is found next to the profile naming it) and a ``params`` mapping
+``stage -> {name: value}``. ``default`` is the parameter classes' own defaults; ``tiny``
+(tests) and ``paper`` (LibriSpeech, the paper's sizes) ship in ``nap/profiles/``. A user's
+profile is a small YAML file naming a base and its changes::
 
     base: default
     params:
@@ -12,7 +13,8 @@ defaults; ``tiny`` (tests) and ``paper`` (LibriSpeech, the paper's sizes) ship i
 
 Changes can also be given as a flat mapping of ``stage.name`` (or a bare ``name`` when
 only one stage has it, or ``seed`` for every stage's seed), as ``nap run -p`` and the
-chapters' ``params`` cell do.
+chapters' ``params`` cell do. Every such YAML is read with :class:`nap.params.ParamLoader`,
+so ``1e-3`` is a float.
 """
 
 from __future__ import annotations
@@ -23,9 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from nap.params import ParamError, StageParams
+from nap.params import ParamError, StageParams, read_yaml
 
 PROFILE_DIR = Path(__file__).parent / "profiles"
 
@@ -53,27 +53,39 @@ def available_profiles() -> list[str]:
     return sorted(p.stem for p in PROFILE_DIR.glob("*.yaml"))
 
 
-def _read_profile_file(ref: str | Path) -> tuple[str, dict[str, Any]]:
-    path = Path(ref)
+def _profile_path(ref: Any, named_in: Path | None = None) -> tuple[str, Path]:
+    """(name, file) of a profile reference: a shipped profile's name or a ``.yaml`` file. A
+    relative file named in a profile's ``base`` is relative to that profile's folder."""
+    where = f"profile file {named_in}: 'base'" if named_in else "profile"
+    if not isinstance(ref, (str, Path)) or not str(ref):
+        raise ParamError(f"{where} must be a profile name or a .yaml file, got {ref!r}")
+    path = Path(ref).expanduser()
     if path.suffix in (".yaml", ".yml"):
-        if not path.is_file():
-            raise ParamError(f"profile file {path} does not exist")
-        name = path.stem
-    else:
-        path = PROFILE_DIR / f"{ref}.yaml"
-        name = str(ref)
-        if not path.is_file():
-            raise ParamError(
-                f"unknown profile {str(ref)!r}; profiles are: {', '.join(available_profiles())} "
-                "(or a path to a .yaml file)"
-            )
-    try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise ParamError(f"profile file {path} is not valid YAML: {exc}") from exc
+        if named_in is not None and not path.is_absolute():
+            path = named_in.parent / path
+        return path.stem, path
+    path = PROFILE_DIR / f"{ref}.yaml"
+    if not path.is_file():
+        raise ParamError(
+            f"unknown profile {str(ref)!r}; profiles are: {', '.join(available_profiles())} "
+            "(or a path to a .yaml file)"
+        )
+    return str(ref), path
+
+
+def _read_profile_file(path: Path) -> dict[str, Any]:
+    """The profile file's mapping, its keys and their kinds checked."""
+    data = read_yaml(path, "profile file") or {}
     if not isinstance(data, dict) or not set(data) <= {"base", "params", "description"}:
         raise ParamError(f"profile file {path}: expected keys 'base', 'params', 'description'")
-    return name, data
+    if not isinstance(data.get("params") or {}, dict):
+        raise ParamError(
+            f"profile file {path}: 'params' must be a mapping of stages (or stage.name) to values, "
+            f"got {data['params']!r}"
+        )
+    if not isinstance(data.get("description", ""), str):
+        raise ParamError(f"profile file {path}: 'description' must be text, got {data['description']!r}")
+    return data
 
 
 def normalize_changes(changes: dict[str, Any] | None) -> dict[str, dict[str, Any]]:
@@ -82,8 +94,13 @@ def normalize_changes(changes: dict[str, Any] | None) -> dict[str, dict[str, Any
     for key, value in (changes or {}).items():
         if not isinstance(key, str):
             raise ParamError(f"parameter names are strings, got {key!r}")
-        if key in STAGES and isinstance(value, dict):
-            out.setdefault(key, {}).update(value)
+        if key in STAGES:
+            if not isinstance(value, (dict, type(None))):
+                raise ParamError(
+                    f"the changes of stage {key!r} must be a mapping of its parameters to values, "
+                    f"got {value!r}"
+                )
+            out.setdefault(key, {}).update(value or {})
         elif "." in key:
             stage, _, name = key.partition(".")
             params_class(stage)  # validates the stage name
@@ -120,21 +137,26 @@ class Profile:
 
     @classmethod
     def load(cls, ref: str | Path = "default", changes: dict[str, Any] | None = None) -> Profile:
-        """Resolve ``ref`` (a profile name or YAML path) and apply ``changes``."""
+        """Resolve ``ref`` (a profile name or YAML path) and apply ``changes``. A relative
+        ``base`` file is found next to the profile naming it, not in the current folder."""
         raw: dict[str, dict[str, Any]] = {}
-        chain: list[str] = []
-        name, data = _read_profile_file(ref)
+        name, path = _profile_path(ref)
+        data = _read_profile_file(path)
         description = data.get("description", "")
-        layers = [data]
-        while data.get("base"):
-            base = data["base"]
-            if str(base) in chain:
-                raise ParamError(f"profile {ref}: base chain loops through {base!r}")
-            chain.append(str(base))
-            _, data = _read_profile_file(base)
-            layers.append(data)
-        for layer in reversed(layers):
-            for stage, values in normalize_changes(layer.get("params") or {}).items():
+        layers, chain = [(path, data)], [path.resolve()]
+        while data.get("base") is not None:
+            _, path = _profile_path(data["base"], named_in=path)
+            if path.resolve() in chain:
+                raise ParamError(f"profile {ref}: base chain loops through {str(path)!r}")
+            chain.append(path.resolve())
+            data = _read_profile_file(path)
+            layers.append((path, data))
+        for path, layer in reversed(layers):
+            try:
+                changes_of_layer = normalize_changes(layer.get("params") or {})
+            except ParamError as exc:
+                raise ParamError(f"profile file {path}: {exc}") from exc
+            for stage, values in changes_of_layer.items():
                 raw.setdefault(stage, {}).update(values)
         for stage, values in normalize_changes(changes).items():
             raw.setdefault(stage, {}).update(values)

@@ -5,12 +5,19 @@ Each chapter ``chapters/NN_name.ipynb`` is executed with the parameters ``profil
 when its notebook, the ``nap`` code or the keys of the stages it shows changed (a stamp
 beside the executed notebook records them), so a rerun with nothing changed only
 rebuilds the book, and a changed parameter re-executes the chapters that depend on it.
-The introduction (``00_``) reads every stage and runs last. The book is built with
-execution off, warnings as errors (``-W``) and nothing fetched from the network.
+The introduction (``00_``) reads every stage and runs last. ``nap run 05`` also reruns the
+chapters that show what depends on chapter 5's stages (6, 7 and the introduction; each only
+if its stamp changed). The book is built with execution off, warnings as errors (``-W``)
+and nothing fetched from the network, into a fresh ``_build/html`` each time, so no page
+of other parameters (nor a redirect to one) stays reachable.
+
+The chapters and the book's sources live in the project's checkout, not in the installed
+package: these functions look for it at or above the current folder (:func:`sources_root`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -18,11 +25,11 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from nap.store import atomic_path, read_json, stable_hash, write_json
+from nap.store import atomic_path, file_lock, read_json, stable_hash, write_json
 from nap.study import Study, project_root
 
 #: The stages whose results each chapter shows (by chapter number).
@@ -48,6 +55,68 @@ def chapters(root: Path) -> list[Path]:
     return [c for c in found if not c.name.startswith("00_")] + [c for c in found if c.name.startswith("00_")]
 
 
+def sources_root(root: Path | None = None, need_chapters: bool = True) -> Path:
+    """``root`` (default: the checkout at or above the current folder) after checking that it
+    holds the book's sources (``_config.yml``, ``_toc.yml``) and, with ``need_chapters``, the
+    chapter notebooks; else a :class:`RunnerError` that says where they are expected."""
+    root = root or project_root()
+    needed = ["_config.yml", "_toc.yml"] + (["chapters/NN_*.ipynb"] if need_chapters else [])
+    missing = [n for n in needed[:2] if not (root / n).is_file()]
+    if need_chapters and not chapters(root):
+        missing.append(needed[2])
+    if missing:
+        package_checkout = project_root(Path(__file__).parent)
+        hint = (
+            f" (the nap package in use comes from the checkout {package_checkout}: run it there)"
+            if chapters(package_checkout)
+            else " (a clone of the project's repository; the installed package holds no chapters)"
+        )
+        raise RunnerError(
+            f"no book sources in {root} (missing {', '.join(missing)}): nap study, nap run and nap book "
+            f"run in the project's checkout, the folder holding {', '.join(needed)} and book/; "
+            f"run them from inside it{hint}"
+        )
+    return root
+
+
+def with_dependents(select: Iterable[str], root: Path) -> list[str]:
+    """The chapters ``select`` names plus every chapter that shows a stage reading (directly or
+    not) one they show, or one of those stages itself: the pages a change there makes stale.
+
+    ``nap run 05`` (the NAPs) gives ``05_naps``, ``06_clustering``, ``07_explorer`` and the
+    introduction, which shows every stage.
+    """
+    from nap.schedule import needed
+
+    wanted = list(select)
+    names = [nb.stem for nb in chapters(root)]
+    picked = [n for n in names if any(n.startswith(w) for w in wanted)]
+    shown = {s for n in picked for s in CHAPTER_STAGES.get(n[:2], ())}
+    return [
+        n
+        for n in names
+        if n in picked or any(shown & set(needed([s])) for s in CHAPTER_STAGES.get(n[:2], ()))
+    ]
+
+
+@contextlib.contextmanager
+def book_lock(book: Path) -> Iterator[None]:
+    """One process executes chapters into ``book`` at a time (two would overwrite each other's pages)."""
+    with file_lock(book / ".runner" / "lock", f"executing chapters into {book}"):
+        yield
+
+
+def remove_stale_temporaries(book: Path) -> list[Path]:
+    """Delete the temporary notebooks (``book/.NN_name.ipynb.*``) an interrupted run left; call
+    it holding :func:`book_lock`, so that no running execution owns them. Returns what it deleted."""
+    stale = sorted(f for f in book.glob(".[0-9][0-9]_*.ipynb.*") if f.is_file())
+    for f in stale:
+        f.unlink(missing_ok=True)
+    if stale:
+        print(f"[nap] removed {len(stale)} temporary notebook(s) of an interrupted run: {stale[0].name}, ...")
+    return stale
+
+
 def code_hash(root: Path) -> str:
     """Hash of the ``nap`` package's source: executed chapters go stale when it changes."""
     digest = hashlib.sha256()
@@ -59,9 +128,18 @@ def code_hash(root: Path) -> str:
 
 
 def chapter_stamp(nb: Path, study: Study, code: str) -> str:
+    """What an executed chapter depends on: its notebook, the code, the keys of the stages it
+    shows and the artifact folder it read them from (another store holds other files)."""
     number = nb.name[:2]
     keys = {s: study.key(s) for s in CHAPTER_STAGES.get(number, tuple(study.profile.stages))}
-    return stable_hash({"notebook": hashlib.sha256(nb.read_bytes()).hexdigest(), "code": code, "keys": keys})
+    return stable_hash(
+        {
+            "notebook": hashlib.sha256(nb.read_bytes()).hexdigest(),
+            "code": code,
+            "keys": keys,
+            "artifacts": str(study.store.root),
+        }
+    )
 
 
 def execute_chapter(nb: Path, out: Path, parameters: dict[str, Any], cwd: Path) -> float:
@@ -99,10 +177,19 @@ def run_chapters(
 ) -> list[dict[str, Any]]:
     """Execute the chapters (all, or those whose number or name starts with one of ``select``).
 
-    The executed copies go to ``book_dir`` (default ``<root>/book``).
+    The executed copies go to ``book_dir`` (default ``<root>/book``); temporary notebooks of
+    an interrupted run there are deleted first.
     """
-    root = root or project_root()
+    root = sources_root(root)
     book = book_dir or root / "book"
+    with book_lock(book):
+        remove_stale_temporaries(book)
+        return _run_chapters(study, select, root, force, book)
+
+
+def _run_chapters(
+    study: Study, select: Iterable[str] | None, root: Path, force: bool, book: Path
+) -> list[dict[str, Any]]:
     stamps_dir = book / ".runner"
     code = code_hash(root)
     parameters = {
@@ -193,7 +280,16 @@ def build_book(root: Path | None = None, strict: bool = True, stale: Iterable[st
 
     ``root`` holds ``_config.yml``, ``_toc.yml`` and ``book/`` (tests build a copy elsewhere).
     """
-    root = root or project_root()
+    root = sources_root(root, need_chapters=False)
+    with file_lock(root / "_build" / ".lock", f"building the book in {root / '_build'}"):
+        return _build_book(root, strict, stale)
+
+
+def _build_book(root: Path, strict: bool, stale: Iterable[str]) -> Path:
+    """Build into a fresh ``_build/html`` (the parsed pages' cache is kept); the previous site
+    stays in place until the new one is complete, and comes back if the build fails."""
+    from nap.schedule import die_with_parent
+
     launcher = "import sys; from jupyter_book.cli.main import main; sys.exit(main())"
     cmd = [sys.executable, "-c", launcher, "build", str(root), "--builder", "html"]
     toc, missing = toc_of_existing_pages(root, stale)
@@ -203,17 +299,38 @@ def build_book(root: Path | None = None, strict: bool = True, stale: Iterable[st
     if strict:
         cmd += ["-W", "-n", "--keep-going"]
     env = dict(os.environ, PYDEVD_DISABLE_FILE_VALIDATION="1")
+    html = root / "_build" / "html"
+    previous = html.with_name(".html-previous")
+    shutil.rmtree(previous, ignore_errors=True)  # left by a killed build: html is the last good site
+    if html.exists():
+        os.replace(html, previous)  # pages of a former build (other parameters, left-out chapters) go
     print("[nap] building the book:", "jupyter-book", " ".join(cmd[3:]))
-    proc = subprocess.run(cmd, cwd=root, env=env, text=True, capture_output=True)
+    try:
+        # the build dies with this process: a killed `nap study` leaves no jupyter-book behind
+        proc = subprocess.run(
+            cmd, cwd=root, env=env, text=True, capture_output=True, preexec_fn=die_with_parent
+        )
+    except BaseException:
+        _restore(html, previous)
+        raise
     log = root / "_build" / "build.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     log.write_text(proc.stdout + proc.stderr)
     if proc.returncode != 0:
+        _restore(html, previous)
         tail = "\n".join((proc.stdout + proc.stderr).splitlines()[-40:])
         raise RunnerError(f"the book build failed (full log: {log}):\n{tail}")
-    index = root / "_build" / "html" / "index.html"
+    shutil.rmtree(previous, ignore_errors=True)
+    index = html / "index.html"
     print(f"[nap] book built: {index}")
     return index
+
+
+def _restore(html: Path, previous: Path) -> None:
+    """Put the previous site back after a failed build (a half-built one is never left)."""
+    if previous.exists():
+        shutil.rmtree(html, ignore_errors=True)
+        os.replace(previous, html)
 
 
 def run_study(
@@ -231,10 +348,19 @@ def run_study(
     from nap.hardware import describe_machine, machine_record
     from nap.schedule import build_stages
 
-    root = root or project_root()
+    root = sources_root(root)
     start = time.time()
     print(f"[nap] {describe_machine()}", file=sys.stderr, flush=True)
     wanted = list(select or [])
+    if wanted:
+        more = [n for n in with_dependents(wanted, root) if not any(n.startswith(w) for w in wanted)]
+        if more:
+            print(
+                f"[nap] the chapters that show what depends on {', '.join(wanted)} run too when stale: "
+                f"{', '.join(more)}"
+            )
+        wanted += more
+    select = wanted
     shown = [
         stage
         for nb in chapters(root)

@@ -6,8 +6,9 @@ faster) beside a 2-thread recognizer runs both at their 1-thread speed, and the 
 gets both cores back when the G2P is done. The default G2P is an ensemble of two networks
 trained side by side in two processes; it takes both cores, so it is built in turn.
 
-The background stage runs in a spawned process that writes its progress to
-``<artifacts>/logs/<stage>-<key>.log`` and dies with its parent; the store's lock keeps
+The background stage runs in a spawned process that writes its progress to a log of its
+own, ``<artifacts>/logs/<stage>-<key>.<time>-<pid>.log`` (two studies building the same
+stage at once never write into one file), and dies with its parent; the store's lock keeps
 two processes from building the same stage at once, and an interrupted stage resumes
 from its checkpoints like any other.
 """
@@ -50,8 +51,9 @@ def needed(stages: Iterable[str]) -> list[str]:
     return [s for s in STAGES if s in wanted]
 
 
-def _die_with_parent() -> None:
-    """Ask Linux to SIGTERM this process when its parent dies (no orphaned trainings)."""
+def die_with_parent() -> None:
+    """Ask Linux to SIGTERM this process when its parent dies (no orphaned trainings or book
+    builds); meant for the child's side of a fork (``preexec_fn``) or a spawned process."""
     if sys.platform.startswith("linux"):
         with contextlib.suppress(OSError, AttributeError):
             ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
@@ -60,7 +62,7 @@ def _die_with_parent() -> None:
 def _build_in_background(
     profile: str, changes: dict[str, Any], artifacts: str, stage: str, force: bool, log: str
 ) -> None:
-    _die_with_parent()
+    die_with_parent()
     fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
     os.dup2(fd, 1)
     os.dup2(fd, 2)
@@ -78,8 +80,10 @@ class _Background:
         self.stage = stage
         logs = study.store.root / "logs"
         logs.mkdir(parents=True, exist_ok=True)
-        self.log = logs / f"{stage}-{study.key(stage)}.log"
-        self.log.write_text("")
+        pid = os.getpid()
+        self.log = logs / f"{stage}-{study.key(stage)}.{time.strftime('%Y%m%d-%H%M%S')}-{pid}.log"
+        with open(self.log, "w") as fh:  # this run's own log: never another run's, never truncated
+            fh.write(f"[nap] {stage}: built in the background for {study!r} (process {pid})\n")
         context = multiprocessing.get_context("spawn")
         self.process = context.Process(
             target=_build_in_background,

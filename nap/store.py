@@ -5,7 +5,10 @@ version, its parameters and the keys of the stages it reads. A stage is built in
 ``<stage>-<key>.partial`` (which survives an interruption, so long work such as training
 can resume from checkpoints kept there) and renamed into place only when complete, with a
 ``manifest.json`` of every file's size and SHA-256. A folder whose files no longer match
-their manifest is moved aside and rebuilt, never used.
+their manifest is moved aside and rebuilt, never used (a read-only look, such as
+``nap results``, only reports it). ``nap gc`` lists and removes what no build will use:
+stale ``.partial`` folders, folders moved aside as corrupt, and artifacts of other
+parameters (:meth:`Store.leftovers`).
 """
 
 from __future__ import annotations
@@ -35,6 +38,10 @@ PARAMS = "params.json"
 
 class StoreError(RuntimeError):
     """An artifact could not be written or read."""
+
+
+class DiskFullError(StoreError):
+    """The disk filled up while a file was written; nothing was written."""
 
 
 def stable_hash(obj: Any, length: int = 12) -> str:
@@ -75,7 +82,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         )
         tmp_path.unlink(missing_ok=True)
         if full:
-            raise StoreError(f"disk full while writing {path}; nothing was written ({exc})") from exc
+            raise DiskFullError(f"disk full while writing {path}; nothing was written ({exc})") from exc
         raise
 
 
@@ -111,6 +118,36 @@ def read_json(path: str | os.PathLike) -> Any:
         raise StoreError(f"cannot read JSON file {path}: {exc}") from exc
 
 
+def load_weights_file(path: str | os.PathLike) -> Any:
+    """The tensors saved in ``path`` by ``torch.save``, loaded with ``weights_only=True``.
+
+    A file holding anything but tensors and plain containers (a pickle of Python objects
+    could run code when loaded) is refused with a :class:`StoreError` that names it; so is a
+    file torch cannot read at all. torch's own advice to load such a file unsafely is not
+    passed on.
+    """
+    import pickle
+    import warnings
+
+    import torch
+
+    path = Path(path)
+    try:
+        with warnings.catch_warnings():  # torch warns about the pickle protocol of foreign files
+            warnings.simplefilter("ignore", UserWarning)
+            return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        raise StoreError(
+            f"{path} is not a nap weights file: it holds Python objects, not only tensors, and nap "
+            "loads nothing else (a pickle can run code); rebuild the stage that writes it"
+        ) from exc
+    except (RuntimeError, EOFError, ValueError) as exc:
+        raise StoreError(
+            f"{path} is not a nap weights file: torch cannot read it (empty, truncated or another "
+            "format); rebuild the stage that writes it"
+        ) from exc
+
+
 def write_manifest(folder: Path) -> dict[str, dict[str, Any]]:
     """Record size and SHA-256 of every file below ``folder`` (except the manifest)."""
     files = {}
@@ -139,6 +176,55 @@ def verify_manifest(folder: Path) -> str | None:
         if file_sha256(f) != meta["sha256"]:
             return f"{rel} does not match its checksum"
     return None
+
+
+@contextlib.contextmanager
+def file_lock(path: Path, what: str, wait: bool = True) -> Iterator[bool]:
+    """Hold an exclusive lock on ``path`` (created if missing); yields whether it is held.
+
+    The lock is the kernel's (``flock``), so a killed process never leaves it held. With
+    ``wait`` a held lock is waited for (saying ``waiting for another process that is
+    <what>``); without, the context yields False at once and holds nothing.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+") as fh:
+        if fcntl is not None:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                if not wait:
+                    yield False
+                    return
+                print(f"[nap] waiting for another process that is {what}")
+                fcntl.flock(fh, fcntl.LOCK_EX)
+        yield True
+
+
+def is_locked(path: Path) -> bool:
+    """Whether another process holds :func:`file_lock` on ``path`` (creates and changes nothing)."""
+    if fcntl is None or not path.is_file():
+        return False
+    with open(path) as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(fh, fcntl.LOCK_UN)
+    return False
+
+
+def folder_bytes(folder: Path) -> int:
+    """Bytes of the files below ``folder``."""
+    return sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
+
+
+@dataclass(frozen=True)
+class Leftover:
+    """A folder of the store that no build of the current parameters will use (see ``nap gc``)."""
+
+    path: Path
+    kind: str  # "partial", "corrupt" or "unused"
+    why: str
 
 
 @dataclass(frozen=True)
@@ -173,14 +259,23 @@ class Store:
     def folder(self, stage: str, key: str) -> Path:
         return self.root / f"{stage}-{key}"
 
-    def lookup(self, stage: str, key: str, verify: bool = True) -> Artifact | None:
-        """The finished artifact, or None; a corrupt one is moved aside (and reported)."""
+    def inspect(self, stage: str, key: str, verify: bool = True) -> tuple[Artifact | None, str | None]:
+        """(the finished artifact, None), or (None, what is wrong with it) when it is corrupt,
+        or (None, None) when there is none. Reads only: a corrupt artifact stays where it is."""
         folder = self.folder(stage, key)
         if not folder.is_dir():
-            return None
+            return None, None
         problem = verify_manifest(folder) if verify else None
         if problem is None:
-            return Artifact(stage, key, folder)
+            return Artifact(stage, key, folder), None
+        return None, problem
+
+    def lookup(self, stage: str, key: str, verify: bool = True) -> Artifact | None:
+        """The finished artifact, or None; a corrupt one is moved aside (and reported) to be rebuilt."""
+        found, problem = self.inspect(stage, key, verify)
+        if problem is None:
+            return found
+        folder = self.folder(stage, key)
         aside = folder.with_name(f"{folder.name}.corrupt-{int(time.time())}")
         folder.rename(aside)
         print(f"[nap] {stage}: artifact {folder} is corrupt ({problem}); moved to {aside.name}, recomputing")
@@ -218,21 +313,14 @@ class Store:
                 return found
             return self._compute(stage, key, params, inputs, compute, version)
 
+    def lock_path(self, name: str) -> Path:
+        """``<root>/.locks/<name>.lock``, held while the folder ``name`` is built."""
+        return self.root / ".locks" / f"{name}.lock"
+
     @contextlib.contextmanager
     def _lock(self, name: str) -> Iterator[None]:
-        """Hold ``<root>/.locks/<name>.lock``: one process builds a stage folder at a time.
-
-        The lock is the kernel's (``flock``), so a killed process never leaves it held.
-        """
-        folder = self.root / ".locks"
-        folder.mkdir(parents=True, exist_ok=True)
-        with open(folder / f"{name}.lock", "a+") as fh:
-            if fcntl is not None:
-                try:
-                    fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                except BlockingIOError:
-                    print(f"[nap] waiting for another process that is building {name}")
-                    fcntl.flock(fh, fcntl.LOCK_EX)
+        """Hold the lock of ``name``: one process builds a stage folder at a time."""
+        with file_lock(self.lock_path(name), f"building {name}"):
             yield
 
     def _compute(
@@ -246,17 +334,68 @@ class Store:
     ) -> Artifact:
         final = self.folder(stage, key)
         work = final.with_name(final.name + ".partial")
+        resumed = work.is_dir()
         work.mkdir(parents=True, exist_ok=True)
         record = {"stage": stage, "key": key, "version": version, "params": params, "inputs": inputs}
         write_json(work / PARAMS, record)  # readable while computing: a stage may look for its kin
         start = time.time()
-        summary = dict(compute(work) or {})
+        try:
+            summary = dict(compute(work) or {})
+        except Exception:
+            # a stage that fails before writing anything (a parameter or input error) leaves no
+            # .partial folder behind; one with work in it is kept for the next run to resume
+            if not resumed and [f.name for f in work.iterdir()] == [PARAMS]:
+                shutil.rmtree(work, ignore_errors=True)
+            raise
         summary.setdefault("seconds", round(time.time() - start, 2))
         write_json(work / PARAMS, record)
         write_json(work / SUMMARY, summary)
         write_manifest(work)
         os.replace(work, final)
         return Artifact(stage, key, final)
+
+    def leftovers(self, used: dict[str, str]) -> list[Leftover]:
+        """Folders no build of the current parameters will use; ``used`` maps stage -> current key.
+
+        * ``<stage>-<key>.partial`` of a key not in ``used`` whose build is not running (its
+          lock is free): work of other parameters, left by an interrupted or failed build (a
+          ``.partial`` of the current parameters is kept: the next build resumes from it);
+        * ``*.corrupt-<time>``: artifacts moved aside because their files no longer matched
+          their manifest, never read again;
+        * finished ``<stage>-<key>`` of a stage in ``used`` but another key: built with other
+          parameters (or inputs, or code version) than the current ones.
+
+        Folders of stages not in ``used`` and anything else (logs, locks, timings) are never
+        listed. Reads only.
+        """
+        found = []
+        for folder in sorted(p for p in self.root.glob("*-*") if p.is_dir()):
+            name = folder.name
+            if ".corrupt-" in name:
+                found.append(Leftover(folder, "corrupt", "moved aside as corrupt; never read again"))
+                continue
+            base, dot, suffix = name.partition(".")
+            stage, _, key = base.rpartition("-")
+            if stage not in used or (dot and suffix != "partial"):
+                continue
+            if suffix == "partial":
+                if key != used[stage] and not is_locked(self.lock_path(base)):
+                    found.append(Leftover(folder, "partial", "unfinished build of other parameters"))
+            elif key != used[stage] and (folder / MANIFEST).is_file():
+                found.append(Leftover(folder, "unused", "built with other parameters than the current ones"))
+        return found
+
+    def remove(self, leftover: Leftover) -> bool:
+        """Delete a folder :meth:`leftovers` listed unless a build started on it since; True if deleted."""
+        base = leftover.path.name.partition(".")[0]
+        if leftover.kind == "corrupt":
+            shutil.rmtree(leftover.path, ignore_errors=True)
+            return True
+        with file_lock(self.lock_path(base), f"building {base}", wait=False) as held:
+            if not held:
+                return False
+            shutil.rmtree(leftover.path, ignore_errors=True)
+            return True
 
     def artifacts(self) -> list[Artifact]:
         """Every finished artifact under the root, oldest first."""

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from nap.params import StageParams
+from nap.params import ParamError, StageParams
 from nap.profile import STAGES, Profile
 from nap.store import Artifact, Store
 
@@ -53,12 +53,24 @@ def project_root(start: Path | None = None) -> Path:
 
 
 def artifacts_root(profile_name: str, artifacts: str | os.PathLike | None = None) -> Path:
-    """``artifacts`` if given, else ``$NAP_ARTIFACTS/<profile>``, else ``<project>/artifacts/<profile>``."""
+    """``artifacts`` if given, else ``$NAP_ARTIFACTS/<profile>``, else ``<project>/artifacts/<profile>``.
+
+    A file where the folder (or a folder above it) should be is a ParamError naming it.
+    """
     if artifacts:
-        return Path(artifacts).expanduser().resolve()
-    env = os.environ.get("NAP_ARTIFACTS")
-    base = Path(env).expanduser() if env else project_root() / "artifacts"
-    return (base / profile_name).resolve()
+        root = Path(artifacts).expanduser().resolve()
+    else:
+        env = os.environ.get("NAP_ARTIFACTS")
+        base = Path(env).expanduser() if env else project_root() / "artifacts"
+        root = (base / profile_name).resolve()
+    for folder in (root, *root.parents):
+        if folder.exists():
+            if folder == root and not folder.is_dir():
+                raise ParamError(f"artifacts folder {root} is a file, not a folder")
+            if not folder.is_dir():
+                raise ParamError(f"artifacts folder {root} cannot be made: {folder} is a file")
+            break
+    return root
 
 
 class Study:

@@ -384,3 +384,66 @@ def test_estimate_lag_finds_a_delay_planted_in_the_labels():
     nothing = estimate_lag(joined, np.array(["u"]), np.array(["test_sentences"]), np.array([0, 50]), Corpus(),
                            frame_s, AlignParams())  # fmt: skip
     assert nothing["frames"] == 0 and not nothing["estimated"]
+
+
+def test_without_true_timings_chapter_4_says_what_is_absent(tmp_path, inputs):
+    """A corpus without phone timings (LibriSpeech): no accuracy, and sentences in its place."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    from nap.align import report
+    from nap.align.explain import explain
+    from nap.display import Markdown, percent
+
+    corpus, feats, rec, g2p = inputs
+    scored = tmp_path / "scored"
+    truth = build_alignment(scored, AlignParams.from_dict({"min_count": 1}), corpus, feats, rec, g2p)
+    corpus.true_phones = lambda uid: None  # as LibriSpeech's reader has it
+    summary = build_alignment(
+        tmp_path / "bare", AlignParams.from_dict({"min_count": 1}), corpus, feats, rec, g2p
+    )
+    labels = FrameLabels.open(tmp_path / "bare")
+    assert truth["true_timings"] is True and summary["true_timings"] is False
+    assert "eval_split" not in summary and "phoneme_accuracy" not in summary
+    assert not report.has_true_timings(summary) and report.has_true_timings({"eval_split": "test_sentences"})
+    absent = "is absent: the corpus has no true phone timings (LibriSpeech has none)."
+    assert report.lag_text(labels.meta["lag"], summary) == (
+        "emission delay: 0 output frames = 0 ms (not estimated: no train utterance with true phone "
+        f"timings); the accuracy of the paper's cascade (no delay) {absent}"
+    )
+    assert (
+        report.accuracy_text(summary)
+        == f"The accuracy of the cascade's phonemes against the true phones {absent}"
+    )
+    for shown, what in (
+        (report.accuracy_table(labels), "The accuracy against the true phones"),
+        (report.confusion_figure(labels, summary), "The confusion matrix"),
+        (report.per_phone_figure(labels, summary), "The accuracy per true phone"),
+        (report.timing_figure(labels, summary), "The timing curve"),
+    ):
+        assert isinstance(shown, Markdown) and shown == f"{what} {absent}"
+    assert report.timing_text(labels, summary).endswith(absent)
+    groups = report.groups_text(labels, summary).splitlines()
+    assert groups[0].startswith("grapheme: ") and groups[2] == f"phoneme_true: this grouping {absent}"
+    ex = explain(corpus, feats, rec, g2p, "u2")
+    assert ex.accuracy is None and ex.frame_rows(1, 2) == [(1, 0.04, "c", "c", "K", "–")]
+    assert report.explanation_text(ex).endswith(f"whether its frames get their true phone {absent}")
+    # with the timings, the same calls give the numbers and figures
+    labels, s = FrameLabels.open(scored), truth
+    assert report.lag_text(labels.meta["lag"], s).endswith(
+        f"on test_sentences the paper's cascade (no delay) is right on {percent(s['phoneme_accuracy_lag0'])}"
+    )
+    assert report.accuracy_text(s).startswith(
+        "On test_sentences: 92.9 % of the frames labelled by the cascade"
+    )
+    for fig in (
+        report.confusion_figure(labels, s),
+        report.per_phone_figure(labels, s),
+        report.timing_figure(labels, s),
+    ):
+        assert isinstance(fig, Figure) and fig.axes
+    assert report.timing_text(labels, s).startswith("Read +0 ms from the frame's centre")
+    assert report.groups_text(labels, s).splitlines()[2].startswith("phoneme_true: ")
+    assert "absent" not in report.groups_text(labels, s)

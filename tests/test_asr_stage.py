@@ -135,3 +135,54 @@ def test_the_dropout_parameter_reaches_the_training_network():
     drops = [m.dropout for m in Wav2Letter(arch).modules() if hasattr(m, "dropout")]
     assert drops[0] == 0.0 and set(drops[1:]) == {0.25}  # every layer but the first
     assert architecture(AsrParams.from_dict(SMALL), 16).dropout == 0.0
+
+
+def test_no_held_out_utterances_give_no_score_not_a_perfect_one(tmp_path):
+    """``librispeech_test: []`` and ``librispeech_heldout: 0``: nothing to score, so no CER or WER."""
+    import json
+
+    from nap.asr import plots
+    from nap.asr.evaluate import NO_HELD_OUT
+
+    synth = SyntheticCorpus(n_train=16, n_test=0, n_mels=16)
+    p = AsrParams.from_dict({**SMALL, "epochs": 1})
+    summary = build_asr(tmp_path, p, synth, synth)
+    for split in ("test_sentences", "test_voices"):
+        for dec in ("greedy", "beam"):
+            assert summary[f"{split}_{dec}_cer"] is None and summary[f"{split}_{dec}_wer"] is None
+    assert summary["cer"] is None and summary["wer"] is None
+    assert summary["not_scored"] == f"test_sentences, test_voices: {NO_HELD_OUT}"
+    text = (tmp_path / "evaluation.json").read_text()
+    evaluation = json.loads(text, parse_constant=lambda c: pytest.fail(f"{c} in JSON"))  # standard JSON
+    res = evaluation["splits"]["test_sentences"]
+    assert (
+        res["utterances"] == 0
+        and res["loss"] is None
+        and res["beam"] == {"cer": None, "wer": None, "hyps": []}
+    )
+    training = json.loads((tmp_path / "training.json").read_text())
+    assert all(set(e) == {"step", "epoch", "train_seconds"} for e in training["history"]["evals"])  # no curve
+    # chapter 2: the table and the sentence say so
+    rows = plots.results_table(evaluation).rows
+    assert rows == [[s, d, 0, NO_HELD_OUT, NO_HELD_OUT] for s in ("test_sentences", "test_voices")
+                    for d in ("greedy", "beam")]  # fmt: skip
+    assert plots.error_rates_text(summary, aim=True) == (
+        f"beam search: no score on held-out sentences of seen voices ({NO_HELD_OUT}); no score on "
+        f"held-out voices ({NO_HELD_OUT}), after {summary['train_minutes']:.1f} min of training\n"
+        "aim for the default profile (CER <= 12 % after <= 35 min of training): NOT met"
+    )
+    assert plots.example_utterance(synth).id == "train-0000"
+
+
+def test_error_rates_text_of_scored_splits(built):
+    from nap.asr import plots
+
+    _, _, synth, summary = built
+    s = dict(summary, test_sentences_beam_cer=0.1, test_sentences_beam_wer=0.25, train_minutes=3.0)
+    assert plots.error_rates_text(s, aim=True) == (
+        "beam search: CER 10.0 % and WER 25.0 % on held-out sentences of seen voices; "
+        f"CER {100 * s['test_voices_beam_cer']:.1f} % and WER {100 * s['test_voices_beam_wer']:.1f} % "
+        "on held-out voices, after 3.0 min of training\n"
+        "aim for the default profile (CER <= 12 % after <= 35 min of training): met"
+    )
+    assert plots.example_utterance(synth).id == "test_sentences-0000"

@@ -155,6 +155,37 @@ def _params_not_mapping(tmp: Path) -> str:
     return cli("params", "--params", str(tmp / "changes.yaml"))
 
 
+def _params_file(text: str) -> Callable[[Path], str]:
+    def run(tmp: Path) -> str:
+        (tmp / "changes.yaml").write_text(text)
+        return cli("params", "--params", str(tmp / "changes.yaml"))
+
+    return run
+
+
+def _latin1_profile(tmp: Path) -> str:
+    (tmp / "mine.yaml").write_bytes("description: caf\u00e9\nbase: tiny\n".encode("latin-1"))
+    return cli("params", "--profile", str(tmp / "mine.yaml"))
+
+
+def _cuda_without_gpu(tmp: Path) -> str:
+    import torch
+
+    with mock.patch.object(torch.cuda, "is_available", lambda: False):
+        return cli("params", "-p", "asr.device", "cuda")
+
+
+def _artifacts_file(tmp: Path) -> str:
+    (tmp / "artifacts").write_text("")
+    return cli("build", "corpus", "--artifacts", str(tmp / "artifacts"))
+
+
+def _synth_nan(tmp: Path) -> str:
+    message = cli("corpus", "synth", "--out", str(tmp / "corpus"), "--minutes", "nan")
+    assert not (tmp / "corpus").exists()
+    return message
+
+
 COMMAND_LINE = [
     Case(
         "unknown-profile",
@@ -258,6 +289,105 @@ COMMAND_LINE = [
         r"expected a mapping of parameter names to values",
     ),
     Case(
+        "params-file-not-yaml",
+        "command line",
+        "`--params` file that is not YAML",
+        _params_file("asr.epochs: [3\n"),
+        r"parameter file .*changes.yaml is not valid YAML: expected ',' or '\]', but got '<stream end>' "
+        r"\(line 2, column 1\)",
+    ),
+    Case(
+        "params-file-two-documents",
+        "command line",
+        "`--params` file of two YAML documents (`---` between them)",
+        _params_file("asr.epochs: 3\n---\nasr.seed: 1\n"),
+        r"parameter file .*changes.yaml holds 2 YAML documents \(separated by '---'\); expected one",
+    ),
+    Case(
+        "profile-params-not-mapping",
+        "command line",
+        "profile file whose `params` is a list (`params: [1, 2]`)",
+        lambda tmp: cli("params", "--profile", _profile_file(tmp, "params: [1, 2]\n")),
+        r"mine.yaml: 'params' must be a mapping of stages \(or stage.name\) to values, got \[1, 2\]",
+    ),
+    Case(
+        "profile-base-number",
+        "command line",
+        "profile file whose `base` is a number (`base: 3`)",
+        lambda tmp: cli("params", "--profile", _profile_file(tmp, "base: 3\n")),
+        r"mine.yaml: 'base' must be a profile name or a .yaml file, got 3",
+    ),
+    Case(
+        "profile-base-list",
+        "command line",
+        "profile file whose `base` is a list (`base: [tiny]`)",
+        lambda tmp: cli("params", "--profile", _profile_file(tmp, "base: [tiny]\n")),
+        r"mine.yaml: 'base' must be a profile name or a .yaml file, got \['tiny'\]",
+    ),
+    Case(
+        "profile-not-utf8",
+        "command line",
+        "profile file saved as Latin-1 (`café`)",
+        _latin1_profile,
+        r"profile file .*mine.yaml is not UTF-8 text \(byte 0xe9 on line 1\); save it as UTF-8",
+    ),
+    Case(
+        "stage-changes-not-mapping",
+        "command line",
+        "a stage given a value, not its parameters (`-p asr 3`)",
+        lambda tmp: cli("params", "-p", "asr", "3"),
+        r"the changes of stage 'asr' must be a mapping of its parameters to values, got 3",
+    ),
+    Case(
+        "stft-hop-zero",
+        "command line",
+        "a hop shorter than a sample (`-p features.hop_ms 0.01`)",
+        lambda tmp: cli("params", "-p", "features.hop_ms", "0.01"),
+        r"'features.hop_ms' = 0.01 gives an STFT hop of 0 samples at 16 kHz; it must be at least 1 sample",
+    ),
+    Case(
+        "negative-seed",
+        "command line",
+        "negative seed (`-p asr.seed -1`; every stage's seed)",
+        lambda tmp: cli("params", "-p", "asr.seed", "-1"),
+        r"parameter 'asr.seed' must be >= 0 \(and below 2\*\*32\), got -1",
+    ),
+    Case(
+        "cuda-without-gpu",
+        "command line",
+        "`-p asr.device cuda` on a machine without a GPU",
+        _cuda_without_gpu,
+        r"parameter 'asr.device' is cuda, but torch finds no CUDA GPU on this machine; use auto",
+    ),
+    Case(
+        "infinite-parameter",
+        "command line",
+        "infinite value (`-p features.log_floor .inf`)",
+        lambda tmp: cli("params", "-p", "features.log_floor", ".inf"),
+        r"parameter 'features.log_floor' must be a finite number, got inf",
+    ),
+    Case(
+        "nan-parameter",
+        "command line",
+        "NaN value (`-p corpus.minutes .nan`; NaN passes every range check)",
+        lambda tmp: cli("params", "-p", "corpus.minutes", ".nan"),
+        r"parameter 'corpus.minutes' must be a finite number, got nan",
+    ),
+    Case(
+        "artifacts-is-file",
+        "command line",
+        "`--artifacts` pointing at a file",
+        _artifacts_file,
+        r"artifacts folder .*artifacts is a file, not a folder",
+    ),
+    Case(
+        "synth-minutes-nan",
+        "command line",
+        "`nap corpus synth --minutes nan`",
+        _synth_nan,
+        r"parameter '--minutes' must be a finite number, got nan",
+    ),
+    Case(
         "unknown-chapter",
         "command line",
         "unknown chapter (`nap run 99`)",
@@ -323,6 +453,35 @@ def _truncate(chap: Path) -> None:
     _flac(chap).write_bytes(data[: len(data) // 2])
 
 
+def _as_users_write_them(tmp: Path) -> str:
+    from nap.corpus.librispeech import scan
+
+    chap = tree(tmp / "LibriSpeech")
+    text = (chap / "19-198.trans.txt").read_text().replace("19-198-0001 ", "19-198-0001\t")
+    (chap / "19-198.trans.txt").write_bytes(b"\xef\xbb\xbf" + text.encode())
+    (chap / "19-198-0002.flac").rename(chap / "19-198-0002.FLAC")
+    entries, report = scan(tmp / "LibriSpeech")
+    return f"no error; {len(entries)} utterances read, {report.total_skipped} skipped"
+
+
+def _tree_changed(tmp: Path) -> str:
+    """``nap build corpus``, then a transcript edited and a FLAC file removed: built again, and why."""
+    from nap.cli import main
+
+    chap = tree(tmp / "LibriSpeech")
+    args = ["build", "corpus", "--profile", "paper", "--artifacts", str(tmp / "artifacts")]
+    args += ["-p", "corpus.librispeech_root", str(tmp / "LibriSpeech"), "-p", "corpus.librispeech_train"]
+    args += ["[train-mini]", "-p", "corpus.librispeech_test", "[]"]
+    out = io.StringIO()
+    with _cwd(ROOT), contextlib.redirect_stdout(out), contextlib.redirect_stderr(io.StringIO()):
+        assert main(args) == 0
+        set_line(chap, "19-198-0000", "19-198-0000 HELLO THERE")
+        set_line(chap, "19-198-0002", None)
+        (chap / "19-198-0002.flac").unlink()
+        assert main(args) == 0
+    return "\n".join(ln for ln in out.getvalue().splitlines() if "changed since" in ln)
+
+
 CORPUS = [
     Case(
         "librispeech-root-unset",
@@ -385,14 +544,44 @@ CORPUS = [
         "1 corpus",
         "transcript line without its audio file",
         scan_error(lambda c: _flac(c).unlink()),
-        r"19-198-0001.flac: missing audio \(listed in the transcript\)",
+        r"19-198-0001.flac: missing audio \(listed on line 2 of 19-198.trans.txt\)",
+    ),
+    Case(
+        "audio-duplicate",
+        "1 corpus",
+        "`19-198-0001.flac` and `19-198-0001.FLAC` in one chapter",
+        scan_error(lambda c: (c / "19-198-0001.FLAC").write_bytes(_flac(c).read_bytes())),
+        r"19-198-0001.flac: duplicate audio \(19-198-0001.FLAC has the same id\)",
     ),
     Case(
         "transcript-line-missing",
         "1 corpus",
         "audio without a transcript line",
         scan_error(lambda c: set_line(c, "19-198-0001", None)),
-        r"19-198-0001.flac: missing transcript \(no line for 19-198-0001\)",
+        r"19-198-0001.flac: missing transcript \(no line for 19-198-0001 in 19-198.trans.txt\)",
+    ),
+    Case(
+        "transcript-id-runs-on",
+        "1 corpus",
+        "transcript line without a space after the id (`19-198-0001,HELLO WORLD`)",
+        scan_error(lambda c: set_line(c, "19-198-0001", "19-198-0001,HELLO WORLD")),
+        r"19-198-0001.flac: missing transcript \(no line for 19-198-0001 in 19-198.trans.txt; line 3 of "
+        r"19-198.trans.txt starts with '19-198-0001,HELLO': the id must be followed by a space or tab\)",
+    ),
+    Case(
+        "transcript-duplicate",
+        "1 corpus",
+        "one utterance id in two `*.trans.txt` files of a chapter",
+        scan_error(lambda c: (c / "19-198-extra.trans.txt").write_text("19-198-0001 HELLO AGAIN\n")),
+        r"19-198.trans.txt: duplicate transcript \(line 2: 19-198-0001 is also on line 1 of "
+        r"19-198-extra.trans.txt\)",
+    ),
+    Case(
+        "transcript-tab-bom-flac",
+        "1 corpus",
+        "a tab after the id, a UTF-8 byte order mark, a `.FLAC` extension",
+        _as_users_write_them,
+        r"^no error; 3 utterances read, 0 skipped$",
     ),
     Case(
         "transcript-file-missing",
@@ -431,6 +620,15 @@ CORPUS = [
         "every utterance bad, with `on_bad_input: skip`",
         _all_bad,
         r"the corpus has no usable utterance \(3 skipped\)",
+    ),
+    Case(
+        "librispeech-tree-changed",
+        "1 corpus",
+        "a transcript edited and a FLAC file removed after `nap build corpus` (not an error)",
+        _tree_changed,
+        r"^\[nap\] corpus: the LibriSpeech tree at .*LibriSpeech changed since corpus-[0-9a-f]{12} "
+        r"indexed it: 1 changed \(train-mini/19/198/19-198.trans.txt\), "
+        r"1 removed \(train-mini/19/198/19-198-0002.flac\); indexing it again$",
     ),
 ]
 
@@ -499,7 +697,11 @@ def _skipped_utterances(tmp: Path) -> str:
     ]
     ex = prepare(texts, lambda i: feats[i], Vocab(2), model.output_frames, max_frames=rf + 500)
     assert [e.id for e in ex.items] == ["ok"]
-    return f"training.json skipped: {json.dumps(dict(sorted(ex.skipped.items())))}"
+    assert ex.skipped_ids["too_long"] == ["long"]
+    return (
+        f"training.json skipped: {json.dumps(dict(sorted(ex.skipped.items())))}; "
+        f"skipped_ids: {json.dumps(dict(sorted(ex.skipped_ids.items())))}"
+    )
 
 
 def _synth_params(**changes):
@@ -576,6 +778,16 @@ def _open_other_architecture(tmp: Path) -> str:
     return raises(ArchitectureError, lambda: Recognizer.open(tmp))
 
 
+def _no_held_out(tmp: Path) -> str:
+    """``librispeech_test: []`` and ``librispeech_heldout: 0``: the asr stage with empty test splits."""
+    from nap.asr import build_asr
+    from nap.asr.synthetic import SyntheticCorpus
+
+    synth = SyntheticCorpus(n_train=8, n_test=0, n_mels=16)
+    s = build_asr(tmp, _synth_params(epochs=1, beam_size=2), synth, synth)
+    return f"summary (nap results): cer {s['cer']}, wer {s['wer']}; not_scored: {s['not_scored']}"
+
+
 def _vocab(tmp: Path) -> str:
     from nap.asr.vocab import Vocab, VocabError
 
@@ -634,6 +846,13 @@ ASR = [
         "training resumed from a checkpoint.pt of another architecture",
         _resume_other_architecture,
         r"checkpoint.pt holds weights of another architecture .*size mismatch for layer01.conv.weight",
+    ),
+    Case(
+        "asr-no-held-out",
+        "2 ASR",
+        "no held-out utterances (`librispeech_test: []`, `librispeech_heldout: 0`)",
+        _no_held_out,
+        r"cer None, wer None; not_scored: test_sentences, test_voices: no held-out utterances",
     ),
 ]
 
@@ -706,6 +925,21 @@ def _cluster(naps: np.ndarray, names: list[str]) -> Callable[[Path], str]:
 _nan = np.random.default_rng(0).normal(size=(3, 2, 2))
 _nan[0, 0, 0] = np.nan
 
+
+def _probes_unlabelled(tmp: Path) -> str:
+    """The cluster stage when no frame is labelled: the probe sample is empty; the score figure's text."""
+    from nap.cluster import Clustering, ClusterParams, build_clusters
+    from nap.cluster.arrays import synthetic_napset
+
+    napset = synthetic_napset(n_layers=1, channels=4, positions=2, frames=60, utterances=4)
+    none = np.zeros(0, np.int64)
+    x = np.zeros((0, 4), np.float32)
+    napset.probe = {"layer01": (x, {"grapheme": none, "phoneme": none}, none, none)}
+    build_clusters(tmp, ClusterParams.from_dict({"permutations": 10}), napset)
+    phoneme_probes = Clustering.open(tmp).score_figure().axes[1]  # top right: the phoneme probes
+    return "in place of the probe curves: " + " ".join(phoneme_probes.texts[0].get_text().split())
+
+
 NAPS = [
     Case("naps-padding", "5 NAPs", "a model with padded convolutions", _padding, r"module '2'.*padding=1"),
     Case(
@@ -735,6 +969,13 @@ NAPS = [
         "all pairwise distances equal",
         _cluster(np.eye(6).reshape(6, 2, 3) * 2.0, list("abcdef")),
         r"all 15 pairwise distances are equal",
+    ),
+    Case(
+        "cluster-probes-unlabelled",
+        "6 clustering",
+        "no frame labelled (an under-trained recognizer): an empty probe sample",
+        _probes_unlabelled,
+        r"no probe accuracy: probes need frames of at least 2 utterances to hold some out, got 0",
     ),
 ]
 
@@ -790,6 +1031,67 @@ def _corrupt(tmp: Path) -> str:
     return out.getvalue().strip()
 
 
+def _results_corrupt(tmp: Path) -> str:
+    """``nap results`` beside a corrupt corpus artifact: its row, and nothing moved."""
+    from nap.cli import main
+    from nap.store import Store
+    from nap.study import Study
+
+    study = Study("tiny", artifacts=tmp)
+    art = Store(tmp).build(
+        "corpus",
+        study.params("corpus").key_dict(),
+        study.inputs("corpus"),
+        lambda work: (work / "corpus.json").write_text("{}") and {},
+        version=study.version("corpus"),
+    )
+    (art.path / "corpus.json").write_text("[]")
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert main(["results", "--profile", "tiny", "--artifacts", str(tmp)]) == 0
+    assert art.path.is_dir() and not list(tmp.glob("*.corrupt-*"))
+    return next(line for line in out.getvalue().splitlines() if "corrupt" in line).strip()
+
+
+def _pickled_weights(stage: str) -> Callable[[Path], str]:
+    """A finished-looking artifact whose ``model.pt`` is a pickle of Python objects."""
+
+    def run(tmp: Path) -> str:
+        import pickle
+
+        from nap.store import StoreError, write_json
+
+        (tmp / "model.pt").write_bytes(pickle.dumps({"state": Path("weights")}))
+        if stage == "asr":
+            from nap.asr.recognizer import CONFIG, Recognizer
+
+            config = {"architecture": dataclasses.asdict(_arch()), "vocab": {"repetitions": 2}}
+            write_json(tmp / CONFIG, {**config, "decoding": {}, "input": {"pad": 0}})
+            return raises(StoreError, lambda: Recognizer.open(tmp))
+        from nap.g2p.data import LETTERS, PHONES
+        from nap.g2p.stage import CONFIG, G2P
+
+        net = {"n_letters": len(LETTERS) + 3, "n_phones": len(PHONES) + 3, "encoder_hidden": 8}
+        write_json(
+            tmp / CONFIG,
+            {"letters": list(LETTERS), "phones": list(PHONES), "members": 1, "beam": 2, "net": net},
+        )
+        return raises(StoreError, lambda: G2P.open(tmp))
+
+    return run
+
+
+def _outside_checkout(tmp: Path) -> str:
+    """``nap study`` run in a folder that is not the project's checkout."""
+    from nap.cli import main
+
+    err = io.StringIO()
+    with _cwd(tmp), contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+        assert main(["study", "--no-book", "--profile", "tiny", "--artifacts", str(tmp / "artifacts")]) == 1
+    assert not (tmp / "artifacts").exists()
+    return err.getvalue().strip()
+
+
 STORE = [
     Case(
         "disk-full-json",
@@ -818,6 +1120,34 @@ STORE = [
         "an artifact file changed after it was written",
         _corrupt,
         r"x.txt does not match its checksum\); moved to demo-.*corrupt-.*, recomputing",
+    ),
+    Case(
+        "results-corrupt",
+        "all stages",
+        "an artifact file changed after it was written, seen by `nap results` (which moves nothing)",
+        _results_corrupt,
+        r"corpus +- +corrupt: corpus-.* is corrupt \(corpus.json does not match its checksum\); the next",
+    ),
+    Case(
+        "weights-pickle-asr",
+        "2 ASR",
+        "`model.pt` that is a pickle of Python objects (`Recognizer.open`)",
+        _pickled_weights("asr"),
+        r"model.pt is not a nap weights file: it holds Python objects, not only tensors",
+    ),
+    Case(
+        "weights-pickle-g2p",
+        "3 G2P",
+        "`model.pt` that is a pickle of Python objects (`G2P.open`)",
+        _pickled_weights("g2p"),
+        r"model.pt is not a nap weights file: it holds Python objects, not only tensors",
+    ),
+    Case(
+        "outside-checkout",
+        "command line",
+        "`nap study` outside the project's checkout (no chapters or book sources)",
+        _outside_checkout,
+        r"nap: error: no book sources in .* \(missing _config.yml, _toc.yml, chapters/NN_\*.ipynb\)",
     ),
 ]
 

@@ -221,3 +221,36 @@ def test_an_empty_selection_draws_a_message(built):
     assert png(c.figure([])) and png(c.figure([c.layers[0]], groupings=["phoneme"]))
     with pytest.raises(KeyError, match="no layer 'layer99'"):
         c.result("phoneme", "layer99")
+
+
+@pytest.mark.parametrize("utterances", [0, 1])
+def test_probes_without_two_utterances_give_messages_not_a_traceback(tmp_path, utterances):
+    """No frame labelled (an under-trained recognizer): every probe says why it has no accuracy."""
+    napset = synthetic_napset(n_layers=2, channels=4, positions=2, frames=200, utterances=10)
+    frames = 0 if utterances == 0 else 30
+    napset.probe = {
+        layer: (
+            np.ones((frames, 4), np.float32),
+            {"grapheme": np.arange(frames) % 3, "phoneme": np.arange(frames) % 4},
+            np.zeros(frames, np.int64),
+            np.full(frames, "train"),
+        )
+        for layer in napset.layers
+    }
+    summary = build_clusters(tmp_path, ClusterParams.from_dict(FAST), napset)
+    why = f"probes need frames of at least 2 utterances to hold some out, got {utterances}"
+    probes = json.loads((tmp_path / "probes.json").read_text())
+    assert list(probes) == ["grapheme", "phoneme"] and list(probes["phoneme"]) == napset.layers
+    for per in probes.values():
+        for r in per.values():
+            assert r["message"] == why and r["accuracy"] is None and r["n_train"] == r["n_test"] == 0
+    assert summary["probe_messages"] == 4 and not any(k.startswith("probe_best") for k in summary)
+    c = Clustering.open(tmp_path)
+    table = c.probe_table()
+    assert table.headers[-1] == "no accuracy because" and [row[-1] for row in table.rows] == [why] * 4
+    fig = c.score_figure()  # the message in place of the probe curves, on both sides
+    texts = [t.get_text().replace("\n", " ") for ax in fig.axes[:2] for t in ax.texts]
+    assert texts == [f"no probe accuracy: {why}"] * 2
+    assert png(fig)[:4] == b"\x89PNG"
+    claims = {cl.key: cl for cl in c.claims()}
+    assert claims["phonemes_before_graphemes"].holds is None

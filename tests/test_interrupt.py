@@ -138,3 +138,38 @@ def test_killed_book_build_rebuilds(tiny_site, tmp_path):
     index = build_book(site)
     page = index.parent / "book" / "00_introduction.html"
     assert page.is_file() and "<html" in page.read_text()
+
+
+def test_the_book_build_dies_with_a_killed_nap(tmp_path):
+    """SIGKILL of the process building the book takes its jupyter-book child with it."""
+    site = tmp_path / "site"
+    site.mkdir()
+    for name in ("_config.yml", "_toc.yml"):
+        shutil.copy(ROOT / name, site / name)
+    shutil.copytree(ROOT / "book", site / "book", ignore=shutil.ignore_patterns("*.ipynb", ".runner"))
+    pid_file = tmp_path / "child.pid"
+    sleeper = f"import os, time; open({str(pid_file)!r}, 'w').write(str(os.getpid())); time.sleep(120)"
+    parent = tmp_path / "parent.py"
+    parent.write_text(
+        "import subprocess\n"
+        "import nap.runner as runner\n"
+        "real = subprocess.run\n"
+        "def run(cmd, **kw):  # the book build's command, with the runner's own process options\n"
+        f"    return real([cmd[0], '-c', {sleeper!r}], preexec_fn=kw['preexec_fn'])\n"
+        "runner.subprocess.run = run\n"
+        f"runner.build_book(runner.Path({str(site)!r}))\n"
+    )
+    proc = subprocess.Popen([sys.executable, str(parent)], cwd=ROOT)
+    deadline = time.time() + 60
+    while time.time() < deadline and not (pid_file.exists() and pid_file.read_text()):
+        time.sleep(0.05)
+    child = int(pid_file.read_text())
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    deadline = time.time() + 10
+    while time.time() < deadline and Path(f"/proc/{child}").exists():
+        time.sleep(0.05)
+    alive = Path(f"/proc/{child}").exists()
+    if alive:
+        os.kill(child, signal.SIGKILL)
+    assert not alive

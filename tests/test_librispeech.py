@@ -2,14 +2,26 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
 
+import nap.corpus.librispeech as librispeech
 from nap.corpus import Corpus, CorpusParams, build_corpus
-from nap.corpus.librispeech import BadInputError, LibriSpeechError, read_audio, scan
+from nap.corpus.librispeech import (
+    BadInputError,
+    LibriSpeechError,
+    Listing,
+    changes,
+    listing,
+    read_audio,
+    scan,
+)
+from nap.study import Study
 
 
 def _tone(seconds: float, rate: int = 16000, freq: float = 440.0) -> np.ndarray:
@@ -51,6 +63,8 @@ BAD = [
     "bad characters",
     "missing audio",
     "no transcript file",
+    "duplicate transcript",
+    "duplicate audio",
 ]
 
 
@@ -77,6 +91,11 @@ def _break(root: Path, case: str) -> Path:
     elif case == "no transcript file":
         trans.unlink()
         return folder / "19-198-0000.flac"
+    elif case == "duplicate transcript":  # read first (sorted), so 19-198.trans.txt has the second line
+        (folder / "19-198-extra.trans.txt").write_text("19-198-0001 HELLO AGAIN\n")
+        return trans
+    elif case == "duplicate audio":  # .FLAC sorts before .flac: the lower-case file is the second
+        shutil.copy(flac, folder / "19-198-0001.FLAC")
     return flac
 
 
@@ -198,3 +217,168 @@ def test_build_corpus_indexes_librispeech_without_copying(tmp_path):
     assert (again / "index.tsv").read_text() == (work / "index.tsv").read_text()
     with pytest.raises(BadInputError, match="19-198-0001.flac"):
         build_corpus(tmp_path, p.replace(on_bad_input="error"))
+
+
+# -- transcripts and audio as users write them ------------------------------------------------
+def test_a_tab_a_byte_order_mark_and_an_upper_case_flac_extension_are_read(tmp_path):
+    paths = make_tree(tmp_path)
+    folder = tmp_path / "train-mini" / "19" / "198"
+    trans = folder / "19-198.trans.txt"
+    text = trans.read_text().replace("19-198-0001 ", "19-198-0001\t")
+    trans.write_bytes(b"\xef\xbb\xbf" + text.replace("\n", "\r\n").encode())  # as Windows Notepad saves
+    paths["19-198-0002"].rename(folder / "19-198-0002.FLAC")
+    entries, report = scan(tmp_path, ["train-mini"])
+    assert [e.id for e in entries] == sorted(paths) and report.total_skipped == 0
+    by_id = {e.id: e for e in entries}
+    assert by_id["19-198-0000"].text == "hello world number one"  # the line after the mark
+    assert by_id["19-198-0001"].text == "hello world number two"  # the line with the tab
+    upper = by_id["19-198-0002"]
+    assert upper.path.name == "19-198-0002.FLAC" and len(read_audio(upper.path)) == 16000
+
+
+def test_messages_name_the_transcript_file_and_line(tmp_path):
+    make_tree(tmp_path)
+    folder = tmp_path / "train-mini" / "19" / "198"
+    trans = folder / "19-198.trans.txt"
+    skip = "; set on_bad_input='skip' to leave such utterances out"
+
+    def error() -> str:
+        with pytest.raises(BadInputError) as err:
+            scan(tmp_path, ["train-mini"])
+        return str(err.value)
+
+    _set_line(trans, "19-198-0001", "19-198-0001,HELLO WORLD")  # now line 3
+    assert error() == (
+        f"{folder / '19-198-0001.flac'}: missing transcript (no line for 19-198-0001 in 19-198.trans.txt; "
+        f"line 3 of 19-198.trans.txt starts with '19-198-0001,HELLO': the id must be followed by a space "
+        f"or tab){skip}"
+    )
+    entries, report = scan(tmp_path, ["train-mini"], on_bad_input="skip")
+    assert len(entries) == 5 and dict(report.skipped) == {"missing transcript": 1}  # one line, one count
+    _set_line(trans, "19-198-0001", "19-198-0001 HELLO")
+    (folder / "19-198-0002.flac").unlink()
+    assert (
+        error()
+        == f"{folder / '19-198-0002.flac'}: missing audio (listed on line 2 of 19-198.trans.txt){skip}"
+    )
+
+
+def test_an_utterance_id_given_twice_is_an_error_naming_both_lines(tmp_path):
+    make_tree(tmp_path)
+    folder = tmp_path / "train-mini" / "19" / "198"
+    trans = folder / "19-198.trans.txt"
+    trans.write_text(trans.read_text() + "19-198-0001 HELLO AGAIN\n")
+    with pytest.raises(BadInputError) as err:
+        scan(tmp_path, ["train-mini"])
+    assert str(err.value).startswith(
+        f"{trans}: duplicate transcript (line 4: 19-198-0001 is also on line 2 of 19-198.trans.txt)"
+    )
+    (folder / "19-198-extra.trans.txt").write_text("19-198-0002 HELLO THERE\n")
+    entries, report = scan(tmp_path, ["train-mini"], on_bad_input="skip")
+    assert "19-198-0001" not in [e.id for e in entries] and "19-198-0002" not in [e.id for e in entries]
+    assert dict(report.skipped) == {"duplicate transcript": 2} and len(entries) == 4
+    assert report.examples["duplicate transcript"] == [
+        f"{trans} (line 3: 19-198-0002 is also on line 1 of 19-198-extra.trans.txt)",
+        f"{trans} (line 4: 19-198-0001 is also on line 2 of 19-198.trans.txt)",
+    ]
+
+
+def test_indexing_shows_a_progress_bar_with_an_eta_when_it_takes_a_while(tmp_path, capsys, monkeypatch):
+    make_tree(tmp_path)
+    scan(tmp_path, ["train-mini"])
+    assert capsys.readouterr().err == ""  # a small tree is indexed before the bar would appear
+    monkeypatch.setattr(librispeech, "PROGRESS_DELAY", 0.0)
+    scan(tmp_path, ["train-mini"])
+    err = capsys.readouterr().err
+    assert "indexing train-mini: 100%" in err and "6/6 [" in err and "<00:00" in err  # elapsed<left
+    scan(tmp_path, ["train-mini"], progress=False)
+    assert capsys.readouterr().err == ""
+
+
+# -- what the tree holds is part of the corpus key ----------------------------------------------
+def test_listing_records_every_file_the_reader_reads(tmp_path):
+    make_tree(tmp_path, per_chapter=1)
+    folder = tmp_path / "train-mini" / "19" / "198"
+    (folder / "notes.txt").write_text("not read")
+    (folder / "19-198-0000.flac").rename(folder / "19-198-0000.FLAC")
+    tree = listing(tmp_path, ["train-mini", "test-absent"])
+    assert tree.root == tmp_path.resolve()
+    assert [f[0] for f in tree.files] == [
+        "train-mini/19/198/19-198-0000.FLAC",
+        "train-mini/19/198/19-198.trans.txt",
+        "train-mini/26/495/26-495-0000.flac",
+        "train-mini/26/495/26-495.trans.txt",
+    ]
+    st = (folder / "19-198.trans.txt").stat()
+    assert tree.files[1][1:] == (st.st_size, st.st_mtime_ns)
+    tree.write(tmp_path / "tree.tsv")
+    assert Listing.read(tmp_path / "tree.tsv") == tree
+    assert changes(tree, tree) == "no difference"
+    (folder / "19-198.trans.txt").write_text("19-198-0000 HELLO WORLD AGAIN\n")
+    (folder / "19-198-0000.FLAC").unlink()
+    sf.write(folder / "19-198-0001.flac", _tone(0.5), 16000, subtype="PCM_16")
+    after = listing(tmp_path, ["train-mini"])
+    assert after.digest != tree.digest and after.digest.startswith("4 files ")
+    assert changes(tree, after) == (
+        "1 changed (train-mini/19/198/19-198.trans.txt), 1 added (train-mini/19/198/19-198-0001.flac), "
+        "1 removed (train-mini/19/198/19-198-0000.FLAC)"
+    )
+
+
+def _librispeech(root: str, **more) -> dict:
+    return {
+        "corpus.librispeech_root": root,
+        "corpus.librispeech_train": ["train-mini"],
+        "corpus.librispeech_test": [],
+        **{f"corpus.{k}": v for k, v in more.items()},
+    }
+
+
+def test_a_changed_tree_is_indexed_again_and_the_build_says_why(tmp_path, capsys):
+    root = tmp_path / "LibriSpeech"
+    make_tree(root)
+    changes_ = _librispeech(str(root), on_bad_input="skip")
+    first = Study("paper", changes_, artifacts=tmp_path / "store").artifact("corpus")
+    assert "indexing it again" not in capsys.readouterr().out
+    assert Study("paper", changes_, artifacts=tmp_path / "store").artifact("corpus") == first  # reused
+    trans = root / "train-mini" / "19" / "198" / "19-198.trans.txt"
+    trans.write_text(trans.read_text().replace("19-198-0000 HELLO", "19-198-0000 JELLO"))
+    (root / "train-mini" / "26" / "495" / "26-495-0002.flac").unlink()
+    second = Study("paper", changes_, artifacts=tmp_path / "store").artifact("corpus")
+    assert second.key != first.key
+    assert capsys.readouterr().out.splitlines() == [
+        f"[nap] corpus: the LibriSpeech tree at {root.resolve()} changed since corpus-{first.key} "
+        "indexed it: "
+        "1 changed (train-mini/19/198/19-198.trans.txt), 1 removed (train-mini/26/495/26-495-0002.flac); "
+        "indexing it again"
+    ]
+    corpus = Corpus.open(second.path)
+    assert corpus["19-198-0000"].text.startswith("jello") and "26-495-0002" not in corpus.ids
+    assert second.params["librispeech_tree"].startswith("7 files ")  # 5 FLAC files, 2 transcripts
+    assert (second.path / "tree.tsv").is_file()
+
+
+def test_a_relative_root_is_made_absolute_before_keying(tmp_path, monkeypatch):
+    stamp = 1_700_000_000_000_000_000
+    for folder in ("a", "b"):  # two trees alike in every file, size and time: only the root differs
+        make_tree(tmp_path / folder / "LibriSpeech")
+        for f in (tmp_path / folder).rglob("*.*"):
+            os.utime(f, ns=(stamp, stamp))
+    studies = {}
+    for folder in ("a", "b"):
+        monkeypatch.chdir(tmp_path / folder)
+        studies[folder] = Study("paper", _librispeech("LibriSpeech"), artifacts=tmp_path / "store")
+        built = studies[folder].artifact("corpus")
+        assert built.params["librispeech_root"] == str((tmp_path / folder / "LibriSpeech").resolve())
+    a, b = (studies[f].params("corpus") for f in ("a", "b"))
+    assert a.librispeech_listing.files == b.librispeech_listing.files
+    assert studies["a"].key("corpus") != studies["b"].key("corpus")
+    for folder in ("a", "b"):
+        corpus = studies[folder].corpus()
+        assert all(u.path.is_relative_to((tmp_path / folder).resolve()) for u in corpus.utterances)
+
+
+def test_the_embedded_corpus_key_is_its_parameters_alone(tmp_path):
+    p = CorpusParams.from_dict({"librispeech_root": str(tmp_path)})
+    assert p.key_dict() == p.to_dict()
+    assert "librispeech_listing" not in p.__dict__  # the tree is not even looked at

@@ -1,25 +1,36 @@
 """The ``paper`` profile against a LibriSpeech-shaped tree: configuration, reader, features,
-the paper-size network, and a few training steps at reduced widths.
+the paper-size network, a few training steps at reduced widths, and the whole path at tiny
+sizes: every chapter through papermill and the book built (:data:`QUICK`).
 
 The tree holds the profile's own subsets (``train-clean-100``, ``train-clean-360``,
 ``train-other-500``, ``test-clean``) with a few short FLAC files each (tones and noise: the
-code path, not recognition, is under test). Everything but the network widths (and the CPU
-thread count and checkpoint interval of the short training run) is the profile's.
+code path, not recognition, is under test). In the first tests everything but the network
+widths (and the CPU thread count and checkpoint interval of the short training run) is the
+profile's.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import io
+import json
+import re
+import shutil
+import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 import soundfile as sf
 import torch
+import yaml
 
 from nap.profile import Profile
 from nap.study import Study
 
+ROOT = Path(__file__).resolve().parents[1]
 SUBSETS = {
     "train-clean-100": ("103", "1240"),
     "train-clean-360": ("100", "121669"),
@@ -167,3 +178,140 @@ def test_cost_estimate_of_the_book(study):
     page = (Path(__file__).resolve().parents[1] / "book" / "paper_profile.md").read_text()
     page = " ".join(page.split())
     assert "about 1.3 G multiply-adds per second of audio" in page and "kernel-32 layer is 65 %" in page
+
+
+# -- the paper profile end to end: every chapter and the book ------------------------------------
+#: The paper profile's changes that make it run in about a minute: narrow networks, two epochs, a
+#: G2P of a few hundred words, small samples. The under-trained recognizer's beam search writes
+#: nothing, so the labels come from greedy decoding (the letters its frames predict).
+QUICK = {
+    "corpus": {"librispeech_heldout": 0.25},  # 3 of the 12 training utterances as test_sentences
+    "asr": {"channels": 16, "hidden": 32, "epochs": 2, "batch_size": 4, "warmup_steps": 2,
+            "eval_utterances": 2, "beam_size": 5, "threads": 1},
+    "g2p": {"max_words": 300, "epochs": 1, "members": 1, "workers": 1, "threads": 1, "embedding": 8,
+            "encoder_hidden": 16, "decoder_hidden": 16, "batch_size": 32, "warmup_steps": 2, "beam": 2},
+    "align": {"decoder": "greedy", "min_count": 1},
+    "naps": {"min_count": 1, "probe_frames": 500},
+    "cluster": {"permutations": 50, "probe_max_iter": 50},
+}  # fmt: skip
+
+
+def quick_profile(path: Path, root: Path, **corpus: Any) -> Path:
+    """A profile file ``base: paper`` with :data:`QUICK`'s changes and the tree at ``root``."""
+    params = {**QUICK, "corpus": {**QUICK["corpus"], "librispeech_root": str(root), **corpus}}
+    path.write_text(yaml.safe_dump({"base": "paper", "params": params}))
+    return path
+
+
+def fresh_site(dest: Path) -> Path:
+    """A copy of the project's book sources without executed chapters (as conftest's tiny_site)."""
+    dest.mkdir(parents=True, exist_ok=True)
+    for name in ("_config.yml", "_toc.yml"):
+        shutil.copy(ROOT / name, dest / name)
+    shutil.copytree(ROOT / "book", dest / "book", ignore=shutil.ignore_patterns("*.ipynb", ".runner"))
+    (dest / "nap").mkdir()  # marks the copy as a project root for nap.study.project_root
+    return dest
+
+
+@pytest.fixture(scope="module")
+def paper_book(tmp_path_factory) -> tuple[Study, Path, list[dict[str, Any]], float]:
+    """The quick paper profile on a LibriSpeech-shaped tree: every chapter through papermill, the
+    book built strictly; (study, site, chapter report, seconds)."""
+    from nap.runner import build_book, run_chapters
+
+    start = time.time()
+    base = tmp_path_factory.mktemp("paper-book")
+    librispeech_tree(base / "LibriSpeech")
+    profile = quick_profile(base / "librispeech.yaml", base / "LibriSpeech")
+    study = Study(profile, artifacts=base / "artifacts")
+    site = fresh_site(base / "site")
+    report = run_chapters(study, root=ROOT, book_dir=site / "book")
+    build_book(site, strict=True)
+    return study, site, report, time.time() - start
+
+
+def _outputs(notebook: Path) -> list[str]:
+    """Every code cell's text output (streams, results as Markdown or plain text), one string per cell."""
+    nb = json.loads(notebook.read_text())
+    cells = []
+    for cell in nb["cells"]:
+        if cell["cell_type"] != "code":
+            continue
+        text = []
+        for out in cell["outputs"]:
+            assert out["output_type"] != "error", "".join(out.get("traceback", []))
+            text.append("".join(out.get("text", "")))
+            data = out.get("data", {})
+            text.append("".join(data.get("text/markdown", data.get("text/plain", ""))))
+        cells.append("".join(text))
+    return cells
+
+
+def test_every_chapter_runs_and_the_book_builds(paper_book):
+    study, site, report, seconds = paper_book
+    chapters = sorted(p.stem for p in (ROOT / "chapters").glob("[0-9][0-9]_*.ipynb"))
+    assert sorted(r["chapter"] for r in report) == chapters and not any(r["skipped"] for r in report)
+    html = site / "_build" / "html"
+    for stem in chapters:
+        assert (html / "book" / f"{stem}.html").is_file(), stem
+    assert "00_introduction" in (html / "index.html").read_text()
+    assert study.summary("corpus")["source"] == "librispeech"
+    assert seconds < 600, f"the quick paper profile took {seconds:.0f} s"
+
+
+def test_chapter_4_reports_what_needs_true_timings_as_absent(paper_book):
+    """LibriSpeech has no phone timings: accuracy, confusion, timing and phoneme_true say so."""
+    from nap.align.report import NO_TIMINGS
+
+    study, site, _, _ = paper_book
+    summary = study.summary("align")
+    assert summary["true_timings"] is False and "eval_split" not in summary
+    text = "\n".join(_outputs(site / "book" / "04_alignment.ipynb"))
+    for what in (
+        "whether its frames get their true phone",
+        "the accuracy of the paper's cascade (no delay)",
+        "The accuracy against the true phones",
+        "The accuracy of the cascade's phonemes against the true phones",
+        "The confusion matrix",
+        "The accuracy per true phone",
+        "The accuracy against the time at which the truth is read",
+        "The timing curve",
+        "phoneme_true: this grouping",
+    ):
+        assert f"{what} is absent: {NO_TIMINGS}." in text, what
+    page = (site / "_build" / "html" / "book" / "04_alignment.html").read_text()
+    assert page.count("is absent: the corpus has no true phone timings") >= 9
+
+
+def test_no_held_out_utterances_give_no_score_anywhere(tmp_path):
+    """``librispeech_test: []`` and ``librispeech_heldout: 0`` leave nothing to score: the summary,
+    ``nap results`` and chapter 2 say so, and no CER or WER of 0 appears."""
+    from nap.asr.evaluate import NO_HELD_OUT
+    from nap.cli import main
+    from nap.runner import run_chapters
+
+    librispeech_tree(tmp_path / "LibriSpeech")
+    profile = quick_profile(
+        tmp_path / "mine.yaml", tmp_path / "LibriSpeech", librispeech_test=[], librispeech_heldout=0.0
+    )
+    args = ["--profile", str(profile), "--artifacts", str(tmp_path / "artifacts")]
+    with contextlib.redirect_stdout(io.StringIO()):
+        assert main(["build", "asr", *args]) == 0
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert main(["results", *args]) == 0
+    shown = out.getvalue()
+    for rate in ("cer", "wer"):
+        assert re.search(rf"^asr\s+{rate}\s+None\s*$", shown, re.M), rate
+    assert re.search(rf"^asr\s+not_scored\s+test_sentences, test_voices: {NO_HELD_OUT}\s*$", shown, re.M)
+    assert not re.search(r"_(cer|wer)\s+0\.0", shown)
+
+    study = Study(profile, artifacts=tmp_path / "artifacts")
+    site = fresh_site(tmp_path)
+    run_chapters(study, select=["02"], root=ROOT, book_dir=site / "book")
+    text = "\n".join(_outputs(site / "book" / "02_asr.ipynb"))
+    assert (
+        f"beam search: no score on held-out sentences of seen voices ({NO_HELD_OUT}); "
+        f"no score on held-out voices ({NO_HELD_OUT})"
+    ) in text
+    assert text.count(f"{NO_HELD_OUT}  {NO_HELD_OUT}") == 4  # CER and WER of the results table's four rows

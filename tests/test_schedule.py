@@ -24,7 +24,7 @@ def test_g2p_builds_in_the_background_while_the_corpus_builds(tmp_path):
     seconds = build_stages(study, ["corpus", "g2p"])
     assert set(seconds) == {"corpus", "g2p"}
     assert all(s > 0 for s in seconds.values())
-    log = tmp_path / "logs" / f"g2p-{study.key('g2p')}.log"
+    [log] = (tmp_path / "logs").glob(f"g2p-{study.key('g2p')}.*.log")
     assert log.read_text().rstrip().endswith(str(tmp_path / f"g2p-{study.key('g2p')}"))
     assert study.artifact("g2p", build=False) is not None
     assert build_stages(study, ["corpus", "g2p"]) == {}  # nothing left to build
@@ -44,6 +44,30 @@ def test_a_failed_background_stage_names_its_log(tmp_path):
     with pytest.raises(ScheduleError, match=r"stage g2p failed in its background process .*logs/g2p-"):
         build_stages(study, ["corpus", "g2p"])
     assert study.artifact("corpus", build=False) is not None
+
+
+def test_each_background_build_writes_its_own_log(tmp_path, monkeypatch):
+    """Two studies building the same stage never share (and so never truncate) one log."""
+    import nap.schedule as schedule
+
+    class Idle:  # the process is not started: only the logs are under test
+        def __init__(self, *args, **kw):
+            pass
+
+        def start(self):
+            pass
+
+    monkeypatch.setattr(
+        schedule.multiprocessing, "get_context", lambda kind: type("C", (), {"Process": Idle})
+    )
+    pids = iter([1001, 1002])
+    monkeypatch.setattr(schedule.os, "getpid", lambda: next(pids))
+    first = schedule._Background(Study("tiny", artifacts=tmp_path), "g2p")
+    first.log.write_text(first.log.read_text() + "first run's progress\n")
+    second = schedule._Background(Study("tiny", artifacts=tmp_path), "g2p")
+    assert first.log != second.log and first.log.parent == second.log.parent == tmp_path / "logs"
+    assert first.log.read_text().endswith("first run's progress\n")
+    assert second.log.read_text().startswith("[nap] g2p: built in the background for Study(profile='tiny'")
 
 
 def test_a_second_builder_waits_for_the_first_and_uses_its_result(tmp_path, capsys):

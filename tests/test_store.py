@@ -104,3 +104,88 @@ def test_disk_full_is_a_clear_error_and_writes_nothing(tmp_path, monkeypatch):
         write_json(target, {"v": 1})
     monkeypatch.setattr(os, "fsync", real_fsync)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_failed_build_that_wrote_nothing_leaves_no_partial_folder(tmp_path):
+    from nap.params import ParamError
+
+    store = Store(tmp_path)
+
+    def bad_parameter(work):
+        raise ParamError("parameter 'demo.x' must be positive")
+
+    with pytest.raises(ParamError):
+        store.build("demo", {"x": -1}, {}, bad_parameter)
+    assert [p.name for p in tmp_path.iterdir()] == [".locks"]
+
+    def fails_after_a_checkpoint(work):
+        (work / "checkpoint.pt").write_text("step 3")
+        raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError):
+        store.build("demo", {"x": 2}, {}, fails_after_a_checkpoint)
+    partial = tmp_path / f"demo-{store.key('demo', {'x': 2}, {})}.partial"
+    assert (partial / "checkpoint.pt").read_text() == "step 3"  # kept: the next run resumes from it
+
+
+def test_inspect_reports_a_corrupt_artifact_without_moving_it(tmp_path):
+    store = Store(tmp_path)
+    art = store.build("s", {}, {}, lambda work: (work / "a.txt").write_text("1") and {})
+    (art.path / "a.txt").write_text("2")
+    before = sorted(p.name for p in tmp_path.iterdir())
+    found, problem = store.inspect("s", art.key)
+    assert found is None and problem == "a.txt does not match its checksum"
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
+    assert store.inspect("s", "0" * 12) == (None, None)
+
+
+def _finished(store: Store, stage: str, params: dict) -> str:
+    return store.build(stage, params, {}, lambda work: (work / "x.txt").write_text(str(params)) and {}).key
+
+
+def test_leftovers_are_stale_partials_corrupt_folders_and_artifacts_of_other_parameters(tmp_path):
+    from nap.store import file_lock
+
+    store = Store(tmp_path)
+    current, other = _finished(store, "demo", {"a": 1}), _finished(store, "demo", {"a": 2})
+    elsewhere = _finished(store, "other", {"a": 3})  # a stage not asked about: never listed
+    (tmp_path / f"demo-{current}.partial").mkdir()  # the current parameters' work: resumable, kept
+    (tmp_path / "demo-aaaaaaaaaaaa.partial").mkdir()
+    (tmp_path / "demo-bbbbbbbbbbbb.partial").mkdir()
+    (tmp_path / "demo-cccccccccccc.corrupt-1700000000").mkdir()
+    (tmp_path / "logs").mkdir()
+    with file_lock(store.lock_path("demo-bbbbbbbbbbbb"), "building"):  # a running build holds it
+        found = store.leftovers({"demo": current})
+    assert sorted((f.path.name, f.kind) for f in found) == sorted(
+        [
+            ("demo-aaaaaaaaaaaa.partial", "partial"),
+            (f"demo-{other}", "unused"),
+            ("demo-cccccccccccc.corrupt-1700000000", "corrupt"),
+        ]
+    )
+    with file_lock(store.lock_path(f"demo-{other}"), "building"):
+        assert not store.remove(next(f for f in found if f.kind == "unused"))  # in use: kept
+    assert all(store.remove(f) for f in found)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        [".locks", "logs", f"demo-{current}", f"demo-{current}.partial", "demo-bbbbbbbbbbbb.partial"]
+        + [f"other-{elsewhere}"]
+    )
+
+
+def test_weights_loader_refuses_a_pickle_and_names_the_file(tmp_path):
+    import pickle
+
+    import torch
+
+    from nap.store import load_weights_file
+
+    torch.save({"w": torch.ones(2)}, tmp_path / "good.pt")
+    assert torch.equal(load_weights_file(tmp_path / "good.pt")["w"], torch.ones(2))
+    (tmp_path / "objects.pt").write_bytes(pickle.dumps({"x": Store(tmp_path)}))
+    with pytest.raises(StoreError) as info:
+        load_weights_file(tmp_path / "objects.pt")
+    assert str(info.value).startswith(f"{tmp_path / 'objects.pt'} is not a nap weights file: it holds Python")
+    assert "weights_only" not in str(info.value)
+    (tmp_path / "empty.pt").write_bytes(b"")
+    with pytest.raises(StoreError, match=r"empty.pt is not a nap weights file: torch cannot read it"):
+        load_weights_file(tmp_path / "empty.pt")

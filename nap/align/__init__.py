@@ -6,12 +6,20 @@ phone timings (:mod:`.accuracy`), the stage (``build_alignment``) and its stored
 (``FrameLabels``), and the chapter's figures (:mod:`.plots`).
 """
 
+from typing import TYPE_CHECKING
+
 from nap.align.cascade import GRAPHEMES, PHONEMES, REASONS, CascadeResult, SymbolTable, run_cascade
 from nap.align.explain import Explanation, explain
 from nap.align.labels import GROUPINGS, FrameLabels
 from nap.align.needleman_wunsch import Alignment, needleman_wunsch
 from nap.align.params import AlignParams
-from nap.align.stage import build_alignment
+from nap.lazy import exports
+
+if TYPE_CHECKING:
+    from nap.align.stage import build_alignment
+
+# the stage imports torch on first use (nap.lazy): `nap params` and `nap results` stay fast
+__getattr__ = exports(__name__, {"nap.align.stage": ["build_alignment"]})
 
 #: bump when a change of code changes what the stage produces (the artifact key includes it)
 VERSION = 4

@@ -38,8 +38,10 @@ class Explanation:
         return take_out_delays(self.decoded.phoneme, self.decoded.grapheme, offsets, lag, NONE)[0]
 
     def frame_rows(self, start: int = 0, stop: int | None = None) -> list[tuple[Any, ...]]:
-        """Per output frame: index, centre, best symbol, grapheme, cascade phoneme, true phone."""
+        """Per output frame: index, centre, best symbol, grapheme, cascade phoneme, true phone
+        (``sil`` between phones, ``–`` without true phone timings)."""
         rows = []
+        outside = "sil" if self.true_phones else "–"
         for t in range(start, len(self.centres) if stop is None else min(stop, len(self.centres))):
             g, ph, tr = self.decoded.grapheme[t], self.phoneme[t], self.true_label[t]
             rows.append(
@@ -49,14 +51,17 @@ class Explanation:
                     self.symbols[self.decoded.frame_ids[t]],
                     GRAPHEMES[g] if g >= 0 else "-",
                     PHONEMES[ph] if ph >= 0 else "-",
-                    PHONEMES[tr] if tr >= 0 else "sil",
+                    PHONEMES[tr] if tr >= 0 else outside,
                 )
             )
         return rows
 
     @property
     def accuracy(self) -> float | None:
-        """Share of this utterance's labelled frames whose cascade phoneme is the true one."""
+        """Share of this utterance's labelled frames whose cascade phoneme is the true one; None
+        without labelled frames or without true phone timings (LibriSpeech)."""
+        if not self.true_phones:
+            return None
         phoneme = self.phoneme
         lab = phoneme >= 0
         return float((phoneme[lab] == self.true_label[lab]).mean()) if lab.any() else None

@@ -62,7 +62,8 @@ def plot_cascade(
     collapsed and expanded symbols, the decoded transcript as aligned by Needleman-Wunsch
     (red: mismatch or gap), each transcript letter's phoneme from the G2P's attention,
     every frame's phoneme (moved back from the letter that gave it by its delay, ``ex.lag``; green:
-    equals the true phone at the frame's centre, red: not), and the true phones.
+    equals the true phone at the frame's centre, red: not; black without true phone timings),
+    and the true phones.
     """
     import matplotlib.pyplot as plt
 
@@ -110,7 +111,7 @@ def plot_cascade(
                 y["frame phoneme"],
                 PHONEMES[ph],
                 rotation=90,
-                color="tab:green" if ok else "tab:red",
+                color=("tab:green" if ok else "tab:red") if ex.true_phones else "k",
                 **small,
             )
     token_x = _token_x(ex)

@@ -484,6 +484,8 @@ def _summary(
         "groups_kept": {g: len(v) for g, v in meta["groups"].items()},
         "groups_left_out": {g: sorted(v) for g, v in meta["left_out"].items()},
         "g2p_failed_words": len(meta["g2p_failed"]),
+        # without them (LibriSpeech) the accuracies below and the phoneme_true grouping are absent
+        "true_timings": bool(reports),
     }
     if reports:
         ev = reports[p.eval_split]

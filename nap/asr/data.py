@@ -20,6 +20,9 @@ from nap.asr.vocab import Vocab
 #: batches sorted by length inside groups of this many batches, then the batches shuffled
 BUCKET_BATCHES = 32
 
+#: utterance ids kept per skip reason (``training.json``'s ``skipped_ids``): enough to find them
+SKIPPED_IDS = 20
+
 
 @dataclass(frozen=True)
 class Example:
@@ -38,6 +41,8 @@ class Examples:
     items: list[Example]
     get: Callable[[str], np.ndarray]
     skipped: Counter = field(default_factory=Counter)
+    #: the first :data:`SKIPPED_IDS` utterance ids skipped for each reason
+    skipped_ids: dict[str, list[str]] = field(default_factory=dict)
     cache: dict[str, np.ndarray] | None = None
     pad: int = 0  # frames of silence added at each end by ``collate``
 
@@ -85,41 +90,49 @@ def prepare(
     cache: bool = True,
     pad: int = 0,
 ) -> Examples:
-    """Check every (id, text): keep what the network can learn, count the rest by reason.
+    """Check every (id, text): keep what the network can learn, count the rest by reason (and
+    name the first :data:`SKIPPED_IDS` of each reason).
 
     ``output_frames`` maps input frames to the network's output frames; ``pad`` frames of
     silence are added at each end of every utterance before the network sees it.
     """
-    items, skipped = [], Counter()
+    items, skipped, named = [], Counter(), {}
     store: dict[str, np.ndarray] = {}
+
+    def skip(reason: str, utt_id: str) -> None:
+        skipped[reason] += 1
+        ids = named.setdefault(reason, [])
+        if len(ids) < SKIPPED_IDS:
+            ids.append(utt_id)
+
     for utt_id, text in utterances:
         text = " ".join(text.split())
         if vocab.oov(text):
-            skipped["out_of_vocabulary"] += 1
+            skip("out_of_vocabulary", utt_id)
             continue
         try:
             feats = get(utt_id)
         except (KeyError, FileNotFoundError):
-            skipped["missing_features"] += 1
+            skip("missing_features", utt_id)
             continue
         if not np.isfinite(feats).all():
-            skipped["non_finite_features"] += 1
+            skip("non_finite_features", utt_id)
             continue
         frames = int(feats.shape[0])
         targets = tuple(vocab.encode(text))
         if max_frames is not None and frames > max_frames:
-            skipped["too_long"] += 1
+            skip("too_long", utt_id)
             continue
         if not targets:
-            skipped["empty_transcript"] += 1
+            skip("empty_transcript", utt_id)
             continue
         if output_frames(frames + 2 * pad) < ctc_min_frames(targets):
-            skipped["too_short"] += 1
+            skip("too_short", utt_id)
             continue
         if cache:
             store[utt_id] = np.ascontiguousarray(feats, dtype=np.float32)
         items.append(Example(utt_id, text, targets, frames))
-    return Examples(items, get, skipped, store if cache else None, pad)
+    return Examples(items, get, skipped, named, store if cache else None, pad)
 
 
 def epoch_batches(examples: Sequence[Example], batch_size: int, seed: int, epoch: int) -> list[list[int]]:

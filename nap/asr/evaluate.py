@@ -13,6 +13,9 @@ from nap.asr.metrics import cer, wer
 from nap.asr.model import Wav2Letter
 from nap.asr.vocab import Vocab
 
+#: How an error rate of a split without utterances is reported: it has no score (None), not a perfect one.
+NO_HELD_OUT = "no held-out utterances"
+
 
 def batched_logits(
     model: Wav2Letter,
@@ -63,7 +66,11 @@ def score(
     device: torch.device | str = "cpu",
     batch_size: int = 16,
 ) -> dict[str, object]:
-    """Loss, and CER/WER of every decoder (default: greedy), with each utterance's hypotheses."""
+    """Loss, and CER/WER of every decoder (default: greedy), with each utterance's hypotheses.
+
+    Without utterances there is nothing to score: loss, CER and WER are None (0 edits over 0
+    reference characters would read as a perfect 0.0).
+    """
     from nap.asr.decode import greedy
 
     decoders = decoders or {"greedy": lambda lg: greedy(vocab, lg)}
@@ -79,11 +86,12 @@ def score(
     order = sorted(refs)
     out: dict[str, object] = {
         "utterances": len(order),
-        "loss": float(np.mean(losses)) if losses else float("nan"),
+        "loss": float(np.mean(losses)) if losses else None,
         "ids": [examples.items[i].id for i in order],
         "refs": [refs[i] for i in order],
     }
     for name in decoders:
         h = [hyps[name][i] for i in order]
-        out[name] = {"cer": cer(out["refs"], h), "wer": wer(out["refs"], h), "hyps": h}  # type: ignore[arg-type]
+        rates = (cer(out["refs"], h), wer(out["refs"], h)) if order else (None, None)  # type: ignore[arg-type]
+        out[name] = {"cer": rates[0], "wer": rates[1], "hyps": h}
     return out

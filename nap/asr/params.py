@@ -152,6 +152,14 @@ class AsrParams(StageParams):
         check_threads(self.threads, "asr.threads")
         if self.device not in ("auto", "cpu", "cuda"):
             raise ParamError(f"parameter 'asr.device' must be auto, cpu or cuda, got {self.device!r}")
+        if self.device == "cuda":
+            import torch  # only here: reading parameters does not import torch otherwise
+
+            if not torch.cuda.is_available():
+                raise ParamError(
+                    "parameter 'asr.device' is cuda, but torch finds no CUDA GPU on this machine; "
+                    "use auto (a GPU when there is one) or cpu"
+                )
         if not self.budget_minutes >= 0:
             raise ParamError(f"parameter 'asr.budget_minutes' must be >= 0, got {self.budget_minutes}")
         if self.max_seconds <= 0:

@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from nap.asr.evaluate import NO_HELD_OUT
 from nap.asr.model import Architecture, Wav2Letter
 from nap.asr.recognizer import Recognizer
 from nap.display import Table, table
@@ -77,23 +78,53 @@ def learning_curves(training: dict[str, Any]):
     return fig
 
 
+def _percent(rate: float | None) -> float | str:
+    return NO_HELD_OUT if rate is None else round(100 * rate, 2)
+
+
 def results_table(evaluation: dict[str, Any]) -> Table:
-    """CER and WER (%) of greedy and beam-search decoding on each test split."""
+    """CER and WER (%) of greedy and beam-search decoding on each test split (a split without
+    utterances has no score: "no held-out utterances")."""
     rows = []
     for split, res in evaluation["splits"].items():
         for dec in ("greedy", "beam"):
-            rows.append(
-                (
-                    split,
-                    dec,
-                    res["utterances"],
-                    round(100 * res[dec]["cer"], 2),
-                    round(100 * res[dec]["wer"], 2),
-                )
-            )
+            rows.append((split, dec, res["utterances"], _percent(res[dec]["cer"]), _percent(res[dec]["wer"])))
     return table(
         rows, ["split", "decoder", "utterances", "CER %", "WER %"], title="error rates on held-out data"
     )
+
+
+def error_rates_text(summary: dict[str, Any], aim: bool = False) -> str:
+    """Chapter 2's sentence on the beam-search error rates of both held-out splits; with ``aim``,
+    whether the default profile's aim (CER <= 12 % after <= 35 min of training) is met."""
+
+    def rates(split: str, what: str) -> str:
+        cer, wer = summary.get(f"{split}_beam_cer"), summary.get(f"{split}_beam_wer")
+        if cer is None or wer is None:
+            return f"no score on {what} ({NO_HELD_OUT})"
+        return f"CER {100 * cer:.1f} % and WER {100 * wer:.1f} % on {what}"
+
+    text = (
+        f"beam search: {rates('test_sentences', 'held-out sentences of seen voices')}; "
+        f"{rates('test_voices', 'held-out voices')}, after {summary['train_minutes']:.1f} min of training"
+    )
+    if aim:
+        cer = summary.get("test_sentences_beam_cer")
+        met = cer is not None and cer <= 0.12 and summary["train_minutes"] <= 35
+        text += "\naim for the default profile (CER <= 12 % after <= 35 min of training): "
+        text += "met" if met else "NOT met"
+    return text
+
+
+def example_utterance(
+    corpus: Any, splits: tuple[str, ...] = ("test_sentences", "test_voices", "train")
+) -> Any:
+    """The first utterance of the first of ``splits`` that has one: a held-out sentence where
+    there is one, for the frame-by-frame figure."""
+    for split in splits:
+        if corpus.splits.get(split):
+            return corpus.splits[split][0]
+    raise ValueError(f"the corpus has no utterances in the splits {list(splits)}")
 
 
 def examples_table(evaluation: dict[str, Any], split: str = "test_sentences", n: int = 6) -> Table:

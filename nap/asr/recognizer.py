@@ -15,7 +15,7 @@ from nap.asr.decode import BeamDecoder, greedy
 from nap.asr.lm import SymbolNgram
 from nap.asr.model import Architecture, LayerGeometry, Wav2Letter, load_weights
 from nap.asr.vocab import Vocab
-from nap.store import read_json
+from nap.store import load_weights_file, read_json
 
 CONFIG = "config.json"
 MODEL = "model.pt"
@@ -49,14 +49,15 @@ class Recognizer:
 
     @classmethod
     def open(cls, path: str | Path) -> Recognizer:
-        """Load ``config.json`` and ``model.pt`` (``weights_only=True``) from an asr artifact folder."""
+        """Load ``config.json`` and ``model.pt`` (tensors only: :func:`nap.store.load_weights_file`)
+        from an asr artifact folder."""
         path = Path(path)
         for name in (CONFIG, MODEL):
             if not (path / name).is_file():
                 raise FileNotFoundError(f"{path / name} is missing: {path} is not a finished asr artifact")
         config = read_json(path / CONFIG)
         model = Wav2Letter(Architecture(**config["architecture"]))
-        state = torch.load(path / MODEL, map_location="cpu", weights_only=True)
+        state = load_weights_file(path / MODEL)
         load_weights(model, state, path / MODEL, path / CONFIG)
         vocab = Vocab(int(config["vocab"]["repetitions"]))
         return cls(model, vocab, path, config["decoding"], int(config["input"]["pad"]))

@@ -19,7 +19,7 @@ import torch
 
 from nap.asr.data import Examples, prepare
 from nap.asr.decode import greedy, write_lexicon
-from nap.asr.evaluate import score
+from nap.asr.evaluate import NO_HELD_OUT, score
 from nap.asr.model import Architecture, Wav2Letter
 from nap.asr.params import AsrParams
 from nap.asr.recognizer import CONFIG, Recognizer
@@ -75,6 +75,8 @@ def prepare_all(
     if curves and p.eval_utterances:
         for split in TEST_SPLITS:
             ex = prepare(_pairs(corpus, split), features.get, vocab, model.output_frames, pad=pad)
+            if not ex.items:  # no held-out utterances: no curve (rather than a perfect one)
+                continue
             rng = np.random.default_rng([p.seed, 5])
             n = min(p.eval_utterances, len(ex.items))
             eval_sets[split] = (ex, sorted(rng.choice(len(ex.items), n, replace=False).tolist()))
@@ -202,10 +204,14 @@ def build_asr(work: Path, p: AsrParams, corpus: Any, features: Any) -> dict[str,
         summary["network_from"] = reused.name
     for split, res in evaluation["splits"].items():
         for dec in ("greedy", "beam"):
-            summary[f"{split}_{dec}_cer"] = round(res[dec]["cer"], 4)
-            summary[f"{split}_{dec}_wer"] = round(res[dec]["wer"], 4)
+            for rate in ("cer", "wer"):  # None: the split has no utterances, so no score
+                value = res[dec][rate]
+                summary[f"{split}_{dec}_{rate}"] = None if value is None else round(value, 4)
     summary["cer"] = summary.get("test_sentences_beam_cer")
     summary["wer"] = summary.get("test_sentences_beam_wer")
+    unscored = [split for split, res in evaluation["splits"].items() if not res["utterances"]]
+    if unscored:  # why the error rates above are None (nap results shows it beside them)
+        summary["not_scored"] = f"{', '.join(unscored)}: {NO_HELD_OUT}"
     return summary
 
 

@@ -43,7 +43,7 @@ from nap.asr.params import AsrParams
 from nap.asr.vocab import Vocab
 from nap.eta import Eta
 from nap.hardware import Arithmetic, resolve_precision, resolve_threads
-from nap.store import atomic_path, read_json, write_json
+from nap.store import atomic_path, load_weights_file, read_json, write_json
 
 CHECKPOINT = "checkpoint.pt"
 MODEL = "model.pt"
@@ -141,7 +141,7 @@ def save_checkpoint(
 
 def load_checkpoint(path: Path) -> dict[str, Any]:
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        return load_weights_file(path)
     except Exception as exc:  # noqa: BLE001 - any unreadable checkpoint is reported the same way
         raise TrainingError(
             f"checkpoint {path} cannot be read ({exc}); delete it to train from scratch"
@@ -282,6 +282,7 @@ def train(
             "train_utterances": len(train_set.items),
             "train_audio_seconds": round(train_set.seconds, 1),
             "skipped": dict(train_set.skipped),
+            "skipped_ids": train_set.skipped_ids,  # the first SKIPPED_IDS of each reason
             "final_loss": float(np.mean(history.loss[-20:])) if history.loss else float("nan"),
             "history": history.to_dict(),
         }
@@ -447,11 +448,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-progress", action="store_true", help="no progress bar")
     args = ap.parse_args(argv)
 
-    import yaml
-
+    from nap.params import parse_value
     from nap.profile import Profile
 
-    changes = {name: yaml.safe_load(value) for name, value in args.param}
+    changes = {name: parse_value(value) for name, value in args.param}
     info = D.from_env()
     p: AsrParams = Profile.load(args.profile, changes)["asr"]  # type: ignore[assignment]
     device = D.device_for(info, p.device)

@@ -7,12 +7,29 @@ paper's claims on those numbers; ``Clustering.open(path)`` reads the results bac
 draws the paper's figures.
 """
 
-from nap.cluster.arrays import ArrayNapSet
-from nap.cluster.claims import Claim, evaluate_claims, figure4_layers
-from nap.cluster.hierarchy import LayerClustering, cluster_naps
+from typing import TYPE_CHECKING
+
 from nap.cluster.params import ClusterParams
-from nap.cluster.results import Clustering
-from nap.cluster.stage import build_clusters
+from nap.lazy import exports
+
+if TYPE_CHECKING:
+    from nap.cluster.arrays import ArrayNapSet
+    from nap.cluster.claims import Claim, evaluate_claims, figure4_layers
+    from nap.cluster.hierarchy import LayerClustering, cluster_naps
+    from nap.cluster.results import Clustering
+    from nap.cluster.stage import build_clusters
+
+# scikit-learn is imported on first use of these (nap.lazy): `nap params` and `nap results` stay fast
+__getattr__ = exports(
+    __name__,
+    {
+        "nap.cluster.arrays": ["ArrayNapSet"],
+        "nap.cluster.claims": ["Claim", "evaluate_claims", "figure4_layers"],
+        "nap.cluster.hierarchy": ["LayerClustering", "cluster_naps"],
+        "nap.cluster.results": ["Clustering"],
+        "nap.cluster.stage": ["build_clusters"],
+    },
+)
 
 #: Version of the stage's code and format (part of the artifact key).
 VERSION = 1

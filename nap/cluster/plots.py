@@ -69,6 +69,10 @@ def link_colours(result: LayerClustering) -> Callable[[int], str]:
     return colour
 
 
+#: The box around a message drawn in place of a figure.
+MESSAGE_BOX = {"boxstyle": "round", "fc": "#fff4e5", "ec": "#d9822b"}
+
+
 def message_panel(fig: Figure | SubFigure, text: str, title: str = "") -> None:
     """Write ``text`` where the panel's figure would be."""
     ax = fig.add_subplot(1, 1, 1)
@@ -81,7 +85,7 @@ def message_panel(fig: Figure | SubFigure, text: str, title: str = "") -> None:
         va="center",
         fontsize=9,
         transform=ax.transAxes,
-        bbox={"boxstyle": "round", "fc": "#fff4e5", "ec": "#d9822b"},
+        bbox=MESSAGE_BOX,
     )
     if title:
         ax.set_title(title, fontsize=10)
@@ -216,10 +220,14 @@ def plot_scores(
     styles = ["-", "--", ":", "-."]
     for col, (kind, groupings) in enumerate(columns.items()):
         ax_p, ax_s = axes[0, col], axes[1, col]
+        why: dict[str, None] = {}  # why probes have no accuracy, in order of appearance
+        drawn = False
         for k, g in enumerate(groupings):
             ls = styles[k % len(styles)]
             per = probes.get(g, {})
+            why.update(dict.fromkeys(r["message"] for r in per.values() if r.get("message")))
             if per:
+                drawn |= any(np.isfinite(_nan(per.get(lay, {}).get("accuracy"))) for lay in layers)
                 for key, colour in (("accuracy", "C0"), ("balanced_accuracy", "C1"), ("chance", "#999999")):
                     y = [_nan(per.get(lay, {}).get(key)) for lay in layers]
                     ax_p.plot(
@@ -257,6 +265,12 @@ def plot_scores(
                 ax.legend(fontsize=7, loc="best")
             if not groupings:
                 ax.text(0.5, 0.5, f"no {kind} grouping", ha="center", transform=ax.transAxes)
+        if groupings and not drawn:  # the probes' message in place of their curves
+            text = "no probe accuracy: " + (
+                "; ".join(why) or "no linear probes (cluster.probes off or naps.probe_frames 0)"
+            )
+            ax_p.text(0.5, 0.5, "\n".join(textwrap.wrap(text, 50)), ha="center", va="center", fontsize=8,
+                      transform=ax_p.transAxes, bbox=MESSAGE_BOX)  # fmt: skip
         ax_s.set_xticks(x, [_short(lay) for lay in layers])
         ax_s.set_xlabel("layer")
     return fig

@@ -25,11 +25,36 @@ from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
 
+def too_few_utterances(utt_index: np.ndarray) -> str | None:
+    """Why frames of these utterances cannot be split into training and test utterances; None if they can.
+
+    With no labelled frame at all (a recognizer that writes no letter) the NAP stage's probe
+    sample is empty; with one utterance, nothing is left to test on.
+    """
+    n = len(np.unique(utt_index))
+    return None if n >= 2 else f"probes need frames of at least 2 utterances to hold some out, got {n}"
+
+
+def no_probe(why: str, n_train: int = 0, n_test: int = 0, n_classes: int = 0) -> dict[str, Any]:
+    """The record of a probe that could not be trained: no accuracy (NaN), and why."""
+    return {
+        "n_train": n_train,
+        "n_test": n_test,
+        "accuracy": float("nan"),
+        "balanced_accuracy": float("nan"),
+        "chance": float("nan"),
+        "n_classes": n_classes,
+        "converged": False,
+        "message": why,
+    }
+
+
 def split_utterances(utt_index: np.ndarray, test_fraction: float, seed: int) -> np.ndarray:
     """Boolean mask of test frames: all frames of a seeded ``test_fraction`` of the utterances."""
+    why = too_few_utterances(utt_index)
+    if why:
+        raise ValueError(why)
     utts = np.unique(utt_index)
-    if len(utts) < 2:
-        raise ValueError(f"probes need frames of at least 2 utterances to hold some out, got {len(utts)}")
     rng = np.random.default_rng(seed)
     n_test = min(max(1, math.ceil(test_fraction * len(utts))), len(utts) - 1)
     test_utts = rng.permutation(utts)[:n_test]
@@ -57,15 +82,7 @@ def train_probe(
     classes = np.unique(y[train_idx])
     if len(classes) < 2 or len(test_idx) == 0:
         why = "fewer than 2 classes in the training frames" if len(classes) < 2 else "no labelled test frames"
-        return {
-            **out,
-            "accuracy": float("nan"),
-            "balanced_accuracy": float("nan"),
-            "chance": float("nan"),
-            "n_classes": int(len(classes)),
-            "converged": False,
-            "message": why,
-        }
+        return no_probe(why, out["n_train"], out["n_test"], int(len(classes)))
     rng = np.random.default_rng(seed)
     if len(train_idx) > max_train:
         train_idx = np.sort(rng.choice(train_idx, size=max_train, replace=False))

@@ -19,15 +19,8 @@ from nap.cluster.claims import (
 )
 from nap.cluster.hierarchy import LayerClustering
 from nap.cluster.plots import plot_grid, plot_scores
-from nap.display import Table, table
+from nap.display import Markdown, Table, table
 from nap.store import StoreError, read_json
-
-
-class Markdown(str):
-    """Text that notebooks and the book render as Markdown."""
-
-    def _repr_markdown_(self) -> str:
-        return str(self)
 
 
 class Clustering:
@@ -208,7 +201,8 @@ class Clustering:
         return table(rows, headers, title=f"{grouping}: scores per layer")
 
     def probe_table(self) -> Table:
-        """Per layer and probed grouping: accuracy, balanced accuracy, chance, train/test frames."""
+        """Per layer and probed grouping: accuracy, balanced accuracy, chance, train/test frames,
+        and why a probe has no accuracy."""
         rows = []
         for g, per in self.probes.items():
             for lay in self.layers:
@@ -225,6 +219,7 @@ class Clustering:
                             r.get("n_train"),
                             r.get("n_test"),
                             "yes" if r.get("converged") else "no",
+                            r.get("message") or "",
                         ]
                     )
         headers = [
@@ -237,6 +232,7 @@ class Clustering:
             "train frames",
             "test frames",
             "converged",
+            "no accuracy because",
         ]
         return table(rows, headers, title="linear probes (held-out utterances)")
 

@@ -38,7 +38,7 @@ import numpy as np
 from nap.cluster.claims import evaluate_claims, figure4_layers, pick_grouping
 from nap.cluster.hierarchy import LayerClustering, cluster_naps
 from nap.cluster.params import ClusterParams
-from nap.cluster.probes import split_utterances, train_probe
+from nap.cluster.probes import no_probe, split_utterances, too_few_utterances, train_probe
 from nap.cluster.scores import class_purity, class_scores, dominant_partner, grapheme_classes, separation
 from nap.params import ParamError
 from nap.phonetics import PHONE_CLASS
@@ -164,7 +164,9 @@ def run_clustering(napset: Any, p: ClusterParams) -> tuple[dict[str, Any], dict[
 def run_probes(napset: Any, p: ClusterParams, layers: list[str], work: Path) -> dict[str, dict[str, Any]]:
     """Probe every layer for every selected grouping; finished layers are kept in ``work/probes``.
 
-    A NAP set without probe features (``naps.probe_frames`` = 0) gives no probes, not an error.
+    A NAP set without probe features (``naps.probe_frames`` = 0) gives no probes, not an error;
+    probe features of fewer than two utterances (no frame labelled) give probes whose
+    ``message`` says why they have no accuracy.
     """
     groupings = _selected(p.probe_groupings, list(napset.groupings), "probe_groupings")
     out: dict[str, dict[str, Any]] = {g: {} for g in groupings}
@@ -178,20 +180,24 @@ def run_probes(napset: Any, p: ClusterParams, layers: list[str], work: Path) -> 
             except FileNotFoundError as exc:
                 print(f"[nap] cluster: no linear probes: {exc}")
                 return {}
-            test = split_utterances(np.asarray(utt), p.probe_test_fraction, p.seed)
-            per = {
-                g: train_probe(
-                    x,
-                    labels[g],
-                    test,
-                    c=p.probe_C,
-                    max_iter=p.probe_max_iter,
-                    max_train=p.probe_max_train,
-                    seed=p.seed,
-                )
-                for g in groupings
-                if g in labels
-            }
+            why = too_few_utterances(np.asarray(utt))
+            if why:  # e.g. no frame labelled: a message in place of every probe of the layer
+                per = {g: no_probe(why) for g in groupings if g in labels}
+            else:
+                test = split_utterances(np.asarray(utt), p.probe_test_fraction, p.seed)
+                per = {
+                    g: train_probe(
+                        x,
+                        labels[g],
+                        test,
+                        c=p.probe_C,
+                        max_iter=p.probe_max_iter,
+                        max_train=p.probe_max_train,
+                        seed=p.seed,
+                    )
+                    for g in groupings
+                    if g in labels
+                }
             write_json(done, json_safe(per))
         for g, r in per.items():
             out[g][layer] = r
@@ -241,6 +247,7 @@ def build_clusters(work: Path, p: ClusterParams, napset: Any) -> dict[str, Any]:
         "probe_seconds": round(t_probes, 2),
         "claims": {c.key: c.holds for c in claims},
         "messages": sum(r["message"] is not None for per in doc["results"].values() for r in per.values()),
+        "probe_messages": sum(r.get("message") is not None for per in probes.values() for r in per.values()),
     }
     for g, per in probes.items():
         accs = {

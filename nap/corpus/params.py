@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar, Literal
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from nap.params import ParamError, StageParams, param
+
+if TYPE_CHECKING:
+    from nap.corpus.librispeech import Listing
 
 
 @dataclass(frozen=True)
@@ -84,3 +88,27 @@ class CorpusParams(StageParams):
         both = sorted(set(self.librispeech_train) & set(self.librispeech_test))
         if both:
             raise ParamError(f"corpus.librispeech_train and librispeech_test share subset(s) {both}")
+
+    @cached_property
+    def librispeech_listing(self) -> Listing:
+        """What the LibriSpeech tree holds (root made absolute), read once per parameter object.
+
+        Stat calls only; a study computes its keys many times, and the tree must be the same
+        one for the key and for the build that follows it.
+        """
+        from nap.corpus.librispeech import listing
+
+        return listing(self.librispeech_root, [*self.librispeech_train, *self.librispeech_test])
+
+    def key_dict(self) -> dict[str, Any]:
+        """The parameters, and for LibriSpeech the absolute root and what the tree holds.
+
+        So an edited transcript, a removed FLAC file, or a relative root run from another
+        folder gives another corpus key. The embedded corpus's key is the parameters alone.
+        """
+        out = super().key_dict()
+        if self.source == "librispeech" and self.librispeech_root:
+            tree = self.librispeech_listing
+            out["librispeech_root"] = str(tree.root)
+            out["librispeech_tree"] = tree.digest
+        return out

@@ -10,6 +10,9 @@ policy and the stage writes
   (tab-separated; ``path`` relative to the folder for the embedded corpus, absolute for
   LibriSpeech; ``text`` lowercase);
 * ``bad_input.json`` — what was skipped, why, examples, how many files were resampled;
+* for LibriSpeech ``tree.tsv`` — every audio and transcript file of the tree with its size and
+  modification time (:func:`nap.corpus.librispeech.listing`; its digest is part of the key,
+  so a changed tree is indexed again, and the next build says what changed);
 * ``lm_text.txt`` — text-only sentences for language models, one per line, lowercase: for the
   embedded corpus every sentence of the text source except the held-out splits' (so a
   language model sees far more text than the training audio says, as LibriSpeech's own LM
@@ -30,7 +33,15 @@ from typing import Any
 
 import numpy as np
 
-from nap.corpus.librispeech import BadInputReport, Entry, LibriSpeechError, read_audio, scan
+from nap.corpus.librispeech import (
+    BadInputReport,
+    Entry,
+    LibriSpeechError,
+    Listing,
+    changes,
+    read_audio,
+    scan,
+)
 from nap.corpus.params import CorpusParams
 from nap.corpus.synth import SPLITS, synthesize
 from nap.params import ParamError
@@ -40,6 +51,7 @@ from nap.store import atomic_path, read_json, write_json
 VERSION = 2
 INDEX = "index.tsv"
 LM_TEXT = "lm_text.txt"
+TREE = "tree.tsv"
 _COLUMNS = ("id", "split", "speaker", "chapter", "voice", "seconds", "path", "text")
 
 
@@ -250,6 +262,38 @@ def _utterances(entries: list[Entry], split_of: Any, info: dict[str, Any], folde
 
 
 # -- the stage --------------------------------------------------------------------------------
+def _tree_changed(work: Path, tree: Listing) -> str | None:
+    """What changed in the tree since the newest finished corpus beside ``work`` that was built
+    with the same parameters from the same root, or None (no such corpus, or no change).
+
+    ``work`` is a store folder whose ``params.json`` the store wrote before the build.
+    """
+    from nap.store import PARAMS, StoreError
+
+    def same(record: dict[str, Any]) -> dict[str, Any]:
+        params = {k: v for k, v in record.get("params", {}).items() if k != "librispeech_tree"}
+        return {"version": record.get("version"), "params": params}
+
+    def earlier(other: Path) -> Listing | None:
+        try:
+            if same(read_json(other / PARAMS)) == wanted:
+                return Listing.read(other / TREE)
+        except (OSError, ValueError, StoreError):  # unreadable: it only served to say why
+            pass
+        return None
+
+    if not (work / PARAMS).is_file():
+        return None
+    wanted = same(read_json(work / PARAMS))
+    others = [f for f in work.parent.glob("corpus-*") if f != work and "." not in f.name]
+    for other in sorted(others, key=lambda f: f.stat().st_mtime, reverse=True):
+        old = earlier(other)
+        if old is not None and old != tree:
+            diff = changes(old, tree)
+            return f"the LibriSpeech tree at {tree.root} changed since {other.name} indexed it: {diff}"
+    return None
+
+
 def build_corpus(work: Path, p: CorpusParams) -> dict[str, Any]:
     """Build the corpus into ``work`` (see the module doc); returns headline numbers."""
     work = Path(work)
@@ -283,7 +327,11 @@ def build_corpus(work: Path, p: CorpusParams) -> dict[str, Any]:
                 "corpus.librispeech_root is empty: set it to the folder holding the LibriSpeech "
                 "subsets (e.g. in a profile file: params: {corpus: {librispeech_root: /data/LibriSpeech}})"
             )
-        root = Path(p.librispeech_root).expanduser().resolve()
+        tree = p.librispeech_listing
+        root = tree.root
+        why = _tree_changed(work, tree)
+        if why:
+            print(f"[nap] corpus: {why}; indexing it again")
         train, report = scan(
             root, p.librispeech_train, p.on_bad_input, p.verify_audio, p.max_seconds, workers(), report
         )
@@ -305,6 +353,7 @@ def build_corpus(work: Path, p: CorpusParams) -> dict[str, Any]:
             "seed": p.seed,
         }
         write_json(work / "corpus.json", info)
+        tree.write(work / TREE)
         utts = _utterances(train + test, split_of, info, work)
     if not utts:
         raise LibriSpeechError(f"the corpus has no usable utterance ({report.total_skipped} skipped)")

@@ -5,9 +5,19 @@ held-out words; ``G2P.open(path)`` loads it for ``predict``, ``predict_batch`` a
 ``assign`` (each letter's phone from the attention, paper §3.2).
 """
 
-from nap.g2p.assign import Assignment
+from typing import TYPE_CHECKING
+
 from nap.g2p.params import G2PParams
-from nap.g2p.stage import G2P, G2PInputError, build_g2p
+from nap.lazy import exports
+
+if TYPE_CHECKING:
+    from nap.g2p.assign import Assignment
+    from nap.g2p.stage import G2P, G2PInputError, build_g2p
+
+# torch is imported on first use of these (nap.lazy): `nap params` and `nap results` stay fast
+__getattr__ = exports(
+    __name__, {"nap.g2p.assign": ["Assignment"], "nap.g2p.stage": ["G2P", "G2PInputError", "build_g2p"]}
+)
 
 #: Code version of the stage (part of its artifact key).
 VERSION = 1

@@ -33,7 +33,7 @@ from nap.g2p.metrics import wer_any
 from nap.g2p.model import G2PNet, NetConfig
 from nap.g2p.params import G2PParams
 from nap.hardware import resolve_precision
-from nap.store import atomic_path, write_json
+from nap.store import StoreError, atomic_path, load_weights_file, write_json
 
 CHECKPOINT = "checkpoint.pt"
 MODEL = "model.pt"
@@ -79,7 +79,8 @@ def save_weights(net: G2PNet, path: Path) -> None:
 
 
 def load_weights(path: Path) -> dict[str, torch.Tensor]:
-    return torch.load(path, map_location="cpu", weights_only=True)
+    """A member's weights (tensors only; anything else is refused naming the file)."""
+    return load_weights_file(path)
 
 
 @torch.no_grad()
@@ -174,11 +175,11 @@ def _load_checkpoint(work: Path, net: G2PNet, ema: G2PNet, opt: torch.optim.Opti
     if not path.is_file():
         return Progress()
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        state = load_weights_file(path)
         net.load_state_dict(state["model"])
         ema.load_state_dict(state["ema"])
         opt.load_state_dict(state["optimizer"])
-    except (RuntimeError, KeyError, ValueError) as exc:
+    except (StoreError, RuntimeError, KeyError, ValueError) as exc:
         raise RuntimeError(
             f"cannot resume from {path}: {exc}; it was written with other parameters or is damaged "
             "(delete it to start over)"

@@ -13,13 +13,31 @@ study's stage, :class:`NapSet` its stored result (format in :mod:`nap.naps.io`).
     result.nap("phoneme", "layer09")        # (G, C, P)
 """
 
-from nap.naps.api import NapResult, extract_naps
-from nap.naps.extract import LabelError, LayerTap, NapAccumulator
-from nap.naps.geometry import Geometry, GeometryError, LayerGeometry, model_geometry
-from nap.naps.io import NapSet
-from nap.naps.normalize import group_naps
+from typing import TYPE_CHECKING
+
+from nap.lazy import exports
 from nap.naps.params import NapParams
-from nap.naps.stage import build_naps
+
+if TYPE_CHECKING:
+    from nap.naps.api import NapResult, extract_naps
+    from nap.naps.extract import LabelError, LayerTap, NapAccumulator
+    from nap.naps.geometry import Geometry, GeometryError, LayerGeometry, model_geometry
+    from nap.naps.io import NapSet
+    from nap.naps.normalize import group_naps
+    from nap.naps.stage import build_naps
+
+# torch is imported on first use of these (nap.lazy): `nap params` and `nap results` stay fast
+__getattr__ = exports(
+    __name__,
+    {
+        "nap.naps.api": ["NapResult", "extract_naps"],
+        "nap.naps.extract": ["LabelError", "LayerTap", "NapAccumulator"],
+        "nap.naps.geometry": ["Geometry", "GeometryError", "LayerGeometry", "model_geometry"],
+        "nap.naps.io": ["NapSet"],
+        "nap.naps.normalize": ["group_naps"],
+        "nap.naps.stage": ["build_naps"],
+    },
+)
 
 #: Bump when the stage's outputs change for the same parameters (the artifact key includes it).
 VERSION = 1

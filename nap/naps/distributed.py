@@ -74,9 +74,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--force", action="store_true", help="recompute even if the artifact exists")
     args = ap.parse_args(argv)
-    import yaml
+    from nap.params import parse_value
 
-    changes = {name: yaml.safe_load(value) for name, value in args.p}
+    changes = {name: parse_value(value) for name, value in args.p}
     rank, size = init_from_env()
     study = Study(args.profile, changes, args.artifacts, force=["naps"] if args.force else False)
     if rank == 0:

@@ -3,8 +3,33 @@
 from __future__ import annotations
 
 import html
+import textwrap
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure, SubFigure
+
+#: The box around a message drawn in place of a figure.
+MESSAGE_BOX = {"boxstyle": "round", "fc": "#fff4e5", "ec": "#d9822b"}
+
+
+def message_panel(fig: Figure | SubFigure, text: str, title: str = "") -> None:
+    """Write ``text`` where the panel's figure would be (the chapter still renders around it)."""
+    ax = fig.add_subplot(1, 1, 1)
+    ax.set_axis_off()
+    ax.text(
+        0.5,
+        0.5,
+        "\n".join(textwrap.wrap(text, 60)),
+        ha="center",
+        va="center",
+        fontsize=9,
+        transform=ax.transAxes,
+        bbox=MESSAGE_BOX,
+    )
+    if title:
+        ax.set_title(title, fontsize=10)
 
 
 def _fmt(value: Any) -> str:

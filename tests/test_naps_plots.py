@@ -57,5 +57,12 @@ def test_nap_grid_and_bad_group(small):
     assert len([ax for ax in fig.axes if ax.images]) == 6
     with pytest.raises(KeyError, match="L5"):
         plot_nap_grid(napset, "grapheme", ["L5"], ["layer01"])
+    empty = plot_nap_grid(napset, "grapheme", [], ["layer01"])  # e.g. no frame was labelled
+    (text,) = [t.get_text() for ax in empty.axes for t in ax.texts]
+    assert not any(ax.images for ax in empty.axes)
+    assert text.replace("\n", " ") == (
+        f"No NAP figure for the grapheme grouping: no groups to show ({len(napset.groups('grapheme'))} "
+        "groups have NAPs; the alignment chapter says how many frames were labelled)."
+    )
     with pytest.raises(KeyError, match="no NAP"):
         figure1_data(napset, small[1].model, small[2], small[3], "grapheme", "L5", "layer01")

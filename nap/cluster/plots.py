@@ -22,6 +22,7 @@ from matplotlib.figure import Figure, SubFigure
 from scipy.cluster.hierarchy import dendrogram
 
 from nap.cluster.hierarchy import LayerClustering
+from nap.display import MESSAGE_BOX, message_panel
 
 
 class ShownFigure(Figure):
@@ -67,28 +68,6 @@ def link_colours(result: LayerClustering) -> Callable[[int], str]:
         return colours[next(iter(cids))] if len(cids) == 1 else ABOVE_CUT
 
     return colour
-
-
-#: The box around a message drawn in place of a figure.
-MESSAGE_BOX = {"boxstyle": "round", "fc": "#fff4e5", "ec": "#d9822b"}
-
-
-def message_panel(fig: Figure | SubFigure, text: str, title: str = "") -> None:
-    """Write ``text`` where the panel's figure would be."""
-    ax = fig.add_subplot(1, 1, 1)
-    ax.set_axis_off()
-    ax.text(
-        0.5,
-        0.5,
-        "\n".join(textwrap.wrap(text, 60)),
-        ha="center",
-        va="center",
-        fontsize=9,
-        transform=ax.transAxes,
-        bbox=MESSAGE_BOX,
-    )
-    if title:
-        ax.set_title(title, fontsize=10)
 
 
 def panel_title(result: LayerClustering) -> str:

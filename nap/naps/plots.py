@@ -189,9 +189,24 @@ def plot_figure1(d: Figure1Data, max_windows: int = 6) -> Any:
 
 
 def plot_nap_grid(napset: NapSet, grouping: str, groups: list[str], layers: list[str]) -> Any:
-    """NAPs of ``groups`` (columns) in ``layers`` (rows); one colour scale per layer."""
+    """NAPs of ``groups`` (columns) in ``layers`` (rows); one colour scale per layer.
+
+    Without groups or layers (e.g. an under-trained recognizer left no frame with a phoneme)
+    the figure holds a message instead, so the rest of the chapter still renders.
+    """
     import matplotlib.pyplot as plt
 
+    from nap.display import message_panel
+
+    if not groups or not layers:
+        fig = plt.figure(figsize=(6, 1.6))
+        message_panel(
+            fig,
+            f"No NAP figure for the {grouping} grouping: no {'groups' if not groups else 'layers'} to show "
+            f"({len(napset.groups(grouping))} groups have NAPs; the alignment chapter says how many "
+            "frames were labelled).",
+        )
+        return fig
     names = napset.groups(grouping)
     missing = [g for g in groups if g not in names]
     if missing:

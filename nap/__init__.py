@@ -16,9 +16,10 @@ import os
 # setting wins.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
+from nap.errors import NapError  # noqa: E402
 from nap.params import ParamError  # noqa: E402
 from nap.profile import Profile  # noqa: E402
 from nap.study import Study  # noqa: E402
 
-__all__ = ["ParamError", "Profile", "Study"]
+__all__ = ["NapError", "ParamError", "Profile", "Study"]
 __version__ = "0.1.0"

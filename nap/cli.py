@@ -19,42 +19,21 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from nap.params import ParamError, check_seed, coerce, parse_value, read_yaml
+from nap.errors import NapError
+from nap.params import ParamError, add_change_arguments, check_seed, coerce, read_changes
 from nap.profile import STAGES, available_profiles, params_class
 from nap.store import DiskFullError
-
-
-def _changes(args: argparse.Namespace) -> dict[str, Any]:
-    """The ``--params`` file's changes, then the ``-p NAME VALUE`` ones (values are YAML)."""
-    changes: dict[str, Any] = {}
-    if getattr(args, "params_file", None):
-        path = Path(args.params_file)
-        loaded = read_yaml(path, "parameter file") or {}
-        if not isinstance(loaded, dict):
-            raise ParamError(f"parameter file {path}: expected a mapping of parameter names to values")
-        changes.update(loaded)
-    for name, value in getattr(args, "param", None) or []:
-        changes[name] = parse_value(value)
-    return changes
 
 
 def _study(args: argparse.Namespace, force: bool = False):
     from nap.study import Study
 
-    return Study(args.profile, _changes(args), args.artifacts, force=force)
+    return Study(args.profile, read_changes(args), args.artifacts, force=force)
 
 
 def _add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--profile", default="default", help="tiny | default | paper | a profile .yaml file")
-    p.add_argument(
-        "-p",
-        "--param",
-        nargs=2,
-        action="append",
-        metavar=("NAME", "VALUE"),
-        help="change a parameter: 'asr.epochs 3', 'naps.layers \"[layer09, layer10]\"', 'seed 1'",
-    )
-    p.add_argument("--params", dest="params_file", metavar="FILE.yaml", help="YAML file of parameter changes")
+    add_change_arguments(p)
     p.add_argument(
         "--artifacts", metavar="DIR", help="artifact folder (default: artifacts/<profile>, or $NAP_ARTIFACTS)"
     )
@@ -98,7 +77,7 @@ def cmd_build(args: argparse.Namespace) -> int:
         if stage not in STAGES:
             raise ParamError(f"unknown stage {stage!r}; stages are: {', '.join(STAGES)}")
     force = (args.stages or True) if args.force else False
-    study = Study(args.profile, _changes(args), args.artifacts, force=force)
+    study = Study(args.profile, read_changes(args), args.artifacts, force=force)
     build_stages(study, args.stages or list(STAGES))
     for stage in args.stages or list(STAGES):
         print(f"[nap] {stage}: {study.artifact(stage).path}")
@@ -170,7 +149,7 @@ def cmd_params(args: argparse.Namespace) -> int:
     from nap.display import table
     from nap.profile import Profile
 
-    profile = Profile.load(args.profile, _changes(args))
+    profile = Profile.load(args.profile, read_changes(args))
     stages = [args.stage] if args.stage else list(STAGES)
     for stage in stages:
         cls = params_class(stage)
@@ -265,7 +244,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         return args.func(args)
-    except ParamError as exc:  # parameters and profiles: 2; every other error the user can act on: 1
+    except ParamError as exc:  # parameters and profiles: 2; every other NapError and a full disk: 1
         print(f"nap: error: {exc}", file=sys.stderr)
         return 2
     except BrokenPipeError:  # output piped into e.g. `head`
@@ -284,14 +263,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def is_user_error(exc: BaseException) -> bool:
-    """An error the user can act on: one of nap's own error classes (they name the file or
-    parameter at fault, e.g. a missing LibriSpeech folder or a bad audio file) or a full disk.
+    """An error the user can act on: a :class:`~nap.errors.NapError` (its message names the file
+    or parameter at fault, e.g. a missing LibriSpeech folder or a bad audio file) or a full disk.
     Anything else is a bug and keeps its traceback."""
-    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
-        return True
-    return any(
-        cls.__module__.startswith("nap.") and cls.__name__.endswith("Error") for cls in type(exc).__mro__
-    )
+    return isinstance(exc, NapError) or (isinstance(exc, OSError) and exc.errno == errno.ENOSPC)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -37,13 +37,13 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import numpy as np
 
+from nap.errors import NapError
 from nap.params import ParamError, StageParams, param
 from nap.store import atomic_path, read_json, write_json
 
 if TYPE_CHECKING:
     from nap.corpus import Corpus
 
-VERSION = 1
 SAMPLE_RATE = 16000
 DATA, META, INDEX, PROGRESS = "features.f16", "features.json", "index.tsv", "progress.json"
 LAYOUT = (
@@ -52,7 +52,7 @@ LAYOUT = (
 )
 
 
-class FeatureError(RuntimeError):
+class FeatureError(NapError, RuntimeError):
     """Features could not be computed or read."""
 
 
@@ -152,7 +152,7 @@ def log_mel(audio: np.ndarray, sample_rate: int = SAMPLE_RATE, p: FeatureParams 
     if len(x) == 0:
         raise FeatureError("log_mel got empty audio")
     if sample_rate != SAMPLE_RATE:
-        from nap.corpus.librispeech import resample
+        from nap.corpus.audio import resample
 
         x = resample(x, sample_rate, SAMPLE_RATE)
     mel = _mel(p.n_fft, p.win, p.hop, p.n_mels, p.f_min, p.f_max)

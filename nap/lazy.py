@@ -1,8 +1,8 @@
 """Lazy exports of a package: its heavy parts (torch, scikit-learn) are imported on first use.
 
-A stage package's ``__init__`` keeps its parameter class and ``VERSION`` light and names
-the rest with :func:`exports`, so that ``nap params`` and ``nap results``, which need only
-parameters and keys, start without importing torch or scikit-learn (seconds per command)::
+A stage package's ``__init__`` keeps its parameter class light and names the rest with
+:func:`exports`, so that ``nap params`` and ``nap results``, which need only parameters and
+keys, start without importing torch or scikit-learn (seconds per command)::
 
     __getattr__ = exports(__name__, {"nap.asr.recognizer": ["Recognizer"], ...})
 """

@@ -9,6 +9,7 @@ on unknown parameters, so every value that reaches a stage goes through
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import difflib
 import math
@@ -20,8 +21,10 @@ from typing import Any, ClassVar, Literal, Union, get_args, get_origin
 
 import yaml
 
+from nap.errors import NapError
 
-class ParamError(ValueError):
+
+class ParamError(NapError, ValueError):
     """A parameter is unknown or has a value of the wrong type."""
 
 
@@ -129,6 +132,38 @@ def parse_value(text: str) -> Any:
         return yaml.load(text, Loader=ParamLoader)
     except yaml.YAMLError:
         return text
+
+
+def add_change_arguments(parser: argparse.ArgumentParser) -> None:
+    """``-p/--param NAME VALUE`` (repeatable) and ``--params FILE.yaml``: how every command line
+    of nap (``nap``, ``python -m nap.asr``, ``python -m nap.naps``) takes parameter changes."""
+    parser.add_argument(
+        "-p",
+        "--param",
+        nargs=2,
+        action="append",
+        default=[],
+        metavar=("NAME", "VALUE"),
+        help="change a parameter (VALUE is YAML): 'asr.epochs 3', 'naps.layers \"[layer09, layer10]\"', "
+        "'seed 1'",
+    )
+    parser.add_argument(
+        "--params", dest="params_file", metavar="FILE.yaml", help="YAML file of parameter changes"
+    )
+
+
+def read_changes(args: argparse.Namespace) -> dict[str, Any]:
+    """The changes :func:`add_change_arguments` read: the ``--params`` file's, then the ``-p`` ones."""
+    changes: dict[str, Any] = {}
+    if getattr(args, "params_file", None):
+        path = Path(args.params_file)
+        loaded = read_yaml(path, "parameter file") or {}
+        if not isinstance(loaded, dict):
+            raise ParamError(f"parameter file {path}: expected a mapping of parameter names to values")
+        changes.update(loaded)
+    for name, value in getattr(args, "param", None) or []:
+        changes[name] = parse_value(value)
+    return changes
 
 
 def _type_name(tp: Any) -> str:

@@ -1,5 +1,7 @@
-"""The study's phoneme inventory and a phonetic-class table for it.
+"""The study's grapheme and phoneme inventories, and a phonetic-class table for the phonemes.
 
+The graphemes are the letters a-z and the apostrophe: what the corpus' transcripts, the
+recognizer's output and the G2P's input are written in (the recognizer adds the space).
 The phonemes are the 39 ARPAbet phones of CMUDict without stress (the paper's figures),
 plus ``sil`` for pauses in the corpus' true timings. Each phone has a manner class:
 
@@ -19,6 +21,9 @@ table is the study's single definition of them.
 from __future__ import annotations
 
 from collections.abc import Iterable
+
+#: The graphemes: the lower-case letters a-z, then the apostrophe.
+GRAPHEMES: tuple[str, ...] = tuple("abcdefghijklmnopqrstuvwxyz'")
 
 #: The 39 ARPAbet phones of CMUDict without stress, in CMUDict's (alphabetical) order.
 PHONES: tuple[str, ...] = (

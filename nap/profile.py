@@ -20,33 +20,24 @@ so ``1e-3`` is a float.
 from __future__ import annotations
 
 import difflib
-import importlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from nap.params import ParamError, StageParams, read_yaml
+from nap.stages import REGISTRY
 
 PROFILE_DIR = Path(__file__).parent / "profiles"
 
-#: Stages in data-flow order, with the module holding their parameter class.
-STAGES: dict[str, tuple[str, str]] = {
-    "corpus": ("nap.corpus.params", "CorpusParams"),
-    "features": ("nap.features", "FeatureParams"),
-    "asr": ("nap.asr.params", "AsrParams"),
-    "g2p": ("nap.g2p.params", "G2PParams"),
-    "align": ("nap.align.params", "AlignParams"),
-    "naps": ("nap.naps.params", "NapParams"),
-    "cluster": ("nap.cluster.params", "ClusterParams"),
-}
+#: Stages in data-flow order (their records are in :mod:`nap.stages`).
+STAGES: tuple[str, ...] = tuple(REGISTRY)
 
 
 def params_class(stage: str) -> type[StageParams]:
     """The parameter class of ``stage`` (imported lazily)."""
-    if stage not in STAGES:
+    if stage not in REGISTRY:
         raise ParamError(f"unknown stage {stage!r}; stages are: {', '.join(STAGES)}")
-    module, name = STAGES[stage]
-    return getattr(importlib.import_module(module), name)
+    return REGISTRY[stage].params_class()
 
 
 def available_profiles() -> list[str]:

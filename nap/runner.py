@@ -29,23 +29,17 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from nap.errors import NapError
+from nap.stages import chapter_stages
 from nap.store import atomic_path, file_lock, read_json, stable_hash, write_json
 from nap.study import Study, project_root
 
-#: The stages whose results each chapter shows (by chapter number).
-CHAPTER_STAGES: dict[str, tuple[str, ...]] = {
-    "00": ("corpus", "features", "asr", "g2p", "align", "naps", "cluster"),
-    "01": ("corpus", "features"),
-    "02": ("asr",),
-    "03": ("g2p",),
-    "04": ("align",),
-    "05": ("naps",),
-    "06": ("cluster",),
-    "07": ("cluster",),
-}
+#: The stages whose results each chapter shows, by chapter number (from the stages' records;
+#: the introduction shows every stage).
+CHAPTER_STAGES: dict[str, tuple[str, ...]] = chapter_stages()
 
 
-class RunnerError(RuntimeError):
+class RunnerError(NapError, RuntimeError):
     """A chapter or the book build failed."""
 
 

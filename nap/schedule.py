@@ -25,14 +25,17 @@ import time
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+from nap.errors import NapError
 from nap.profile import STAGES
-from nap.study import DEPENDS, Study
+from nap.stages import REGISTRY
+from nap.study import Study
 
-#: Stages that read nothing the acoustic chain makes, built in a background process.
-SIDE_BY_SIDE: tuple[str, ...] = ("g2p",)
+#: Stages that read nothing the acoustic chain makes, built in a background process (their
+#: records' ``side_by_side``).
+SIDE_BY_SIDE: tuple[str, ...] = tuple(s.name for s in REGISTRY.values() if s.side_by_side)
 
 
-class ScheduleError(RuntimeError):
+class ScheduleError(NapError, RuntimeError):
     """A stage built in the background failed."""
 
 
@@ -43,7 +46,7 @@ def needed(stages: Iterable[str]) -> list[str]:
     def add(stage: str) -> None:
         if stage not in wanted:
             wanted.add(stage)
-            for dep in DEPENDS[stage]:
+            for dep in REGISTRY[stage].inputs:
                 add(dep)
 
     for stage in stages:
@@ -157,7 +160,7 @@ def build_stages(
         s
         for s in todo
         if s in set(side_by_side)
-        and not any(d in todo for d in DEPENDS[s])
+        and not any(d in todo for d in REGISTRY[s].inputs)
         and getattr(study.params(s), "processes", 1) == 1  # one of several processes takes the cores
     ]
     if len(todo) <= len(side):
@@ -173,7 +176,7 @@ def build_stages(
             for name, job in list(running.items()):
                 if job.failed:  # say so now rather than after the stages still to come
                     running.pop(name).join(study)
-            for dep in DEPENDS[stage]:
+            for dep in REGISTRY[stage].inputs:
                 if dep in running:
                     seconds[dep] = running.pop(dep).join(study)
             start = time.time()

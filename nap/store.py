@@ -26,6 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from nap.errors import NapError
+
 try:
     import fcntl
 except ImportError:  # not POSIX: no cross-process lock
@@ -36,7 +38,7 @@ SUMMARY = "summary.json"
 PARAMS = "params.json"
 
 
-class StoreError(RuntimeError):
+class StoreError(NapError, RuntimeError):
     """An artifact could not be written or read."""
 
 

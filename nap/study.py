@@ -1,16 +1,16 @@
 """The study: wires the stages together through the artifact store.
 
-``Study(profile, params, artifacts)`` resolves a profile, and each stage method
+``Study(profile, params, artifacts)`` resolves a profile, and each stage's accessor
 (``corpus()``, ``features()``, ``asr()``, ``g2p()``, ``alignment()``, ``naps()``,
-``clusters()``) returns that stage's loaded result, building it first if the store has
-no finished artifact for the stage's parameters and inputs. A stage's key hashes its
-parameters, its code version and its inputs' keys, so changing one stage's parameters
-rebuilds it and everything after it, and nothing before.
+``clusters()``: the ``accessor`` of its record in :mod:`nap.stages`) returns that stage's
+loaded result, building it first if the store has no finished artifact for the stage's
+parameters and inputs. A stage's key hashes its parameters, its code version and its
+inputs' keys, so changing one stage's parameters (or raising its version) rebuilds it and
+everything after it, and nothing before.
 """
 
 from __future__ import annotations
 
-import importlib
 import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -18,29 +18,11 @@ from typing import Any
 
 from nap.params import ParamError, StageParams
 from nap.profile import STAGES, Profile
+from nap.stages import REGISTRY
 from nap.store import Artifact, Store
 
-#: Each stage's inputs (stages it reads), in data-flow order.
-DEPENDS: dict[str, tuple[str, ...]] = {
-    "corpus": (),
-    "features": ("corpus",),
-    "asr": ("corpus", "features"),
-    "g2p": (),
-    "align": ("corpus", "features", "asr", "g2p"),
-    "naps": ("corpus", "features", "asr", "align"),
-    "cluster": ("naps",),
-}
-
-#: Where each stage's build function and loader live: (module, build function, loader).
-BUILDERS: dict[str, tuple[str, str, str]] = {
-    "corpus": ("nap.corpus", "build_corpus", "Corpus"),
-    "features": ("nap.features", "build_features", "Features"),
-    "asr": ("nap.asr", "build_asr", "Recognizer"),
-    "g2p": ("nap.g2p", "build_g2p", "G2P"),
-    "align": ("nap.align", "build_alignment", "FrameLabels"),
-    "naps": ("nap.naps", "build_naps", "NapSet"),
-    "cluster": ("nap.cluster", "build_clusters", "Clustering"),
-}
+#: Each stage's inputs (stages it reads), in data-flow order (from the registry).
+DEPENDS: dict[str, tuple[str, ...]] = {name: stage.inputs for name, stage in REGISTRY.items()}
 
 
 def project_root(start: Path | None = None) -> Path:
@@ -105,11 +87,11 @@ class Study:
         return self.profile[stage]
 
     def version(self, stage: str) -> int:
-        module = importlib.import_module(BUILDERS[stage][0])
-        return int(getattr(module, "VERSION", 1))
+        """The stage's code version (its registry record's)."""
+        return REGISTRY[stage].version
 
     def inputs(self, stage: str) -> dict[str, str]:
-        return {dep: self.key(dep) for dep in DEPENDS[stage]}
+        return {dep: self.key(dep) for dep in REGISTRY[stage].inputs}
 
     def key(self, stage: str) -> str:
         """The stage's artifact key, computed from parameters alone (nothing is built)."""
@@ -124,9 +106,8 @@ class Study:
             if found is not None and stage not in self.force:
                 self._artifacts[stage] = found
             return found
-        deps = {dep: self.load(dep) for dep in DEPENDS[stage]}
-        module, build_name, _ = BUILDERS[stage]
-        build_fn: Callable[..., dict[str, Any]] = getattr(importlib.import_module(module), build_name)
+        deps = {dep: self.load(dep) for dep in REGISTRY[stage].inputs}
+        build_fn: Callable[..., dict[str, Any]] = REGISTRY[stage].build_function()
         p = self.params(stage)
         art = self.store.build(
             stage,
@@ -144,9 +125,7 @@ class Study:
         """The stage's result, loaded (and built first if needed)."""
         if stage not in self._loaded:
             art = self.artifact(stage)
-            module, _, loader = BUILDERS[stage]
-            cls = getattr(importlib.import_module(module), loader)
-            self._loaded[stage] = cls.open(art.path)
+            self._loaded[stage] = REGISTRY[stage].loader_class().open(art.path)
         return self._loaded[stage]
 
     def summary(self, stage: str, build: bool = False) -> dict[str, Any] | None:
@@ -158,28 +137,6 @@ class Study:
         """Every stage's headline numbers (None where not built yet)."""
         return {stage: self.summary(stage) for stage in STAGES}
 
-    # -- the stages -------------------------------------------------------------------
-    def corpus(self) -> Any:
-        return self.load("corpus")
-
-    def features(self) -> Any:
-        return self.load("features")
-
-    def asr(self) -> Any:
-        return self.load("asr")
-
-    def g2p(self) -> Any:
-        return self.load("g2p")
-
-    def alignment(self) -> Any:
-        return self.load("align")
-
-    def naps(self) -> Any:
-        return self.load("naps")
-
-    def clusters(self) -> Any:
-        return self.load("cluster")
-
     # -- display ----------------------------------------------------------------------
     def parameter_table(self, stage: str) -> Any:
         """The stage's parameters (value, default, meaning) as a pandas-free HTML table."""
@@ -190,3 +147,23 @@ class Study:
             (name, repr(getattr(p, name)), repr(default), doc) for name, _, default, doc in type(p).describe()
         ]
         return table(rows, ["parameter", "value", "default", "meaning"], title=f"{stage} parameters")
+
+
+def _accessor(stage: str) -> Callable[[Study], Any]:
+    """The ``Study`` method that returns ``stage``'s loaded result (built first if needed)."""
+
+    def accessor(self: Study) -> Any:
+        return self.load(stage)
+
+    record = REGISTRY[stage]
+    accessor.__name__ = record.accessor
+    accessor.__qualname__ = f"Study.{record.accessor}"
+    accessor.__doc__ = f"The {stage} stage's result ({record.loader}), built first if needed."
+    return accessor
+
+
+# the stages' accessors (study.corpus(), ..., study.alignment(), study.clusters()), one per record
+for _stage in REGISTRY.values():
+    if hasattr(Study, _stage.accessor):  # a record's accessor would hide a Study method
+        raise RuntimeError(f"stage {_stage.name}: accessor {_stage.accessor!r} is already a Study attribute")
+    setattr(Study, _stage.accessor, _accessor(_stage.name))

@@ -347,9 +347,9 @@ def test_shift_phonemes_moves_phoneme_labels_earlier_and_leaves_graphemes():
     assert joined["phoneme_truetext"].tolist() == [-1, 2, 3, 4, -1, -1, 7, -1]
 
 
-def test_estimate_lag_finds_a_delay_planted_in_the_labels():
+def test_estimate_delay_finds_a_delay_planted_in_the_labels():
     from nap.align.params import AlignParams
-    from nap.align.stage import estimate_lag
+    from nap.align.stage import estimate_delay
 
     frame_s = 0.02
     phones = [("sil", 0.0, 0.1), ("AA", 0.1, 0.2), ("B", 0.2, 0.3), ("IY", 0.3, 0.4), ("sil", 0.4, 1.0)]
@@ -370,19 +370,19 @@ def test_estimate_lag_finds_a_delay_planted_in_the_labels():
         "grapheme": np.where(delayed >= 0, GRAPHEMES.index("a"), -1).astype(np.int16),
         "phoneme_true": truth.astype(np.int16),
     }
-    lag = estimate_lag(joined, np.array(["u"]), np.array(["train"]), np.array([0, 50]), Corpus(), frame_s,
-                       AlignParams())  # fmt: skip
+    lag = estimate_delay(joined, np.array(["u"]), np.array(["train"]), np.array([0, 50]), Corpus(), frame_s,
+                         AlignParams())  # fmt: skip
     assert lag["frames"] == 3 and lag["ms"] == 60 and lag["estimated"]
     assert lag["per"] == "letter_phoneme" and lag["table"] == {}  # 10 frames per pair: below lag_min_frames
     one = (joined, np.array(["u"]), np.array(["train"]), np.array([0, 50]), Corpus(), frame_s)
-    per_pair = estimate_lag(*one, AlignParams(lag_min_frames=2))
+    per_pair = estimate_delay(*one, AlignParams(lag_min_frames=2))
     assert per_pair["table"] == {"a AA": 3, "a B": 3, "a IY": 3}
     assert max(lag["accuracy"]) == 1.0
-    fixed = estimate_lag(joined, np.array(["u"]), np.array(["train"]), np.array([0, 50]), Corpus(), frame_s,
-                         AlignParams(lag_frames=0))  # fmt: skip
+    fixed = estimate_delay(joined, np.array(["u"]), np.array(["train"]), np.array([0, 50]), Corpus(), frame_s,
+                           AlignParams(lag_frames=0))  # fmt: skip
     assert fixed == {"frames": 0, "ms": 0, "estimated": False}
-    nothing = estimate_lag(joined, np.array(["u"]), np.array(["test_sentences"]), np.array([0, 50]), Corpus(),
-                           frame_s, AlignParams())  # fmt: skip
+    nothing = estimate_delay(joined, np.array(["u"]), np.array(["test_sentences"]), np.array([0, 50]),
+                             Corpus(), frame_s, AlignParams())  # fmt: skip
     assert nothing["frames"] == 0 and not nothing["estimated"]
 
 
@@ -409,7 +409,7 @@ def test_without_true_timings_chapter_4_says_what_is_absent(tmp_path, inputs):
     assert "eval_split" not in summary and "phoneme_accuracy" not in summary
     assert not report.has_true_timings(summary) and report.has_true_timings({"eval_split": "test_sentences"})
     absent = "is absent: the corpus has no true phone timings (LibriSpeech has none)."
-    assert report.lag_text(labels.meta["lag"], summary) == (
+    assert report.delay_text(labels.meta["lag"], summary) == (
         "emission delay: 0 output frames = 0 ms (not estimated: no train utterance with true phone "
         f"timings); the accuracy of the paper's cascade (no delay) {absent}"
     )
@@ -432,7 +432,7 @@ def test_without_true_timings_chapter_4_says_what_is_absent(tmp_path, inputs):
     assert report.explanation_text(ex).endswith(f"whether its frames get their true phone {absent}")
     # with the timings, the same calls give the numbers and figures
     labels, s = FrameLabels.open(scored), truth
-    assert report.lag_text(labels.meta["lag"], s).endswith(
+    assert report.delay_text(labels.meta["lag"], s).endswith(
         f"on test_sentences the paper's cascade (no delay) is right on {percent(s['phoneme_accuracy_lag0'])}"
     )
     assert report.accuracy_text(s).startswith(

@@ -51,7 +51,7 @@ def torchrun() -> list[str]:
 def train_cli(cmd: list[str], args: list[str], timeout: int = 900) -> str:
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
     out = subprocess.run(
-        [*cmd, "-m", "nap.asr.train", *args],
+        [*cmd, "-m", "nap.asr", *args],
         cwd=ROOT,
         env=env,
         capture_output=True,

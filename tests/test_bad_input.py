@@ -1068,13 +1068,13 @@ def _pickled_weights(stage: str) -> Callable[[Path], str]:
             config = {"architecture": dataclasses.asdict(_arch()), "vocab": {"repetitions": 2}}
             write_json(tmp / CONFIG, {**config, "decoding": {}, "input": {"pad": 0}})
             return raises(StoreError, lambda: Recognizer.open(tmp))
-        from nap.g2p.data import LETTERS, PHONES
         from nap.g2p.stage import CONFIG, G2P
+        from nap.phonetics import GRAPHEMES, PHONES
 
-        net = {"n_letters": len(LETTERS) + 3, "n_phones": len(PHONES) + 3, "encoder_hidden": 8}
+        net = {"n_letters": len(GRAPHEMES) + 3, "n_phones": len(PHONES) + 3, "encoder_hidden": 8}
         write_json(
             tmp / CONFIG,
-            {"letters": list(LETTERS), "phones": list(PHONES), "members": 1, "beam": 2, "net": net},
+            {"letters": list(GRAPHEMES), "phones": list(PHONES), "members": 1, "beam": 2, "net": net},
         )
         return raises(StoreError, lambda: G2P.open(tmp))
 

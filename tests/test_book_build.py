@@ -110,7 +110,8 @@ def test_toc_lists_every_chapter_and_page():
 
 
 def test_small_book_builds_strictly_offline_with_local_widget_js(demo_book):
-    from nap.website import FOLDER, SHA256, page_weight
+    from nap.website.npm import FOLDER, SHA256
+    from nap.website.weight import page_weight
 
     page = demo_book / "book" / "explorer.html"
     text = page.read_text()

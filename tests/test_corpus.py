@@ -347,5 +347,10 @@ def test_chapter_statistics_and_figures(small):
     ids = plots.examples(corpus, per_split=2)
     assert len(ids) == 6 and {corpus[i].split for i in ids} == set(synth.SPLITS)
     assert plots.players(corpus, ids[:2])._repr_html_().count("<audio") == 2
-    for fig in (plots.phone_histogram(corpus), plots.spectrogram(corpus, ids[0])):
+    from nap.features import log_mel
+
+    feats = {ids[0]: log_mel(corpus.audio(corpus[ids[0]]))}
+    for fig in (plots.phone_histogram(corpus), plots.spectrogram(corpus, ids[0], feats)):
         assert fig.axes
+    with pytest.raises(KeyError, match=ids[1]):
+        plots.spectrogram(corpus, ids[1], feats)

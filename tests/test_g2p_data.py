@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from nap.g2p.data import (
-    LETTERS,
+    GRAPHEMES,
     PHONES,
     Vocab,
     batches,
@@ -79,12 +79,12 @@ def test_lexicon_files_round_trip(tmp_path, lexicon):
 
 def test_vocab_codes():
     v = Vocab()
-    assert v.n_letters == len(LETTERS) + 1 and v.n_phones == 39 + 3
+    assert v.n_letters == len(GRAPHEMES) + 1 and v.n_phones == 39 + 3
     codes = v.encode_phones(["N", "AY", "T"])
     assert min(codes) >= 3 and v.decode_phones([*codes, Vocab.EOS, 5]) == ["N", "AY", "T"]
     with pytest.raises(ValueError, match="unknown phone 'AY1'"):
         v.encode_phones(["AY1"])
-    assert v.encode_word("a'") == [1, len(LETTERS)]
+    assert v.encode_word("a'") == [1, len(GRAPHEMES)]
     with pytest.raises(ValueError, match="empty word"):
         v.encode_word("")
     with pytest.raises(ValueError, match="outside a-z"):

@@ -21,15 +21,11 @@ if TYPE_CHECKING:
 # the stage imports torch on first use (nap.lazy): `nap params` and `nap results` stay fast
 __getattr__ = exports(__name__, {"nap.align.stage": ["build_alignment"]})
 
-#: bump when a change of code changes what the stage produces (the artifact key includes it)
-VERSION = 4
-
 __all__ = [
     "GRAPHEMES",
     "GROUPINGS",
     "PHONEMES",
     "REASONS",
-    "VERSION",
     "AlignParams",
     "Alignment",
     "CascadeResult",

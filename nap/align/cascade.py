@@ -30,10 +30,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from nap.align.needleman_wunsch import Alignment, needleman_wunsch
-from nap.phonetics import PHONES
+from nap.phonetics import GRAPHEMES, PHONES
 
-#: The grapheme groups: the letters and the apostrophe of the ASR alphabet.
-GRAPHEMES: tuple[str, ...] = tuple("abcdefghijklmnopqrstuvwxyz'")
 #: The phoneme groups: the 39 ARPAbet phones.
 PHONEMES: tuple[str, ...] = PHONES
 NONE = -1

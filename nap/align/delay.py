@@ -28,7 +28,7 @@ from nap.align.cascade import GRAPHEMES, PHONEMES
 Per = Literal["recognizer", "letter", "letter_phoneme"]
 
 #: Emission delays (output frames) tried when they are estimated.
-LAGS: tuple[int, ...] = tuple(range(-10, 11))
+DELAYS: tuple[int, ...] = tuple(range(-10, 11))
 
 
 def delay_keys(grapheme: np.ndarray, phoneme: np.ndarray, per: Per) -> np.ndarray:
@@ -80,15 +80,15 @@ def estimate_key_delays(
     per: Per,
     default: int,
     min_frames: int,
-    lags: Sequence[int] = LAGS,
+    delays: Sequence[int] = DELAYS,
 ) -> tuple[dict[str, int], dict[str, int]]:
-    """Each key's delay: the lag at which its labels best match the true phone per frame.
+    """Each key's delay: the one of ``delays`` at which its labels best match the true phone per frame.
 
     ``phoneme``, ``grapheme``, ``truth``: per frame of all utterances (PHONEMES/GRAPHEMES
     indices, -1 none; ``truth`` is the true phone at the frame's centre); ``offsets``: the
     utterances' frame ranges; ``use``: per utterance, whether it counts (the train split).
     A label moved to before or after its utterance counts as wrong. Ties go to ``default``,
-    then to the smaller lag. Returns the delays and the frames behind them, by key name.
+    then to the smaller delay. Returns the delays and the frames behind them, by key name.
     """
     if per == "recognizer":
         return {}, {}
@@ -102,15 +102,15 @@ def estimate_key_delays(
     lo, hi = offsets[utt_of[src]], offsets[utt_of[src] + 1]
     size = n_keys(per)
     frames = np.bincount(k_src, minlength=size)
-    correct = np.zeros((len(lags), size), dtype=np.int64)
+    correct = np.zeros((len(delays), size), dtype=np.int64)
     truth = np.asarray(truth, dtype=np.int64)
-    for i, lag in enumerate(lags):
+    for i, lag in enumerate(delays):
         tgt = src - lag
         inside = (tgt >= lo) & (tgt < hi)
         right = inside & (truth[np.clip(tgt, 0, len(truth) - 1)] == ph_src)
         correct[i] = np.bincount(k_src[right], minlength=size)
-    lags_arr = np.asarray(lags)
-    order = sorted(range(len(lags)), key=lambda i: (lags_arr[i] != default, lags_arr[i]))  # default first
+    lags_arr = np.asarray(delays)
+    order = sorted(range(len(delays)), key=lambda i: (lags_arr[i] != default, lags_arr[i]))  # default first
     ranked = correct[order]
     best = lags_arr[np.asarray(order)[ranked.argmax(0)]]
     table: dict[str, int] = {}

@@ -306,7 +306,7 @@ def plot_shift(timing: Mapping[str, Any]) -> Any:
     return fig
 
 
-def plot_lag(lag: Mapping[str, Any], frame: Mapping[str, Any]) -> Any:
+def plot_delay_curve(lag: Mapping[str, Any], frame: Mapping[str, Any]) -> Any:
     """The emission-delay estimate: train-split accuracy of the cascade against each tried delay.
 
     ``lag`` is ``FrameLabels.meta["lag"]`` and ``frame`` is :attr:`FrameLabels.frame`; None

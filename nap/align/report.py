@@ -59,7 +59,7 @@ def explanation_text(ex: Any) -> str:
     )
 
 
-def lag_text(lag: Mapping[str, Any], summary: Mapping[str, Any]) -> str:
+def delay_text(lag: Mapping[str, Any], summary: Mapping[str, Any]) -> str:
     """The recognizer's emission delay, how it was found, and the paper's cascade's accuracy."""
     if lag["estimated"]:
         how = "estimated on the train split"

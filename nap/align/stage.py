@@ -29,11 +29,12 @@ from nap.align.cascade import (
     normalize_transcript,
     run_cascade,
 )
-from nap.align.delay import LAGS, estimate_key_delays, move_by_delays, take_out_delays
+from nap.align.delay import DELAYS, estimate_key_delays, move_by_delays, take_out_delays
 from nap.align.groups import apply_min_count, move_earlier, true_phone_labels
 from nap.align.labels import EXTRA_GROUPINGS, FORMAT, GROUPINGS
 from nap.align.params import AlignParams
 from nap.hardware import resolve_threads
+from nap.params import ParamError
 from nap.store import atomic_path, write_json
 
 #: Per-frame arrays of a part, with their stored dtypes.
@@ -60,7 +61,7 @@ def select_utterances(corpus: Any, p: AlignParams) -> list[tuple[str, str, str]]
             utts = utts[: p.max_utterances]
         out.extend((u.id, split, u.text) for u in utts)
     if not out:
-        raise ValueError(f"align: the corpus has no utterances in the splits {p.splits}")
+        raise ParamError(f"parameter 'align.splits': the corpus has no utterances in the splits {p.splits}")
     return out
 
 
@@ -258,7 +259,7 @@ def build_alignment(
     frame_split = np.repeat(splits, n_frames)
     has_truth = bool((joined["phoneme_true"] >= 0).any())
     geom = rec.geometry
-    lag = estimate_lag(joined, utts, splits, offsets, corpus, geom.stride * geom.hop_s, p)
+    lag = estimate_delay(joined, utts, splits, offsets, corpus, geom.stride * geom.hop_s, p)
     if has_truth:  # the paper's cascade, before the delay is taken out
         on_eval = frame_split == p.eval_split
         lag["eval_accuracy_lag0"] = acc.report(
@@ -346,7 +347,7 @@ def build_alignment(
     return _summary(p, parts, joined, meta, reports, timing)
 
 
-def estimate_lag(
+def estimate_delay(
     joined: dict[str, np.ndarray],
     utts: np.ndarray,
     splits: np.ndarray,
@@ -371,8 +372,8 @@ def estimate_lag(
     items = [it for it in _timed_items(joined, "phoneme", utts, splits, offsets, corpus, "train") if it[2]]
     if not items:
         return {"frames": 0, "ms": 0, "estimated": False, "why": "no train utterance with true phone timings"}
-    curve = acc.shift_accuracy(items, [-k * frame_s for k in LAGS])
-    frames = LAGS[int(np.argmax([a or 0.0 for a in curve["accuracy"]]))]
+    curve = acc.shift_accuracy(items, [-k * frame_s for k in DELAYS])
+    frames = DELAYS[int(np.argmax([a or 0.0 for a in curve["accuracy"]]))]
     table, table_frames = estimate_key_delays(
         joined["phoneme"],
         joined["grapheme"],
@@ -389,7 +390,7 @@ def estimate_lag(
         "estimated": True,
         "split": "train",
         "utterances": len(items),
-        "lags": list(LAGS),
+        "lags": list(DELAYS),
         "accuracy": curve["accuracy"],
         "per": p.lag_per,
         "min_frames": p.lag_min_frames,
@@ -399,7 +400,7 @@ def estimate_lag(
 
 
 def shift_phonemes(joined: dict[str, np.ndarray], offsets: np.ndarray, lag: Mapping[str, Any]) -> None:
-    """Move every phoneme label back by its emission delay (:func:`estimate_lag`), in place.
+    """Move every phoneme label back by its emission delay (:func:`estimate_delay`), in place.
 
     Frame ``t - delay`` takes the phoneme the cascade gave frame ``t``; the delay is the
     one of the letter written at ``t`` (and its phoneme) where ``lag["table"]`` has it,

@@ -1,6 +1,6 @@
 """Data-parallel training through ``torchrun``: process group set-up from its environment.
 
-``torchrun --nproc_per_node N -m nap.asr.train ...`` sets RANK, WORLD_SIZE and
+``torchrun --nproc_per_node N -m nap.asr ...`` sets RANK, WORLD_SIZE and
 LOCAL_RANK; each process then trains on its share of every batch and
 DistributedDataParallel averages the gradients (gloo on CPU, NCCL on GPUs).
 """

@@ -15,6 +15,8 @@ from dataclasses import asdict, dataclass, replace
 import torch
 from torch import nn
 
+from nap.errors import NapError
+
 
 @dataclass(frozen=True)
 class Architecture:
@@ -47,8 +49,12 @@ class Architecture:
 
 
 @dataclass(frozen=True)
-class LayerGeometry:
-    """One layer's place in the network, in input frames."""
+class LayerSpec:
+    """One layer of the built network: its :meth:`Architecture.layer_specs` entry, measured from its
+    Conv1d, with the input frames it sees and its parameter count (the architecture table's row).
+
+    The NAP stage's window geometry of a layer is :class:`nap.naps.geometry.LayerGeometry`.
+    """
 
     name: str
     kernel: int
@@ -132,7 +138,7 @@ class Wav2Letter(nn.Module):
         return x, acts
 
     # -- geometry, computed from the modules ------------------------------------------
-    def geometry(self) -> list[LayerGeometry]:
+    def geometry(self) -> list[LayerSpec]:
         """Receptive field and jump of every layer, from its Conv1d's kernel and stride."""
         out, rf, jump = [], 1, 1
         for name, layer in zip(self.layer_names, self.layers(), strict=False):
@@ -141,7 +147,7 @@ class Wav2Letter(nn.Module):
             rf += (d * (k - 1)) * jump
             jump *= s
             n_params = sum(p.numel() for p in conv.parameters())
-            out.append(LayerGeometry(name, k, s, conv.in_channels, conv.out_channels, rf, jump, n_params))
+            out.append(LayerSpec(name, k, s, conv.in_channels, conv.out_channels, rf, jump, n_params))
         return out
 
     @property
@@ -193,7 +199,7 @@ class Wav2Letter(nn.Module):
         return t * self.stride - pad, t * self.stride - pad + self.receptive_field
 
 
-class ArchitectureError(ValueError):
+class ArchitectureError(NapError, ValueError):
     """Weights that do not fit the network they are loaded into."""
 
 

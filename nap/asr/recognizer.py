@@ -13,7 +13,7 @@ import torch
 from nap.asr.data import pad_silence
 from nap.asr.decode import BeamDecoder, greedy
 from nap.asr.lm import SymbolNgram
-from nap.asr.model import Architecture, LayerGeometry, Wav2Letter, load_weights
+from nap.asr.model import Architecture, LayerSpec, Wav2Letter, load_weights
 from nap.asr.vocab import Vocab
 from nap.store import load_weights_file, read_json
 
@@ -82,7 +82,7 @@ class Recognizer:
     def stride(self) -> int:
         return self.model.stride
 
-    def geometry(self) -> list[LayerGeometry]:
+    def geometry(self) -> list[LayerSpec]:
         return self.model.geometry()
 
     def input_window(self, t: int) -> tuple[int, int]:

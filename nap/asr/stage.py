@@ -23,7 +23,7 @@ from nap.asr.evaluate import NO_HELD_OUT, score
 from nap.asr.model import Architecture, Wav2Letter
 from nap.asr.params import AsrParams
 from nap.asr.recognizer import CONFIG, Recognizer
-from nap.asr.train import train
+from nap.asr.train import TrainingError, train
 from nap.asr.vocab import Vocab
 from nap.hardware import machine_record, resolve_threads
 from nap.store import atomic_path, read_json, write_json
@@ -61,7 +61,7 @@ def prepare_all(
     """Architecture, checked training utterances, and the held-out subsets for the learning curves."""
     train_pairs = _pairs(corpus, "train")
     if not train_pairs:
-        raise ValueError(f"corpus {getattr(corpus, 'path', '')}: the train split is empty")
+        raise TrainingError(f"corpus {getattr(corpus, 'path', '')}: the train split is empty")
     n_mels = int(features.get(train_pairs[0][0]).shape[1])
     arch = architecture(p, n_mels)
     model = Wav2Letter(arch)

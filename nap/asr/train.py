@@ -8,22 +8,13 @@ learning curves) is rewritten atomically every ``checkpoint_every`` steps; the f
 model is ``model.pt`` (batch norm, if trained with it, folded into the convolutions) plus
 ``training.json``. Every file loads with ``weights_only=True``.
 
-Command line (one process, or one per GPU/CPU share through torchrun)::
-
-    torchrun --nproc_per_node 2 -m nap.asr.train --profile tiny -p asr.epochs 3
-    python -m nap.asr.train --profile default --train-only
-    torchrun --nproc_per_node 2 -m nap.asr.train --synthetic 64 --work /tmp/w  # check a set-up
-
-Trained with several processes, the stage's work folder holds the finished training, and
-the study (``nap run 02``) then only evaluates it.
+The command line that trains with several processes (torchrun) is :mod:`nap.asr.__main__`
+(``python -m nap.asr``).
 """
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
-import json
-import math
 import os
 import sys
 import time
@@ -41,8 +32,10 @@ from nap.asr.data import Augment, Examples, collate, ctc_min_frames, epoch_batch
 from nap.asr.model import Architecture, Wav2Letter, load_weights
 from nap.asr.params import AsrParams
 from nap.asr.vocab import Vocab
+from nap.errors import NapError
 from nap.eta import Eta
 from nap.hardware import Arithmetic, resolve_precision, resolve_threads
+from nap.learning_rate import warmup_cosine
 from nap.store import atomic_path, load_weights_file, read_json, write_json
 
 CHECKPOINT = "checkpoint.pt"
@@ -50,7 +43,7 @@ MODEL = "model.pt"
 TRAINING = "training.json"
 
 
-class TrainingError(RuntimeError):
+class TrainingError(NapError, RuntimeError):
     """Training cannot go on (e.g. the loss stays non-finite)."""
 
 
@@ -72,15 +65,6 @@ class History:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> History:
         return cls(**d)
-
-
-def lr_at(step: int, total: int, p: AsrParams) -> float:
-    """Linear warm-up to ``lr``, then cosine decay to ``lr * lr_final`` at the last step."""
-    if p.warmup_steps and step < p.warmup_steps:
-        return p.lr * (step + 1) / p.warmup_steps
-    span = max(total - p.warmup_steps, 1)
-    progress = min(max(step - p.warmup_steps, 0) / span, 1.0)
-    return p.lr * (p.lr_final + (1 - p.lr_final) * 0.5 * (1 + math.cos(math.pi * progress)))
 
 
 def build_model(arch: Architecture, seed: int, local_init: float = 0.0) -> Wav2Letter:
@@ -239,7 +223,7 @@ def train(
             if epoch_cache[0] != epoch:
                 epoch_cache = (epoch, epoch_batches(train_set.items, p.batch_size, p.seed, epoch))
             batch = epoch_cache[1][pos]
-            lr = lr_at(step, total, p)
+            lr = warmup_cosine(step, total, p.lr, p.lr_final, p.warmup_steps, overlap=False)
             for group in opt.param_groups:
                 group["lr"] = lr
             stats = _step(net, model, opt, train_set, batch, step, p, info, device, autocast)
@@ -417,80 +401,3 @@ def _repetitions(model: Wav2Letter) -> int:
     from nap.asr.vocab import ALPHABET
 
     return model.arch.classes - 1 - len(ALPHABET)
-
-
-# -- command line ---------------------------------------------------------------------------
-def main(argv: list[str] | None = None) -> int:
-    """Train the ``asr`` stage of a profile, in its work folder, in one or (torchrun) several processes."""
-    ap = argparse.ArgumentParser(prog="python -m nap.asr.train", description=main.__doc__)
-    ap.add_argument("--profile", default="default", help="profile name or YAML file (default: default)")
-    ap.add_argument(
-        "-p",
-        "--param",
-        nargs=2,
-        action="append",
-        default=[],
-        metavar=("NAME", "VALUE"),
-        help="change a parameter, e.g. -p asr.epochs 3 (VALUE is YAML)",
-    )
-    ap.add_argument("--artifacts", default=None, help="artifact folder (default: artifacts/<profile>)")
-    ap.add_argument("--work", default=None, help="train into this folder instead of the stage's work folder")
-    ap.add_argument(
-        "--train-only", action="store_true", help="leave evaluating and finishing the stage for later"
-    )
-    ap.add_argument(
-        "--synthetic",
-        type=int,
-        default=0,
-        metavar="N",
-        help="train on N synthetic utterances (nap.asr.synthetic) to check a set-up; needs --work",
-    )
-    ap.add_argument("--no-progress", action="store_true", help="no progress bar")
-    args = ap.parse_args(argv)
-
-    from nap.params import parse_value
-    from nap.profile import Profile
-
-    changes = {name: parse_value(value) for name, value in args.param}
-    info = D.from_env()
-    p: AsrParams = Profile.load(args.profile, changes)["asr"]  # type: ignore[assignment]
-    device = D.device_for(info, p.device)
-    D.init(info, device)
-    from nap.asr.stage import prepare_all
-
-    if args.synthetic:
-        if not args.work:
-            ap.error("--synthetic needs --work")
-        from nap.asr.synthetic import SyntheticCorpus
-
-        corpus = features = SyntheticCorpus(n_train=args.synthetic, n_test=8, seed=p.seed)
-        study = None
-    else:
-        from nap.study import Study
-
-        study = Study(args.profile, changes, args.artifacts)
-        if info.main:  # inputs are built once, by the first process
-            study.corpus()
-            study.features()
-        D.barrier(info)
-        corpus, features = study.corpus(), study.features()
-        if not args.work and study.artifact("asr", build=False) is not None:
-            if info.main:
-                print(f"[nap] asr: already built at {study.artifact('asr', build=False).path}")
-            D.shutdown(info)
-            return 0
-    key = study.key("asr") if study else ""
-    work = Path(args.work) if args.work else study.store.folder("asr", key).with_name(f"asr-{key}.partial")
-    work.mkdir(parents=True, exist_ok=True)
-    arch, train_set, eval_sets = prepare_all(p, corpus, features, curves=info.main)
-    record = train(work, p, arch, train_set, eval_sets, info=info, progress=not args.no_progress)
-    D.shutdown(info)
-    if info.main:
-        print(json.dumps({k: v for k, v in record.items() if k != "history"}))
-        if study is not None and not args.train_only and not args.work:
-            print(f"[nap] asr: finished at {study.artifact('asr').path}")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -12,14 +12,16 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from nap.errors import NapError
+from nap.phonetics import GRAPHEMES
+
 BLANK = "<b>"
 SPACE = " "
-LETTERS = "abcdefghijklmnopqrstuvwxyz"
-#: the transcript alphabet (what a transcript may hold)
-ALPHABET = SPACE + "'" + LETTERS
+#: the transcript alphabet (what a transcript may hold), in label order: space, apostrophe, a-z
+ALPHABET = SPACE + "".join(sorted(GRAPHEMES))
 
 
-class VocabError(ValueError):
+class VocabError(NapError, ValueError):
     """A transcript holds characters outside the vocabulary."""
 
 

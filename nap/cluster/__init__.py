@@ -31,11 +31,7 @@ __getattr__ = exports(
     },
 )
 
-#: Version of the stage's code and format (part of the artifact key).
-VERSION = 1
-
 __all__ = [
-    "VERSION",
     "ArrayNapSet",
     "Claim",
     "Clustering",

@@ -8,11 +8,10 @@
 
 from nap.corpus.librispeech import BadInputError, LibriSpeechError, read_audio, scan
 from nap.corpus.params import CorpusParams
-from nap.corpus.stage import VERSION, Corpus, Utterance, build_corpus
+from nap.corpus.stage import Corpus, Utterance, build_corpus
 from nap.corpus.synth import SynthError, Synthesis, Voice, synthesize
 
 __all__ = [
-    "VERSION",
     "BadInputError",
     "Corpus",
     "CorpusParams",

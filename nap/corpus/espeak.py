@@ -33,6 +33,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from nap.corpus.audio import Synthesis, resample
+from nap.errors import NapError
+
 SAMPLE_RATE = 22050
 
 # espeak_ng/speak_lib.h
@@ -69,7 +72,7 @@ VARIANTS = tuple(
 )
 
 
-class EspeakError(RuntimeError):
+class EspeakError(NapError, RuntimeError):
     """espeak-ng could not be loaded or refused a call."""
 
 
@@ -246,18 +249,13 @@ def synthesize(
     pitch: int = 50,
     sample_rate: int = 16000,
 ):
-    """Speak ``text``: a :class:`nap.corpus.synth.Synthesis` at ``sample_rate`` with ARPAbet timings.
+    """Speak ``text``: a :class:`nap.corpus.audio.Synthesis` at ``sample_rate`` with ARPAbet timings.
 
-    The 22,050 Hz output is resampled with ``scipy.signal.resample_poly`` (zero-phase, so
+    The 22,050 Hz output is resampled with :func:`nap.corpus.audio.resample` (zero-phase, so
     times are kept); timings are computed from the event samples at 22,050 Hz (see
     :func:`_units` for the one correction made to them).
     """
-    from math import gcd
-
-    from scipy.signal import resample_poly
-
     from nap.corpus.phones import segments
-    from nap.corpus.synth import Synthesis
 
     voice = f"{language}+{variant}" if variant else language
     out = speak(text, voice, rate=rate, pitch=pitch)
@@ -266,8 +264,7 @@ def synthesize(
         raise EspeakError(f"espeak-ng produced no audio for {text!r} with voice {voice}")
     marks = [(m, s) for m, s in out.events if 0 <= s <= n]
     units = _units(out.audio, marks, language)
-    g = gcd(sample_rate, SAMPLE_RATE)
-    audio = resample_poly(out.audio.astype(np.float32), sample_rate // g, SAMPLE_RATE // g)
+    audio = resample(out.audio, SAMPLE_RATE, sample_rate)
     audio = np.clip(np.round(audio), -32768, 32767).astype(np.int16)
     return Synthesis(audio, segments(units), sample_rate)
 

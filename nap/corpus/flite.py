@@ -22,11 +22,14 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+from nap.corpus.audio import Synthesis
+from nap.errors import NapError
+
 VOICES = ("kal16", "awb", "rms", "slt")
 SAMPLE_RATE = 16000
 
 
-class FliteError(RuntimeError):
+class FliteError(NapError, RuntimeError):
     """flite is missing or failed."""
 
 
@@ -44,9 +47,8 @@ def available() -> bool:
 def synthesize(
     text: str, voice: str = "slt", rate: float = 1.0, pitch: float = 1.0, sample_rate: int = SAMPLE_RATE
 ):
-    """Speak ``text`` with flite ``voice``: a :class:`nap.corpus.synth.Synthesis` with ARPAbet timings."""
+    """Speak ``text`` with flite ``voice``: a :class:`nap.corpus.audio.Synthesis` with ARPAbet timings."""
     from nap.corpus.phones import radio_phones, segments
-    from nap.corpus.synth import Synthesis
 
     if voice not in VOICES:
         raise FliteError(f"unknown flite voice {voice!r}; voices are {', '.join(VOICES)}")

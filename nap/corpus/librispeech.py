@@ -30,7 +30,7 @@ removed; :func:`changes` says which.
   transcript file and line).
 
 A sample rate other than 16 kHz is not an error: :func:`read_audio` resamples with
-``torchaudio.functional.resample`` (band-limited sinc interpolation) and the report counts
+:func:`nap.corpus.audio.resample` (polyphase filtering) and the report counts
 such files; several channels are averaged. Utterances longer than ``max_seconds`` are left
 out and counted (``too long``). A missing or empty root or subset folder is always an error.
 """
@@ -47,7 +47,9 @@ from typing import Literal
 import numpy as np
 import soundfile as sf
 
+from nap.corpus.audio import resample
 from nap.corpus.text import check_transcript
+from nap.errors import NapError
 from nap.store import atomic_path, stable_hash
 
 SAMPLE_RATE = 16000
@@ -55,7 +57,7 @@ OnBadInput = Literal["error", "skip"]
 _ID = re.compile(r"^\d+-\d+-\d+$")
 
 
-class LibriSpeechError(RuntimeError):
+class LibriSpeechError(NapError, RuntimeError):
     """A corpus folder or file is missing or unusable."""
 
 
@@ -124,14 +126,6 @@ def read_audio(path: str | Path, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
     if sr != sample_rate:
         audio = resample(audio, sr, sample_rate)
     return np.ascontiguousarray(audio, dtype=np.float32)
-
-
-def resample(audio: np.ndarray, orig: int, new: int) -> np.ndarray:
-    """``torchaudio.functional.resample`` on a numpy array."""
-    import torch
-    import torchaudio.functional as F
-
-    return F.resample(torch.from_numpy(np.ascontiguousarray(audio, np.float32)), orig, new).numpy()
 
 
 TRANSCRIPT_SUFFIX = ".trans.txt"

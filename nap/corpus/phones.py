@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from nap.errors import NapError
 from nap.phonetics import PHONE_CLASS, PHONES, SILENCE
 
 SIL = SILENCE
@@ -150,7 +151,7 @@ RADIO: dict[str, tuple[str, ...]] = {
 }
 
 
-class PhoneError(ValueError):
+class PhoneError(NapError, ValueError):
     """An engine reported a phone the tables do not know."""
 
 

@@ -55,14 +55,19 @@ def phone_histogram(corpus: Corpus) -> Any:
     return fig
 
 
-def spectrogram(corpus: Corpus, utt_id: str, features: Any = None) -> Any:
-    """Waveform and log-mel spectrogram of one utterance, with its true phone boundaries."""
-    from nap.features import log_mel
+def spectrogram(corpus: Corpus, utt_id: str, features: Any) -> Any:
+    """Waveform and log-mel spectrogram of one utterance, with its true phone boundaries.
 
+    ``features`` holds the utterance's (frames, mel bands) matrix under its id: the features
+    stage's result (:class:`nap.features.Features`, whose ``hop_s`` is used) or a mapping (10 ms
+    hop). The corpus comes first in the data flow, so this module computes no features itself.
+    """
     u = corpus[utt_id]
     audio = corpus.audio(u)
-    feats = features.get(utt_id) if features is not None and utt_id in features else log_mel(audio)
-    hop = getattr(features, "hop_s", 0.01) if features is not None else 0.01
+    if utt_id not in features:
+        raise KeyError(f"no features for utterance {utt_id!r}")
+    feats = features.get(utt_id)
+    hop = getattr(features, "hop_s", 0.01)
     phones = corpus.true_phones(utt_id) or []
     fig, (ax_w, ax_s) = plt.subplots(
         2, 1, figsize=(12, 5), sharex=True, gridspec_kw={"height_ratios": [1, 3]}

@@ -47,8 +47,6 @@ from nap.corpus.synth import SPLITS, synthesize
 from nap.params import ParamError
 from nap.store import atomic_path, read_json, write_json
 
-#: Bump when the stage's outputs change for the same parameters (part of the artifact key).
-VERSION = 2
 INDEX = "index.tsv"
 LM_TEXT = "lm_text.txt"
 TREE = "tree.tsv"

@@ -41,12 +41,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import soundfile as sf
 
+from nap.corpus.audio import SAMPLE_RATE, Synthesis
+from nap.errors import NapError
 from nap.store import atomic_path, stable_hash, write_json
 
-SAMPLE_RATE = 16000
 SPLITS = ("train", "test_sentences", "test_voices")
 CHAPTER = {"train": 1, "test_sentences": 2, "test_voices": 3}
 ENGINES = ("espeak", "flite")
@@ -68,21 +68,8 @@ rate, pitch), described in corpus.json.
 """
 
 
-class SynthError(RuntimeError):
+class SynthError(NapError, RuntimeError):
     """The corpus could not be synthesized."""
-
-
-@dataclass(frozen=True)
-class Synthesis:
-    """One spoken utterance: int16 audio and (phone, start s, end s) tiling it."""
-
-    audio: np.ndarray
-    phones: list[tuple[str, float, float]]
-    sample_rate: int = SAMPLE_RATE
-
-    @property
-    def seconds(self) -> float:
-        return len(self.audio) / self.sample_rate
 
 
 @dataclass(frozen=True)

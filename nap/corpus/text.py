@@ -29,10 +29,14 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from nap.errors import NapError
+from nap.phonetics import GRAPHEMES
+
 FORTUNES = Path("/usr/share/games/fortunes")
 #: fortune files left out: pictures and program code rather than sentences
 EXCLUDED_FILES = frozenset({"ascii-art", "perl", "translate-me"})
-ALPHABET = frozenset("abcdefghijklmnopqrstuvwxyz' ")
+#: what a normalized transcript may hold: the graphemes and the space
+ALPHABET = frozenset((*GRAPHEMES, " "))
 ABBREVIATIONS = frozenset(
     "mr mrs ms dr st jr sr vs etc ie eg prof gen col capt lt sgt rev inc ltd co esq ph viz approx dept "
     "govt corp cf al ok tv".split()
@@ -43,7 +47,7 @@ _TOKEN = re.compile(r"[A-Za-z]+(?:'[A-Za-z]+)*|[,.;:?!]")
 _SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]*\s+")
 
 
-class TextError(RuntimeError):
+class TextError(NapError, RuntimeError):
     """No usable text source."""
 
 

@@ -19,7 +19,4 @@ __getattr__ = exports(
     __name__, {"nap.g2p.assign": ["Assignment"], "nap.g2p.stage": ["G2P", "G2PInputError", "build_g2p"]}
 )
 
-#: Code version of the stage (part of its artifact key).
-VERSION = 1
-
-__all__ = ["G2P", "Assignment", "G2PInputError", "G2PParams", "VERSION", "build_g2p"]
+__all__ = ["G2P", "Assignment", "G2PInputError", "G2PParams", "build_g2p"]

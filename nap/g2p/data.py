@@ -16,16 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
+from nap.phonetics import GRAPHEMES, PHONES
 from nap.store import atomic_path
 
-#: The ASR alphabet's letters: what a word given to the G2P may contain.
-LETTERS: tuple[str, ...] = tuple("abcdefghijklmnopqrstuvwxyz'")
-#: The 39 ARPAbet phones of CMUDict, without stress.
-PHONES: tuple[str, ...] = (
-    "AA", "AE", "AH", "AO", "AW", "AY", "B", "CH", "D", "DH", "EH", "ER", "EY", "F", "G", "HH", "IH",
-    "IY", "JH", "K", "L", "M", "N", "NG", "OW", "OY", "P", "R", "S", "SH", "T", "TH", "UH", "UW", "V",
-    "W", "Y", "Z", "ZH",
-)  # fmt: skip
 _WORD = re.compile(r"[a-z']+")
 
 #: A lexicon: word -> its distinct stressless pronunciations, in CMUDict's order.
@@ -116,7 +109,7 @@ class Vocab:
 
     PAD, BOS, EOS = 0, 1, 2
 
-    def __init__(self, letters: Sequence[str] = LETTERS, phones: Sequence[str] = PHONES):
+    def __init__(self, letters: Sequence[str] = GRAPHEMES, phones: Sequence[str] = PHONES):
         self.letters = list(letters)
         self.phones = list(phones)
         self.letter_index = {c: i + 1 for i, c in enumerate(self.letters)}  # 0 = padding

@@ -22,10 +22,11 @@ import numpy as np
 import torch
 from torch import nn
 
+from nap.errors import NapError
 from nap.g2p.assign import Assignment, assign_letters
 from nap.g2p.beam import Decoded, decode_words, force_decode
 from nap.g2p.data import (
-    LETTERS,
+    GRAPHEMES,
     PHONES,
     Lexicon,
     Split,
@@ -52,15 +53,12 @@ from nap.hardware import machine_record
 from nap.procs import pool
 from nap.store import read_json, write_json
 
-#: Artifact version: 2 = decoder without input feeding; 3 = ensembles; 4 = right-to-left members
-#: (older artifacts are rebuilt).
-VERSION = 4
 CONFIG = "config.json"
 METRICS = "metrics.json"
 PREDICTIONS = "test_predictions.tsv"
 
 
-class G2PInputError(ValueError):
+class G2PInputError(NapError, ValueError):
     """A word the G2P cannot take: empty, or with characters outside the ASR alphabet."""
 
 
@@ -79,7 +77,7 @@ def normalize_word(word: str) -> str:
     w = word.lower()
     if not w:
         raise G2PInputError("empty word: the G2P needs at least one letter")
-    bad = sorted(set(w) - set(LETTERS))
+    bad = sorted(set(w) - set(GRAPHEMES))
     if bad:
         raise G2PInputError(f"word {word!r} has characters outside the ASR alphabet (a-z and '): {bad}")
     if len(w) > HARD_LIMIT:
@@ -129,7 +127,7 @@ class G2P:
         if not (path / CONFIG).is_file():
             raise FileNotFoundError(f"{path / CONFIG} is missing: {path} is not a G2P artifact")
         cfg = read_json(path / CONFIG)
-        if cfg["letters"] != list(LETTERS) or cfg["phones"] != list(PHONES):
+        if cfg["letters"] != list(GRAPHEMES) or cfg["phones"] != list(PHONES):
             raise ValueError(f"{path / CONFIG}: letters or phones differ from this version of nap.g2p")
         members = int(cfg.get("members", 1))
         nets = []
@@ -325,7 +323,7 @@ def build_g2p(work: Path, p: G2PParams, progress_bar: bool = True) -> dict[str, 
                 "net": net_config(p, vocab).to_dict(),
                 "members": p.members,
                 "right_to_left": directions,
-                "letters": list(LETTERS),
+                "letters": list(GRAPHEMES),
                 "phones": list(PHONES),
                 "beam": p.beam,
             },

@@ -14,7 +14,6 @@ average of the trained ones (``ema``): a cheap way to a smoother model on a shor
 from __future__ import annotations
 
 import copy
-import math
 import sys
 import time
 from dataclasses import dataclass, field
@@ -26,6 +25,7 @@ import torch
 from torch.nn import functional as F
 from tqdm.auto import tqdm
 
+from nap.errors import NapError
 from nap.eta import Eta
 from nap.g2p.beam import decode_words
 from nap.g2p.data import Batch, Lexicon, Split, Vocab, batches, samples
@@ -33,11 +33,16 @@ from nap.g2p.metrics import wer_any
 from nap.g2p.model import G2PNet, NetConfig
 from nap.g2p.params import G2PParams
 from nap.hardware import resolve_precision
+from nap.learning_rate import warmup_cosine
 from nap.store import StoreError, atomic_path, load_weights_file, write_json
 
 CHECKPOINT = "checkpoint.pt"
 MODEL = "model.pt"
 HISTORY = "history.json"
+
+
+class G2PTrainingError(NapError, RuntimeError):
+    """Training cannot go on: a setting this machine cannot run, or a checkpoint it cannot resume from."""
 
 
 def net_config(p: G2PParams, vocab: Vocab) -> NetConfig:
@@ -64,13 +69,6 @@ def member_seeds(seed: int, member: int) -> tuple[int, list[int]]:
 def reversed_pronunciations(lexicon: Lexicon) -> Lexicon:
     """Every pronunciation last phone first: what a right-to-left member learns."""
     return {w: [p[::-1] for p in prons] for w, prons in lexicon.items()}
-
-
-def learning_rate(p: G2PParams, step: int, total: int) -> float:
-    """Linear warm-up over ``warmup_steps``, then cosine decay to ``lr * lr_floor`` at ``total``."""
-    warm = min(1.0, (step + 1) / p.warmup_steps) if p.warmup_steps else 1.0
-    progress = min(1.0, step / max(1, total))
-    return p.lr * warm * (p.lr_floor + (1 - p.lr_floor) * 0.5 * (1 + math.cos(math.pi * progress)))
 
 
 def save_weights(net: G2PNet, path: Path) -> None:
@@ -124,7 +122,7 @@ def train_step(
     except RuntimeError as exc:
         if not autocast:
             raise
-        raise RuntimeError(
+        raise G2PTrainingError(
             f"g2p: the LSTM cannot run in bfloat16 on this CPU ({exc}); set g2p.precision auto or float32"
         ) from exc
     loss = F.cross_entropy(
@@ -180,7 +178,7 @@ def _load_checkpoint(work: Path, net: G2PNet, ema: G2PNet, opt: torch.optim.Opti
         ema.load_state_dict(state["ema"])
         opt.load_state_dict(state["optimizer"])
     except (StoreError, RuntimeError, KeyError, ValueError) as exc:
-        raise RuntimeError(
+        raise G2PTrainingError(
             f"cannot resume from {path}: {exc}; it was written with other parameters or is damaged "
             "(delete it to start over)"
         ) from exc
@@ -250,7 +248,7 @@ def train(
         loss_sum = phones = 0.0
         for b in order[prog.batch :]:
             for group in opt.param_groups:
-                group["lr"] = learning_rate(p, prog.step, total)
+                group["lr"] = warmup_cosine(prog.step, total, p.lr, p.lr_floor, p.warmup_steps, overlap=True)
             loss, n = train_step(net, opt, b, p, arithmetic.autocast)
             _update_ema(ema, net, p.ema, prog.step)
             loss_sum += loss * n

@@ -39,11 +39,7 @@ __getattr__ = exports(
     },
 )
 
-#: Bump when the stage's outputs change for the same parameters (the artifact key includes it).
-VERSION = 1
-
 __all__ = [
-    "VERSION",
     "Geometry",
     "GeometryError",
     "LabelError",

@@ -1,7 +1,59 @@
-"""``torchrun --nproc_per_node N -m nap.naps --profile P``: the naps stage over N processes."""
+"""``torchrun --nproc_per_node N -m nap.naps --profile P``: the naps stage over N processes.
 
-import sys
+See :mod:`nap.naps.distributed` for how the processes share the work.
+"""
 
-from nap.naps.distributed import main
+from __future__ import annotations
 
-sys.exit(main())
+import argparse
+
+import torch.distributed as dist
+
+from nap.naps.distributed import broadcast_flag, init_from_env
+from nap.params import add_change_arguments, read_changes
+from nap.study import DEPENDS, Study
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``torchrun ... -m nap.naps``: build the study's naps stage with every process of the group."""
+    ap = argparse.ArgumentParser(prog="python -m nap.naps", description=main.__doc__)
+    ap.add_argument("--profile", default="default")
+    ap.add_argument("--artifacts", default=None)
+    add_change_arguments(ap)
+    ap.add_argument("--force", action="store_true", help="recompute even if the artifact exists")
+    args = ap.parse_args(argv)
+    changes = read_changes(args)
+    rank, size = init_from_env()
+    study = Study(args.profile, changes, args.artifacts, force=["naps"] if args.force else False)
+    if rank == 0:
+        for dep in DEPENDS["naps"]:
+            study.load(dep)  # builds what is missing, on rank 0 only
+        done = study.artifact("naps", build=False) is not None and not args.force
+    else:
+        done = False
+    done = broadcast_flag(done)
+    if done:
+        if rank == 0:
+            print(f"[nap] naps: already built at {study.artifact('naps', build=False).path}")
+        return 0
+    if size > 1:
+        dist.barrier()
+    if rank == 0:
+        art = study.artifact("naps")
+        print(f"[nap] naps: built with {size} process(es) at {art.path}")
+    else:
+        from nap.naps.stage import build_naps
+
+        deps = [study.load(dep) for dep in DEPENDS["naps"]]
+        work = study.store.folder("naps", study.key("naps")).with_name(
+            study.store.folder("naps", study.key("naps")).name + ".partial"
+        )
+        build_naps(work, study.params("naps"), *deps)
+    if size > 1:
+        dist.barrier()
+        dist.destroy_process_group()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

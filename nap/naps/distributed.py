@@ -8,12 +8,12 @@ NCCL when a GPU is chosen. For the study::
     torchrun --nproc_per_node 4 -m nap.naps --profile paper [--artifacts DIR] [-p naps.layers '[layer09]']
 
 builds the naps stage with 4 processes (its inputs — corpus, features, asr, align — are
-built first by rank 0 if needed); rank 0 writes the artifact, the others only compute.
+built first by rank 0 if needed); rank 0 writes the artifact, the others only compute. That
+command line is :mod:`nap.naps.__main__`; this module holds only the process-group helpers.
 """
 
 from __future__ import annotations
 
-import argparse
 import os
 from typing import Any
 
@@ -55,55 +55,3 @@ def broadcast_flag(flag: bool) -> bool:
     t = torch.tensor([int(flag)])
     dist.broadcast(t, 0)
     return bool(t.item())
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``torchrun ... -m nap.naps``: build the study's naps stage with every process of the group."""
-    from nap.study import DEPENDS, Study
-
-    ap = argparse.ArgumentParser(prog="python -m nap.naps", description=main.__doc__)
-    ap.add_argument("--profile", default="default")
-    ap.add_argument("--artifacts", default=None)
-    ap.add_argument(
-        "-p",
-        nargs=2,
-        action="append",
-        default=[],
-        metavar=("NAME", "VALUE"),
-        help="a parameter change (value in YAML), e.g. -p naps.layers '[layer09]'",
-    )
-    ap.add_argument("--force", action="store_true", help="recompute even if the artifact exists")
-    args = ap.parse_args(argv)
-    from nap.params import parse_value
-
-    changes = {name: parse_value(value) for name, value in args.p}
-    rank, size = init_from_env()
-    study = Study(args.profile, changes, args.artifacts, force=["naps"] if args.force else False)
-    if rank == 0:
-        for dep in DEPENDS["naps"]:
-            study.load(dep)  # builds what is missing, on rank 0 only
-        done = study.artifact("naps", build=False) is not None and not args.force
-    else:
-        done = False
-    done = broadcast_flag(done)
-    if done:
-        if rank == 0:
-            print(f"[nap] naps: already built at {study.artifact('naps', build=False).path}")
-        return 0
-    if size > 1:
-        dist.barrier()
-    if rank == 0:
-        art = study.artifact("naps")
-        print(f"[nap] naps: built with {size} process(es) at {art.path}")
-    else:
-        from nap.naps.stage import build_naps
-
-        deps = [study.load(dep) for dep in DEPENDS["naps"]]
-        work = study.store.folder("naps", study.key("naps")).with_name(
-            study.store.folder("naps", study.key("naps")).name + ".partial"
-        )
-        build_naps(work, study.params("naps"), *deps)
-    if size > 1:
-        dist.barrier()
-        dist.destroy_process_group()
-    return 0

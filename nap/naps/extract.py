@@ -29,10 +29,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from nap.errors import NapError
 from nap.naps.geometry import INPUT, Geometry, LayerGeometry
 
 
-class LabelError(ValueError):
+class LabelError(NapError, ValueError):
     """Frame labels do not fit the model's output frames or the group names."""
 
 

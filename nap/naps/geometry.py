@@ -27,6 +27,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from nap.errors import NapError
+
 #: Modules that form the chain (all must have padding 0).
 CHAIN_TYPES = (nn.Conv1d, nn.MaxPool1d, nn.AvgPool1d)
 
@@ -34,7 +36,7 @@ CHAIN_TYPES = (nn.Conv1d, nn.MaxPool1d, nn.AvgPool1d)
 INPUT = "input"
 
 
-class GeometryError(ValueError):
+class GeometryError(NapError, ValueError):
     """The model's modules do not form a chain of unpadded 1D convolutions."""
 
 

@@ -152,8 +152,8 @@ unchanged; a corpus without phone timings (LibriSpeech) gets 0.""",
         "code",
         """\
 lag = labels.meta["lag"]
-fig = plots.plot_lag(lag, labels.frame)
-print(report.lag_text(lag, summary))""",
+fig = plots.plot_delay_curve(lag, labels.frame)
+print(report.delay_text(lag, summary))""",
     ),
     (
         "md",

@@ -1,0 +1,118 @@
+"""The stage registry: keys read each stage's version, and what derives from it agrees with it."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+from nap.profile import STAGES, Profile, params_class
+from nap.runner import CHAPTER_STAGES
+from nap.schedule import SIDE_BY_SIDE, needed
+from nap.stages import REGISTRY
+from nap.study import Study
+
+ROOT = Path(__file__).resolve().parents[1]
+
+#: Each stage and the stages whose keys change with it (itself and what reads it, directly or not).
+DEPENDANTS = {
+    "corpus": {"corpus", "features", "asr", "align", "naps", "cluster"},
+    "features": {"features", "asr", "align", "naps", "cluster"},
+    "asr": {"asr", "align", "naps", "cluster"},
+    "g2p": {"g2p", "align", "naps", "cluster"},
+    "align": {"align", "naps", "cluster"},
+    "naps": {"naps", "cluster"},
+    "cluster": {"cluster"},
+}
+
+
+@pytest.mark.parametrize("stage", list(DEPENDANTS))
+def test_raising_a_stage_version_changes_its_key_and_its_dependants_keys_only(stage, tmp_path, monkeypatch):
+    before = Study("default", artifacts=tmp_path)
+    old = {s: before.key(s) for s in STAGES}
+    raised = dataclasses.replace(REGISTRY[stage], version=REGISTRY[stage].version + 1)
+    monkeypatch.setitem(REGISTRY, stage, raised)
+    after = Study("default", artifacts=tmp_path)
+    assert after.version(stage) == raised.version
+    assert {s for s in STAGES if after.key(s) != old[s]} == DEPENDANTS[stage]
+
+
+def test_the_g2p_key_reads_the_g2p_code_version(tmp_path):
+    """The key once read a stale ``nap.g2p.VERSION = 1`` while the stage's code was at version 4."""
+    study = Study("default", artifacts=tmp_path)
+    assert study.version("g2p") == 4
+    assert study.key("g2p") == study.store.key("g2p", study.params("g2p").key_dict(), {}, 4)
+
+
+def test_the_default_profile_keys_are_pinned(tmp_path):
+    """A changed key makes every user rebuild that stage and what follows: change one deliberately."""
+    study = Study("default", artifacts=tmp_path)
+    assert {s: study.key(s) for s in STAGES} == {
+        "corpus": "e94a7430c404",
+        "features": "7f18b16af4a6",
+        "asr": "557128086d81",
+        "g2p": "57892a57e9c1",  # 2d7459aeb881 before the key read the g2p's version 4
+        "align": "c5ba1d4abc29",
+        "naps": "b153c3dd3804",
+        "cluster": "5cd627c2d365",
+    }
+
+
+def test_the_profile_and_the_schedule_follow_the_registry_order():
+    assert STAGES == ("corpus", "features", "asr", "g2p", "align", "naps", "cluster") == tuple(REGISTRY)
+    assert tuple(Profile.load("default").stages) == STAGES
+    for position, (name, record) in enumerate(REGISTRY.items()):
+        assert record.name == name
+        assert set(record.inputs) <= set(STAGES[:position]), f"{name} reads a stage not before it"
+        assert params_class(name).stage == name
+        assert needed([name]) == [s for s in STAGES if s == name or s in needed(record.inputs)]
+    assert needed(STAGES) == list(STAGES)
+    assert SIDE_BY_SIDE == ("g2p",)
+    assert all(REGISTRY[s].inputs == () for s in SIDE_BY_SIDE)
+
+
+def test_the_runner_shows_each_stage_in_its_registered_chapters():
+    files = sorted(nb.stem for nb in (ROOT / "chapters").glob("[0-9][0-9]_*.ipynb"))
+    assert files == [
+        "00_introduction",
+        "01_data",
+        "02_asr",
+        "03_g2p",
+        "04_alignment",
+        "05_naps",
+        "06_clustering",
+        "07_explorer",
+    ]
+    named = {chapter for record in REGISTRY.values() for chapter in record.chapters}
+    assert named | {"00_introduction"} == set(files)  # the introduction shows every stage
+    assert CHAPTER_STAGES == {
+        "00": STAGES,
+        "01": ("corpus", "features"),
+        "02": ("asr",),
+        "03": ("g2p",),
+        "04": ("align",),
+        "05": ("naps",),
+        "06": ("cluster",),
+        "07": ("cluster",),
+    }
+
+
+def test_each_record_names_its_study_accessor_build_and_loader(tmp_path, monkeypatch):
+    accessors = {name: record.accessor for name, record in REGISTRY.items()}
+    assert accessors == {
+        "corpus": "corpus",
+        "features": "features",
+        "asr": "asr",
+        "g2p": "g2p",
+        "align": "alignment",
+        "naps": "naps",
+        "cluster": "clusters",
+    }
+    study = Study("tiny", artifacts=tmp_path)
+    monkeypatch.setattr(study, "load", lambda stage: f"loaded {stage}")
+    for name, accessor in accessors.items():
+        assert getattr(study, accessor)() == f"loaded {name}"
+    for record in REGISTRY.values():  # every reference resolves (this imports torch and sklearn)
+        assert callable(record.build_function()), record.build
+        assert callable(record.loader_class().open), record.loader

@@ -133,6 +133,16 @@ class FrameLabels:
         return {g: dict(v) for g, v in self.meta["left_out"].items()}
 
     @property
+    def delay(self) -> dict[str, Any]:
+        """The recognizer's emission delays the stage measured and applied (stored as ``lag``)."""
+        return dict(self.meta["lag"])
+
+    @property
+    def unlabelled(self) -> dict[str, dict[str, int]]:
+        """Per grouping, frames without a label by reason (e.g. ``blank``)."""
+        return {g: dict(v) for g, v in self.meta["none"].items()}
+
+    @property
     def frame(self) -> dict[str, float]:
         """Frame geometry: receptive_field, stride, hop_s, offset_s, pad."""
         return dict(self.meta["frame"])

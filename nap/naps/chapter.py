@@ -59,9 +59,9 @@ frame, *frames per position* how many input frames one activation sees. (The pap
     ("code", "plots.geometry_table(napset)"),
     (
         "code",
-        """geo = napset.geometry
+        """geo, hop_ms = napset.geometry, study.features().hop_s * 1000
 R, S = geo.receptive_field, geo.stride
-print(f"receptive field R = {R} input frames ({R * 10} ms at a 10 ms hop), stride S = {S}: "
+print(f"receptive field R = {R} input frames ({R * hop_ms:g} ms at a {hop_ms:g} ms hop), stride S = {S}: "
       f"output frame t sees input frames [{S}t, {S}t + {R}).")""",
     ),
     (

@@ -94,7 +94,7 @@ give the highest summed log-probability. The attention that assigns phonemes to 
 the mean of both members' attention for that pronunciation. On a 2-core CPU this costs no
 more time than one network; in our measurements it lowered the held-out WER more than
 training one network on twice the samples, or averaging two networks of one direction, did
-(README, Benchmarks). `g2p.members: 1` trains the paper's single network,
+([Benchmarks](benchmarks.md)). `g2p.members: 1` trains the paper's single network,
 `g2p.bidirectional: false` an ensemble of one direction.""",
     ),
     (

@@ -79,7 +79,7 @@ frame's centre; red: it is not) — and the true phones.""",
 corpus, features, recognizer, g2p = study.corpus(), study.features(), study.asr(), study.g2p()
 utt = pick_utterance(corpus, "test_sentences")
 ex = explain(corpus, features, recognizer, g2p, utt, decoder=study.params("align").decoder,
-             lag=labels.meta["lag"])
+             lag=labels.delay)
 print(report.explanation_text(ex))
 fig = plots.plot_cascade(ex)""",
     ),
@@ -126,7 +126,7 @@ report.reasons_table(labels)""",
     (
         "code",
         """\
-none = labels.meta["none"]["grapheme"]
+none = labels.unlabelled["grapheme"]
 print(f"{none['blank'] / labels.n_frames:.1%} of the {labels.n_frames} output frames are blank, "
       f"{summary['grapheme_labelled']:.1%} carry a grapheme and {summary['phoneme_labelled']:.1%} "
       f"a phoneme from the cascade ({summary['frames_per_audio_second']:.0f} output frames per second "
@@ -151,9 +151,8 @@ unchanged; a corpus without phone timings (LibriSpeech) gets 0.""",
     (
         "code",
         """\
-lag = labels.meta["lag"]
-fig = plots.plot_delay_curve(lag, labels.frame)
-print(report.delay_text(lag, summary))""",
+fig = plots.plot_delay_curve(labels.delay, labels.frame)
+print(report.delay_text(labels.delay, summary))""",
     ),
     (
         "md",

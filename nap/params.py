@@ -32,15 +32,18 @@ class ParamError(NapError, ValueError):
 SEED_LIMIT = 2**32
 
 
-def param(default: Any, doc: str, keyed: bool = True, finite: bool = True) -> Any:
+def param(default: Any, doc: str, keyed: bool = True, finite: bool = True, decoding: bool = False) -> Any:
     """A dataclass field with a default and a one-line description.
 
     ``keyed=False`` marks a setting of the machine rather than of the result (threads, device):
     it is left out of the artifact key, so changing it reuses or resumes the same artifact.
+    ``decoding=True`` marks a parameter that changes only how a trained network is decoded: it
+    is in the key, but a build may take the training from an artifact that differs from it
+    in such parameters alone (:meth:`nap.store.Store.kin`).
     ``finite=False`` lets the value (or a number inside it) be NaN or infinite; every other
     parameter refuses them, as a NaN passes every range check (``nan <= 0`` is false).
     """
-    meta = {"doc": doc, "keyed": keyed, "finite": finite}
+    meta = {"doc": doc, "keyed": keyed, "finite": finite, "decoding": decoding}
     if isinstance(default, (list, dict)):
         return dataclasses.field(default_factory=lambda d=default: type(d)(d), metadata=meta)
     return dataclasses.field(default=default, metadata=meta)
@@ -284,6 +287,11 @@ class StageParams:
         """The parameters that make the artifact key (machine settings, ``keyed=False``, left out)."""
         unkeyed = {f.name for f in dataclasses.fields(self) if not f.metadata.get("keyed", True)}
         return {k: v for k, v in self.to_dict().items() if k not in unkeyed}
+
+    @classmethod
+    def decoding_params(cls) -> tuple[str, ...]:
+        """The parameters marked ``decoding=True`` (see :func:`param`), in field order."""
+        return tuple(name for name, f in cls.fields().items() if f.metadata.get("decoding", False))
 
     def replace(self, **changes: Any) -> StageParams:
         return type(self).from_dict({**self.to_dict(), **changes})

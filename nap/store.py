@@ -21,7 +21,7 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,6 +36,8 @@ except ImportError:  # not POSIX: no cross-process lock
 MANIFEST = "manifest.json"
 SUMMARY = "summary.json"
 PARAMS = "params.json"
+#: Suffix of a stage's work folder (:meth:`Store.work_folder`).
+PARTIAL = ".partial"
 
 
 class StoreError(NapError, RuntimeError):
@@ -259,7 +261,46 @@ class Store:
         return stable_hash({"stage": stage, "version": version, "params": params, "inputs": inputs})
 
     def folder(self, stage: str, key: str) -> Path:
+        """``<root>/<stage>-<key>``: the finished artifact's folder."""
         return self.root / f"{stage}-{key}"
+
+    def work_folder(self, stage: str, key: str) -> Path:
+        """``<root>/<stage>-<key>.partial``: where the artifact is built, and renamed from when
+        complete; it survives an interruption, so a build (or a torchrun group's processes,
+        which work in it too) may resume from what is there."""
+        return self.root / f"{stage}-{key}{PARTIAL}"
+
+    def kin(self, work: Path, differing: Iterable[str]) -> Artifact | None:
+        """A finished artifact built like the work folder ``work`` but for the parameters in
+        ``differing``, else None.
+
+        Kin has the same stage, code version and inputs as ``work``'s ``params.json`` (which
+        the store writes before the build starts) and the same parameters except those in
+        ``differing``: so a build may take over its costly part (the asr stage, a network
+        trained with the same training parameters when only decoding ones changed). The
+        first such folder by name whose files match their manifest is returned.
+        """
+        try:
+            mine = read_json(work / PARAMS)
+        except (FileNotFoundError, StoreError):
+            return None
+        skip = set(differing)
+
+        def like(record: dict[str, Any]) -> tuple[Any, ...]:
+            params = {k: v for k, v in record.get("params", {}).items() if k not in skip}
+            return record.get("version"), record.get("inputs"), params
+
+        wanted = like(mine)
+        for folder in sorted(self.root.glob(f"{mine['stage']}-*")):
+            if "." in folder.name or folder == work or not (folder / PARAMS).is_file():
+                continue
+            try:
+                record = read_json(folder / PARAMS)
+            except StoreError:
+                continue
+            if like(record) == wanted and verify_manifest(folder) is None:
+                return Artifact(mine["stage"], record.get("key", folder.name.rpartition("-")[2]), folder)
+        return None
 
     def inspect(self, stage: str, key: str, verify: bool = True) -> tuple[Artifact | None, str | None]:
         """(the finished artifact, None), or (None, what is wrong with it) when it is corrupt,
@@ -309,7 +350,7 @@ class Store:
         with self._lock(f"{stage}-{key}"):
             if force and final.exists():
                 shutil.rmtree(final)
-                shutil.rmtree(final.with_name(final.name + ".partial"), ignore_errors=True)
+                shutil.rmtree(self.work_folder(stage, key), ignore_errors=True)
             found = self.lookup(stage, key, verify=verify)  # another process may have built it meanwhile
             if found is not None:
                 return found
@@ -335,7 +376,7 @@ class Store:
         version: int,
     ) -> Artifact:
         final = self.folder(stage, key)
-        work = final.with_name(final.name + ".partial")
+        work = self.work_folder(stage, key)
         resumed = work.is_dir()
         work.mkdir(parents=True, exist_ok=True)
         record = {"stage": stage, "key": key, "version": version, "params": params, "inputs": inputs}
@@ -378,9 +419,9 @@ class Store:
                 continue
             base, dot, suffix = name.partition(".")
             stage, _, key = base.rpartition("-")
-            if stage not in used or (dot and suffix != "partial"):
+            if stage not in used or (dot and dot + suffix != PARTIAL):
                 continue
-            if suffix == "partial":
+            if dot + suffix == PARTIAL:
                 if key != used[stage] and not is_locked(self.lock_path(base)):
                     found.append(Leftover(folder, "partial", "unfinished build of other parameters"))
             elif key != used[stage] and (folder / MANIFEST).is_file():

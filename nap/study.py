@@ -106,20 +106,54 @@ class Study:
             if found is not None and stage not in self.force:
                 self._artifacts[stage] = found
             return found
-        deps = {dep: self.load(dep) for dep in REGISTRY[stage].inputs}
-        build_fn: Callable[..., dict[str, Any]] = REGISTRY[stage].build_function()
-        p = self.params(stage)
+        deps = self.input_results(stage)
         art = self.store.build(
             stage,
-            p.key_dict(),
+            self.params(stage).key_dict(),
             self.inputs(stage),
-            lambda work: build_fn(work, p, *deps.values()),
+            lambda work: self.compute(stage, work, deps),
             version=self.version(stage),
             force=stage in self.force,
         )
         self.force.discard(stage)
         self._artifacts[stage] = art
         return art
+
+    def work_folder(self, stage: str) -> Path:
+        """The folder the stage's artifact is built in (:meth:`nap.store.Store.work_folder`)."""
+        return self.store.work_folder(stage, self.key(stage))
+
+    def input_results(self, stage: str) -> list[Any]:
+        """The results of the stages ``stage`` reads, in its record's order (built first if needed)."""
+        return [self.load(dep) for dep in REGISTRY[stage].inputs]
+
+    def compute(self, stage: str, work: Path, inputs: list[Any]) -> dict[str, Any]:
+        """Run the stage's build function in ``work`` on its ``inputs``' results; its summary.
+
+        What the store runs inside a build; the helper processes of a torchrun group (which
+        share the main process's build) call it on the same work folder.
+        """
+        build: Callable[..., dict[str, Any]] = REGISTRY[stage].build_function()
+        return build(work, self.params(stage), *inputs)
+
+    def join_group(
+        self, stage: str, main: bool, share: Callable[[bool], bool]
+    ) -> tuple[Path, list[Any]] | None:
+        """For one process of a torchrun group building ``stage``: (work folder, inputs' results),
+        or None when the stage is already built (and not forced), so there is nothing to do.
+
+        The main process builds the missing inputs, once, and looks for the artifact;
+        ``share(flag)`` must return the main process's flag on every process (a broadcast:
+        it also keeps the others waiting until the inputs exist); then each loads the inputs.
+        The entry points ``python -m nap.asr`` and ``python -m nap.naps`` go through here.
+        """
+        built = False
+        if main:
+            self.input_results(stage)
+            built = stage not in self.force and self.artifact(stage, build=False) is not None
+        if share(built):
+            return None
+        return self.work_folder(stage), self.input_results(stage)
 
     def load(self, stage: str) -> Any:
         """The stage's result, loaded (and built first if needed)."""

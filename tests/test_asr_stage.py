@@ -186,3 +186,18 @@ def test_error_rates_text_of_scored_splits(built):
         "aim for the default profile (CER <= 12 % after <= 35 min of training): met"
     )
     assert plots.example_utterance(synth).id == "test_sentences-0000"
+
+
+def test_the_decoding_parameters_are_those_the_network_is_reused_across():
+    """Marked ``decoding=True`` in AsrParams: the store's kin of an asr build may differ in them."""
+    assert AsrParams.decoding_params() == (
+        "beam_size",
+        "beam_threshold",
+        "beam_size_token",
+        "lexicon",
+        "lm_order",
+        "lm_text",
+        "lm_weight",
+        "lm_bonus",
+    )
+    assert "eval_utterances" not in AsrParams.decoding_params()  # changes the learning curves

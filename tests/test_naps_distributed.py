@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 
 from nap.naps import NapAccumulator, extract_naps, model_geometry
@@ -112,3 +115,72 @@ def test_accumulators_merge_by_summing():
     for name, t in whole.tensors().items():
         torch.testing.assert_close(first.tensors()[name], t, rtol=1e-6, atol=1e-6)
     assert isinstance(first, NapAccumulator) and int(first.utterances) == len(ids)
+
+
+def test_a_process_of_a_torchrun_group_gets_its_work_folder_and_inputs_from_the_study(tmp_path, monkeypatch):
+    """``Study.join_group``, which ``python -m nap.naps`` and ``python -m nap.asr`` go through."""
+    from nap.study import Study
+
+    study = Study("tiny", artifacts=tmp_path)
+    loaded: list[str] = []
+    monkeypatch.setattr(study, "load", lambda stage: loaded.append(stage) or f"<{stage}>")
+    shared: list[bool] = []
+
+    def share(flag: bool) -> bool:
+        shared.append(flag)
+        return flag
+
+    work, inputs = study.join_group("naps", True, share)
+    assert work == tmp_path / f"naps-{study.key('naps')}.partial" == study.work_folder("naps")
+    assert inputs == ["<corpus>", "<features>", "<asr>", "<align>"]
+    assert loaded == ["corpus", "features", "asr", "align"] * 2 and shared == [False]
+
+    loaded.clear()
+    assert study.join_group("naps", False, lambda flag: True) is None  # the main process found it built
+    assert loaded == []  # a helper process loads nothing then
+
+    monkeypatch.setattr(study, "artifact", lambda stage, build=True: object())  # built
+    shared.clear()
+    assert study.join_group("naps", True, share) is None and shared == [True]
+    study.force.add("naps")  # --force: built again
+    assert study.join_group("naps", True, share) is not None and shared == [True, False]
+
+
+@pytest.mark.slow
+def test_torchrun_builds_the_tiny_profile_naps_stage_like_one_process(tiny_study, tmp_path):
+    """``torchrun -m nap.naps`` goes through the study: two processes build the artifact one would."""
+    from nap.naps import NapSet
+    from nap.study import Study
+
+    tiny_study.alignment()  # inputs built (and shared with the other tests)
+    root = tiny_study.store.root
+    changes = {"naps.seed": 7}  # a key of its own: the shared tiny naps artifact stays as it is
+    exe = shutil.which("torchrun", path=str(Path(sys.executable).parent)) or shutil.which("torchrun")
+    cmd = [exe, "--standalone", "--nproc_per_node", "2", "-m", "nap.naps", "--profile", "tiny"]
+    cmd += ["--artifacts", str(root), "-p", "naps.seed", "7"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
+    outs = []
+    for _ in range(2):
+        proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+        outs.append(proc.stdout)
+    two = Study("tiny", changes, root).artifact("naps", build=False)
+    assert two is not None
+    assert f"[nap] naps: built with 2 process(es) at {two.path}" in outs[0]
+    assert f"[nap] naps: already built at {two.path}" in outs[1]
+
+    alone = tmp_path / "alone"  # the same inputs, naps built by one process
+    alone.mkdir()
+    for stage in ("corpus", "features", "asr", "g2p", "align"):
+        (alone / tiny_study.store.folder(stage, tiny_study.key(stage)).name).symlink_to(
+            tiny_study.artifact(stage).path
+        )
+    one_study = Study("tiny", changes, alone)
+    assert one_study.key("naps") == two.key
+    one, mine = one_study.naps(), NapSet.open(two.path)
+    for grouping in one.groupings:
+        np.testing.assert_array_equal(mine.counts(grouping), one.counts(grouping))
+        for layer in one.layers:
+            np.testing.assert_allclose(
+                mine.nap(grouping, layer), one.nap(grouping, layer), rtol=1e-5, atol=1e-4
+            )

@@ -189,3 +189,45 @@ def test_weights_loader_refuses_a_pickle_and_names_the_file(tmp_path):
     (tmp_path / "empty.pt").write_bytes(b"")
     with pytest.raises(StoreError, match=r"empty.pt is not a nap weights file: torch cannot read it"):
         load_weights_file(tmp_path / "empty.pt")
+
+
+def test_the_work_folder_is_where_a_build_works_and_is_named_after_its_key(tmp_path):
+    store = Store(tmp_path)
+    seen = []
+    art = store.build("demo", {"x": 1}, {"up": "k0"}, lambda work: seen.append(work) or {})
+    assert seen == [store.work_folder("demo", art.key)]
+    assert store.work_folder("demo", art.key) == tmp_path / f"demo-{art.key}.partial"
+    assert not store.work_folder("demo", art.key).exists()  # renamed into place when complete
+
+
+def test_kin_is_a_finished_artifact_differing_only_in_the_given_parameters(tmp_path):
+    store = Store(tmp_path)
+    inputs = {"up": "k0"}
+
+    def finished(params: dict, inputs: dict = inputs, version: int = 1):
+        return store.build(
+            "demo", params, inputs, lambda work: (work / "w.txt").write_text("w") and {}, version=version
+        )
+
+    base = finished({"lr": 1, "beam": 5})
+    other_lr = finished({"lr": 2, "beam": 5})
+    finished({"lr": 1, "beam": 5}, {"up": "k1"})  # other inputs
+    finished({"lr": 1, "beam": 5}, version=2)  # other code version
+    seen = {}
+
+    def look(params: dict, differing=("beam",)):
+        def compute(work):
+            seen["kin"] = store.kin(work, differing)
+            raise RuntimeError("only looking")
+
+        with pytest.raises(RuntimeError, match="only looking"):
+            store.build("demo", params, inputs, compute)
+        return seen["kin"]
+
+    assert look({"lr": 1, "beam": 9}).path == base.path
+    assert look({"lr": 2, "beam": 1}).path == other_lr.path
+    assert look({"lr": 3, "beam": 5}) is None  # a parameter that is not among the differing ones
+    assert look({"lr": 1, "beam": 9}, differing=()) is None
+    (base / "w.txt").write_text("changed")  # files no longer matching their manifest: never kin
+    assert look({"lr": 1, "beam": 9}) is None
+    assert store.kin(tmp_path / "demo-000000000000.partial", ("beam",)) is None  # no params.json

@@ -49,27 +49,26 @@ def main(argv: list[str] | None = None) -> int:
     device = D.device_for(info, p.device)
     D.init(info, device)
 
+    study = None
     if args.synthetic:
         if not args.work:
             ap.error("--synthetic needs --work")
         from nap.asr.synthetic import SyntheticCorpus
 
         corpus = features = SyntheticCorpus(n_train=args.synthetic, n_test=8, seed=p.seed)
-        study = None
+        work = Path(args.work)
     else:
-        study = Study(args.profile, changes, args.artifacts)
-        if info.main:  # inputs are built once, by the first process
-            study.corpus()
-            study.features()
-        D.barrier(info)
-        corpus, features = study.corpus(), study.features()
-        if not args.work and study.artifact("asr", build=False) is not None:
+        # with --work the stage's artifact is not looked for: it trains into that folder anyway
+        study = Study(args.profile, changes, args.artifacts, force=["asr"] if args.work else False)
+        group = study.join_group("asr", info.main, lambda flag: D.all_sum([float(flag)], info, device)[0] > 0)
+        if group is None:
             if info.main:
                 print(f"[nap] asr: already built at {study.artifact('asr', build=False).path}")
             D.shutdown(info)
             return 0
-    key = study.key("asr") if study else ""
-    work = Path(args.work) if args.work else study.store.folder("asr", key).with_name(f"asr-{key}.partial")
+        work, (corpus, features) = group
+        if args.work:
+            work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
     arch, train_set, eval_sets = prepare_all(p, corpus, features, curves=info.main)
     record = train(work, p, arch, train_set, eval_sets, info=info, progress=not args.no_progress)

@@ -72,26 +72,36 @@ class AsrParams(StageParams):
         "auto", "torch CPU threads per process (auto: the cores this process may use)", keyed=False
     )
     max_bad_steps: int = param(20, "non-finite losses in a row before training stops with an error")
-    # -- decoding and evaluation
-    beam_size: int = param(50, "hypotheses kept by the flashlight-text CTC beam search")
-    beam_threshold: float = param(25.0, "flashlight's beam score threshold")
-    beam_size_token: int = param(10, "symbols tried per frame and hypothesis by the beam search (0: all)")
-    lexicon: bool = param(False, "restrict beam search to words of the training transcripts (no lm then)")
+    # -- decoding (decoding=True: a new value re-decodes a network trained like this one) and evaluation
+    beam_size: int = param(50, "hypotheses kept by the flashlight-text CTC beam search", decoding=True)
+    beam_threshold: float = param(25.0, "flashlight's beam score threshold", decoding=True)
+    beam_size_token: int = param(
+        10, "symbols tried per frame and hypothesis by the beam search (0: all)", decoding=True
+    )
+    lexicon: bool = param(
+        False, "restrict beam search to words of the training transcripts (no lm then)", decoding=True
+    )
     lm_order: int = param(
-        6, "order of the beam search's symbol n-gram (0: none; at most 6, KenLM's limit in flashlight-text)"
+        6,
+        "order of the beam search's symbol n-gram (0: none; at most 6, KenLM's limit in flashlight-text)",
+        decoding=True,
     )
     lm_text: Literal["corpus", "train"] = param(
         "corpus",
         "the n-gram's sentences: corpus = the corpus's text-only sentences (embedded corpus: every "
         "sentence of its text source but the held-out ones); train = the training transcripts",
+        decoding=True,
     )
     lm_weight: float = param(
         0.8,
         "weight of the n-gram's log-probability in the beam search (chosen on test_voices, where "
         "0.5 to 1.2 lie within 0.2 CER points)",
+        decoding=True,
     )
     lm_bonus: float = param(
-        1.0, "added to a hypothesis' score per word (offsets the n-gram's bias to short output)"
+        1.0,
+        "added to a hypothesis' score per word (offsets the n-gram's bias to short output)",
+        decoding=True,
     )
     eval_every: int = param(0, "steps between held-out CER checks for the learning curves (0: each epoch)")
     eval_utterances: int = param(64, "utterances per held-out split in the learning-curve checks")

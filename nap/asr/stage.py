@@ -26,7 +26,7 @@ from nap.asr.recognizer import CONFIG, Recognizer
 from nap.asr.train import TrainingError, train
 from nap.asr.vocab import Vocab
 from nap.hardware import machine_record, resolve_threads
-from nap.store import atomic_path, read_json, write_json
+from nap.store import Store, atomic_path, read_json, write_json
 
 EVALUATION = "evaluation.json"
 LEXICON = "lexicon.txt"
@@ -92,48 +92,26 @@ def lm_texts(p: AsrParams, corpus: Any, train_set: Examples) -> list[str]:
     return [e.text for e in train_set.items]
 
 
-#: Parameters that change only the decoding: a network trained with all the others equal is reused.
-DECODING_PARAMS = (
-    "beam_size",
-    "beam_threshold",
-    "beam_size_token",
-    "lexicon",
-    "lm_order",
-    "lm_text",
-    "lm_weight",
-    "lm_bonus",
-)
-
-
-def _training_record(record: dict[str, Any]) -> dict[str, Any]:
-    params = {k: v for k, v in record["params"].items() if k not in DECODING_PARAMS}
-    return {"version": record.get("version"), "inputs": record.get("inputs"), "params": params}
-
-
 def reuse_training(work: Path) -> Path | None:
-    """Copy the network of a finished ``asr`` artifact beside ``work`` that was trained on the
-    same inputs with the same parameters but the decoding ones; returns its folder, or None.
+    """Copy the network of a finished ``asr`` artifact trained like the one ``work`` builds
+    (the store's kin of ``work`` but for the decoding parameters, :meth:`AsrParams.decoding_params`);
+    returns its folder, or None.
 
     So a new LM weight or beam size re-decodes and re-evaluates in a minute instead of
-    retraining. Only artifacts whose files match their checksums are used.
+    retraining. Only artifacts whose files match their checksums are used, and nothing is
+    copied once ``work`` holds a finished training.
     """
     from nap.asr.train import MODEL, TRAINING
-    from nap.store import PARAMS, verify_manifest
 
-    mine = work / PARAMS
-    if not mine.is_file() or (work / TRAINING).is_file():
+    if (work / TRAINING).is_file():
         return None
-    wanted = _training_record(read_json(mine))
-    for other in sorted(work.parent.glob("asr-*")):
-        if other == work or "." in other.name or not (other / PARAMS).is_file():
-            continue
-        if _training_record(read_json(other / PARAMS)) != wanted or verify_manifest(other) is not None:
-            continue
-        for name in (MODEL, TRAINING):  # training.json last: with both present the network is trained
-            with atomic_path(work / name) as tmp:
-                tmp.write_bytes((other / name).read_bytes())
-        return other
-    return None
+    other = Store(work.parent).kin(work, AsrParams.decoding_params())
+    if other is None:
+        return None
+    for name in (MODEL, TRAINING):  # training.json last: with both present the network is trained
+        with atomic_path(work / name) as tmp:
+            tmp.write_bytes((other / name).read_bytes())
+    return other.path
 
 
 def build_asr(work: Path, p: AsrParams, corpus: Any, features: Any) -> dict[str, Any]:

@@ -11,7 +11,7 @@ import torch.distributed as dist
 
 from nap.naps.distributed import broadcast_flag, init_from_env
 from nap.params import add_change_arguments, read_changes
-from nap.study import DEPENDS, Study
+from nap.study import Study
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -25,14 +25,8 @@ def main(argv: list[str] | None = None) -> int:
     changes = read_changes(args)
     rank, size = init_from_env()
     study = Study(args.profile, changes, args.artifacts, force=["naps"] if args.force else False)
-    if rank == 0:
-        for dep in DEPENDS["naps"]:
-            study.load(dep)  # builds what is missing, on rank 0 only
-        done = study.artifact("naps", build=False) is not None and not args.force
-    else:
-        done = False
-    done = broadcast_flag(done)
-    if done:
+    group = study.join_group("naps", rank == 0, broadcast_flag)
+    if group is None:
         if rank == 0:
             print(f"[nap] naps: already built at {study.artifact('naps', build=False).path}")
         return 0
@@ -41,14 +35,8 @@ def main(argv: list[str] | None = None) -> int:
     if rank == 0:
         art = study.artifact("naps")
         print(f"[nap] naps: built with {size} process(es) at {art.path}")
-    else:
-        from nap.naps.stage import build_naps
-
-        deps = [study.load(dep) for dep in DEPENDS["naps"]]
-        work = study.store.folder("naps", study.key("naps")).with_name(
-            study.store.folder("naps", study.key("naps")).name + ".partial"
-        )
-        build_naps(work, study.params("naps"), *deps)
+    else:  # computes its share in the work folder of rank 0's build
+        study.compute("naps", *group)
     if size > 1:
         dist.barrier()
         dist.destroy_process_group()

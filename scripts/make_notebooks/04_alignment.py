@@ -151,8 +151,9 @@ unchanged; a corpus without phone timings (LibriSpeech) gets 0.""",
     (
         "code",
         """\
-fig = plots.plot_delay_curve(labels.delay, labels.frame)
-print(report.delay_text(labels.delay, summary))""",
+delay = labels.delay
+fig = plots.plot_delay_curve(delay, labels.frame)
+print(report.delay_text(delay, summary))""",
     ),
     (
         "md",
@@ -169,11 +170,11 @@ for a delay of its own.""",
     (
         "code",
         """\
-fig = plots.plot_delays(lag, labels.frame)
+fig = plots.plot_delays(delay, labels.frame)
 if "phoneme_accuracy_one_lag" in summary:
-    print(f"{len(lag['table'])} {lag['per'].replace('_', ' and ')} delays; on {summary['eval_split']}: "
+    print(f"{len(delay['table'])} {delay['per'].replace('_', ' and ')} delays; on {summary['eval_split']}: "
           f"{percent(summary['phoneme_accuracy_one_lag'])} right with the recognizer's one delay, "
-          f"{percent(summary['phoneme_accuracy'])} with one per {lag['per'].replace('_', ' and ')}")""",
+          f"{percent(summary['phoneme_accuracy'])} with one per {delay['per'].replace('_', ' and ')}")""",
     ),
     (
         "md",

@@ -25,6 +25,24 @@ def test_chapters_have_a_parameters_cell_and_no_outputs():
         assert not any(c.get("outputs") for c in cells if c["cell_type"] == "code"), path.name
 
 
+def test_one_source_per_chapter_of_one_kind():
+    """Every chapter is one notebook edited as a notebook (no generator writes it), with the same
+    parameters cell as every other chapter and cell ids ``<chapter number>-<cell number>``."""
+    chapters = sorted((ROOT / "chapters").glob("*"))
+    assert chapters and all(p.suffix == ".ipynb" for p in chapters), [p.name for p in chapters]
+    parameters = set()
+    for path in chapters:
+        cells = json.loads(path.read_text())["cells"]
+        assert [c["id"] for c in cells] == [f"{path.name[:2]}-{i:02d}" for i in range(len(cells))], path.name
+        parameters |= {
+            "".join(c["source"]) for c in cells if "parameters" in c.get("metadata", {}).get("tags", [])
+        }
+    assert len(parameters) == 1, parameters
+    code = [p for folder in ("nap", "scripts") for p in (ROOT / folder).glob("**/*.py")]
+    writers = [p for p in code if "nbformat.write" in p.read_text() and "chapters" in p.read_text()]
+    assert not writers, f"chapters are edited as notebooks, not written by {writers}"
+
+
 def test_papermill_reads_every_parameter_of_every_chapter():
     """A parameters cell papermill cannot parse (e.g. '=' in a comment) leaves a parameter unknown."""
     import papermill

@@ -3,9 +3,10 @@
 A record names the stage's parameter class, build function and loader (as ``module:name``
 strings, imported on first use, so that this module and what derives from it, such as
 ``nap params`` and ``nap results``, never import torch or scikit-learn), the stages it
-reads, its code version, the ``Study`` method that returns its result and the chapters
-that show it. Everything else is derived from :data:`REGISTRY`: the profile's stages
-(:data:`nap.profile.STAGES`), the artifact keys and ``Study``'s accessors
+reads, its code version, the ``Study`` method that returns its result, the chapters
+that show it and, where a torchrun group may share its build, the function each process
+runs (:mod:`nap.distributed`). Everything else is derived from :data:`REGISTRY`: the
+profile's stages (:data:`nap.profile.STAGES`), the artifact keys and ``Study``'s accessors
 (:mod:`nap.study`), the schedule (:mod:`nap.schedule`) and which chapters a stage's change
 makes stale (:mod:`nap.runner`). Adding a stage is adding a record here plus its package.
 """
@@ -46,6 +47,9 @@ class Stage:
     chapters: tuple[str, ...]
     #: reads nothing the acoustic chain makes: built in a background process beside it
     side_by_side: bool = False
+    #: ``module:function`` building it in one process of a torchrun group, ``run(study, args)``
+    #: (:mod:`nap.distributed`); its module's ``add_arguments(parser)`` adds the stage's options
+    torchrun: str | None = None
 
     def params_class(self) -> Any:
         return resolve(self.params)
@@ -55,6 +59,9 @@ class Stage:
 
     def loader_class(self) -> Any:
         return resolve(self.loader)
+
+    def torchrun_function(self) -> Any:
+        return resolve(self.torchrun or "")
 
 
 #: The stages, in data-flow order (a stage's inputs come before it).
@@ -90,6 +97,7 @@ REGISTRY: dict[str, Stage] = {
             version=1,
             accessor="asr",
             chapters=("02_asr",),
+            torchrun="nap.asr.torchrun:run",
         ),
         Stage(
             name="g2p",
@@ -122,6 +130,7 @@ REGISTRY: dict[str, Stage] = {
             version=1,
             accessor="naps",
             chapters=("05_naps",),
+            torchrun="nap.naps.torchrun:run",
         ),
         Stage(
             name="cluster",

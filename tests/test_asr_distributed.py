@@ -48,10 +48,13 @@ def torchrun() -> list[str]:
     return [exe, "--standalone", "--nproc_per_node", "2"]
 
 
-def train_cli(cmd: list[str], args: list[str], timeout: int = 900) -> str:
+def train_cli(
+    cmd: list[str], args: list[str], timeout: int = 900, entry: tuple[str, ...] = ("nap.asr",)
+) -> str:
+    """Run ``cmd -m ENTRY args`` (``nap.asr``, or the one torchrun entry point ``nap.distributed asr``)."""
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
     out = subprocess.run(
-        [*cmd, "-m", "nap.asr", *args],
+        [*cmd, "-m", *entry, *args],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -74,9 +77,10 @@ def assert_close_weights(a: Path, b: Path, lr: float) -> None:
 
 
 def test_two_processes_train_like_one_on_synthetic_data(tmp_path):
+    """One process through the alias ``-m nap.asr``, two through ``-m nap.distributed asr``."""
     args = ["--profile", "tiny", "--synthetic", "40", "--no-progress", *cli_params(CHANGES)]
     train_cli([sys.executable], [*args, "--work", str(tmp_path / "one")])
-    train_cli(torchrun(), [*args, "--work", str(tmp_path / "two")])
+    train_cli(torchrun(), [*args, "--work", str(tmp_path / "two")], entry=("nap.distributed", "asr"))
     one, two = read_json(tmp_path / "one" / TRAINING), read_json(tmp_path / "two" / TRAINING)
     assert (one["processes"], two["processes"]) == (1, 2)
     assert one["steps"] == two["steps"] == 10

@@ -17,7 +17,16 @@ ROOT = Path(__file__).resolve().parents[1]
 CHAIN = ("corpus", "features", "asr", "g2p", "align", "naps", "cluster", "explore")
 
 #: The modules that wire the stages together (some by name, through the registry, not by import).
-SPINE = ("nap.stages", "nap.profile", "nap.study", "nap.schedule", "nap.runner", "nap.cli", "nap.__main__")
+SPINE = (
+    "nap.stages",
+    "nap.profile",
+    "nap.study",
+    "nap.schedule",
+    "nap.runner",
+    "nap.cli",
+    "nap.__main__",
+    "nap.distributed",
+)
 
 
 def _modules() -> dict[str, Path]:
@@ -111,7 +120,8 @@ def _describe(graph: dict[str, dict[str, str]], cycle: list[str]) -> str:
 def test_the_graph_sees_imports_at_module_and_function_level():
     graph = import_graph()
     assert graph["nap.asr.train"]["nap.asr.model"] == "module"
-    assert graph["nap.asr.__main__"]["nap.study"] == "module"
+    assert graph["nap.distributed"]["nap.study"] == "module"
+    assert graph["nap.asr.__main__"]["nap.distributed"] == "module"
     assert graph["nap.corpus.synth"]["nap.corpus.espeak"] == "function"  # inside plan_voices
     assert "nap.corpus" not in graph["nap.corpus.params"]  # librispeech under TYPE_CHECKING only
 

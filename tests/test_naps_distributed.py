@@ -148,7 +148,7 @@ def test_a_process_of_a_torchrun_group_gets_its_work_folder_and_inputs_from_the_
 
 @pytest.mark.slow
 def test_torchrun_builds_the_tiny_profile_naps_stage_like_one_process(tiny_study, tmp_path):
-    """``torchrun -m nap.naps`` goes through the study: two processes build the artifact one would."""
+    """``torchrun -m nap.distributed naps`` goes through the study: 2 processes build what 1 would."""
     from nap.naps import NapSet
     from nap.study import Study
 
@@ -156,11 +156,12 @@ def test_torchrun_builds_the_tiny_profile_naps_stage_like_one_process(tiny_study
     root = tiny_study.store.root
     changes = {"naps.seed": 7}  # a key of its own: the shared tiny naps artifact stays as it is
     exe = shutil.which("torchrun", path=str(Path(sys.executable).parent)) or shutil.which("torchrun")
-    cmd = [exe, "--standalone", "--nproc_per_node", "2", "-m", "nap.naps", "--profile", "tiny"]
-    cmd += ["--artifacts", str(root), "-p", "naps.seed", "7"]
+    options = ["--profile", "tiny", "--artifacts", str(root), "-p", "naps.seed", "7"]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
     outs = []
-    for _ in range(2):
+    # built through the one entry point, then found built through the alias ``-m nap.naps``
+    for entry in (["nap.distributed", "naps"], ["nap.naps"]):
+        cmd = [exe, "--standalone", "--nproc_per_node", "2", "-m", *entry, *options]
         proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
         assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
         outs.append(proc.stdout)

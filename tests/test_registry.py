@@ -116,3 +116,29 @@ def test_each_record_names_its_study_accessor_build_and_loader(tmp_path, monkeyp
     for record in REGISTRY.values():  # every reference resolves (this imports torch and sklearn)
         assert callable(record.build_function()), record.build
         assert callable(record.loader_class().open), record.loader
+
+
+def test_the_torchrun_entry_point_serves_the_stages_whose_record_names_a_function(capsys):
+    """``-m nap.distributed STAGE``: the stages with a ``torchrun`` record; each names ``run`` beside
+    ``add_arguments``, and the aliases keep their stage's options."""
+    import importlib
+
+    from nap import distributed
+
+    assert distributed.stages() == ["asr", "naps"]
+    for stage in distributed.stages():
+        run = REGISTRY[stage].torchrun_function()
+        assert run.__name__ == "run" and callable(importlib.import_module(run.__module__).add_arguments)
+    asr = distributed.parser().parse_args(["asr", "--profile", "tiny", "--synthetic", "4", "--work", "w"])
+    assert (asr.stage, asr.synthetic, asr.work, asr.force) == ("asr", 4, "w", False)
+    naps = importlib.import_module("nap.naps.__main__")  # the alias: no STAGE argument
+    with pytest.raises(SystemExit):
+        naps.main(["naps"])  # not an option of python -m nap.naps
+    assert "unrecognized arguments: naps" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_info:
+        distributed.main(["asr", "--profile", "tiny", "--synthetic", "4"])
+    assert exit_info.value.code == 2
+    assert (
+        capsys.readouterr().err.splitlines()[-1]
+        == "python -m nap.distributed: error: --synthetic needs --work"
+    )

@@ -8,8 +8,8 @@ learning curves) is rewritten atomically every ``checkpoint_every`` steps; the f
 model is ``model.pt`` (batch norm, if trained with it, folded into the convolutions) plus
 ``training.json``. Every file loads with ``weights_only=True``.
 
-The command line that trains with several processes (torchrun) is :mod:`nap.asr.__main__`
-(``python -m nap.asr``).
+The command line that trains with several processes (torchrun) is :mod:`nap.distributed`
+(``-m nap.distributed asr``, or ``-m nap.asr``; the stage's part is :mod:`nap.asr.torchrun`).
 """
 
 from __future__ import annotations

@@ -5,11 +5,12 @@ fills), so summing them across processes gives the single-process result. Under
 ``torchrun`` every process runs the same command; the process group uses gloo (CPU) or
 NCCL when a GPU is chosen. For the study::
 
-    torchrun --nproc_per_node 4 -m nap.naps --profile paper [--artifacts DIR] [-p naps.layers '[layer09]']
+    torchrun --nproc_per_node 4 -m nap.distributed naps --profile paper [-p naps.layers '[layer09]']
 
 builds the naps stage with 4 processes (its inputs — corpus, features, asr, align — are
 built first by rank 0 if needed); rank 0 writes the artifact, the others only compute. That
-command line is :mod:`nap.naps.__main__`; this module holds only the process-group helpers.
+command line is :mod:`nap.distributed` (the stage's part :mod:`nap.naps.torchrun`; ``-m nap.naps``
+is an alias); this module holds only the process-group helpers.
 """
 
 from __future__ import annotations

@@ -1,0 +1,38 @@
+"""The naps stage in one process of a torchrun group (:mod:`nap.distributed`'s ``naps``).
+
+See :mod:`nap.naps.distributed` for how the processes share the work.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+import torch.distributed as dist
+
+from nap.naps.distributed import broadcast_flag, init_from_env
+
+
+def add_arguments(ap: argparse.ArgumentParser) -> None:
+    """The naps stage has no options of its own (``--force`` is common to every stage)."""
+
+
+def run(study: Any, args: argparse.Namespace) -> int:
+    """Build the study's naps stage: rank 0 through the store, the others their share in its work folder."""
+    rank, size = init_from_env()
+    group = study.join_group("naps", rank == 0, broadcast_flag)
+    if group is None:
+        if rank == 0:
+            print(f"[nap] naps: already built at {study.artifact('naps', build=False).path}")
+        return 0
+    if size > 1:
+        dist.barrier()
+    if rank == 0:
+        art = study.artifact("naps")
+        print(f"[nap] naps: built with {size} process(es) at {art.path}")
+    else:  # computes its share in the work folder of rank 0's build
+        study.compute("naps", *group)
+    if size > 1:
+        dist.barrier()
+        dist.destroy_process_group()
+    return 0

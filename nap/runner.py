@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from nap.errors import NapError
-from nap.stages import chapter_stages
+from nap.stages import chapter_stages, downstream
 from nap.store import atomic_path, file_lock, read_json, stable_hash, write_json
 from nap.study import Study, project_root
 
@@ -80,17 +80,11 @@ def with_dependents(select: Iterable[str], root: Path) -> list[str]:
     ``nap run 05`` (the NAPs) gives ``05_naps``, ``06_clustering``, ``07_explorer`` and the
     introduction, which shows every stage.
     """
-    from nap.schedule import needed
-
     wanted = list(select)
     names = [nb.stem for nb in chapters(root)]
     picked = [n for n in names if any(n.startswith(w) for w in wanted)]
-    shown = {s for n in picked for s in CHAPTER_STAGES.get(n[:2], ())}
-    return [
-        n
-        for n in names
-        if n in picked or any(shown & set(needed([s])) for s in CHAPTER_STAGES.get(n[:2], ()))
-    ]
+    stale = set(downstream(s for n in picked for s in CHAPTER_STAGES.get(n[:2], ())))
+    return [n for n in names if n in picked or stale & set(CHAPTER_STAGES.get(n[:2], ()))]
 
 
 @contextlib.contextmanager

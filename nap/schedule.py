@@ -27,7 +27,7 @@ from typing import Any
 
 from nap.errors import NapError
 from nap.profile import STAGES
-from nap.stages import REGISTRY
+from nap.stages import REGISTRY, upstream
 from nap.study import Study
 
 #: Stages that read nothing the acoustic chain makes, built in a background process (their
@@ -37,21 +37,6 @@ SIDE_BY_SIDE: tuple[str, ...] = tuple(s.name for s in REGISTRY.values() if s.sid
 
 class ScheduleError(NapError, RuntimeError):
     """A stage built in the background failed."""
-
-
-def needed(stages: Iterable[str]) -> list[str]:
-    """``stages`` and every stage they read, in data-flow order."""
-    wanted: set[str] = set()
-
-    def add(stage: str) -> None:
-        if stage not in wanted:
-            wanted.add(stage)
-            for dep in REGISTRY[stage].inputs:
-                add(dep)
-
-    for stage in stages:
-        add(stage)
-    return [s for s in STAGES if s in wanted]
 
 
 def die_with_parent() -> None:
@@ -154,7 +139,7 @@ def build_stages(
     stage that itself trains in several processes (a G2P ensemble trained side by side)
     would take the cores from the others, so it is built in turn instead.
     """
-    order = needed(stages)
+    order = upstream(stages)
     todo = [s for s in order if s in study.force or study.artifact(s, build=False) is None]
     side = [
         s

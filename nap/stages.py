@@ -14,6 +14,7 @@ makes stale (:mod:`nap.runner`). Adding a stage is adding a record here plus its
 from __future__ import annotations
 
 import importlib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -147,6 +148,27 @@ REGISTRY: dict[str, Stage] = {
 
 #: The introduction chapter's number: it shows every stage.
 INTRODUCTION = "00"
+
+
+def upstream(stages: Iterable[str]) -> list[str]:
+    """``stages`` and every stage they read (directly or not), in data-flow order."""
+    wanted: set[str] = set()
+
+    def add(stage: str) -> None:
+        if stage not in wanted:
+            wanted.add(stage)
+            for dep in REGISTRY[stage].inputs:
+                add(dep)
+
+    for stage in stages:
+        add(stage)
+    return [s for s in REGISTRY if s in wanted]
+
+
+def downstream(stages: Iterable[str]) -> list[str]:
+    """``stages`` and every stage that reads one of them (directly or not), in data-flow order."""
+    changed = set(stages)
+    return [s for s in REGISTRY if changed & set(upstream([s]))]
 
 
 def chapter_stages() -> dict[str, tuple[str, ...]]:

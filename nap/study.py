@@ -21,9 +21,6 @@ from nap.profile import STAGES, Profile
 from nap.stages import REGISTRY
 from nap.store import Artifact, Store
 
-#: Each stage's inputs (stages it reads), in data-flow order (from the registry).
-DEPENDS: dict[str, tuple[str, ...]] = {name: stage.inputs for name, stage in REGISTRY.items()}
-
 
 def project_root(start: Path | None = None) -> Path:
     """The checkout holding ``_config.yml`` and ``nap/`` above ``start``, else ``start``."""

@@ -9,8 +9,9 @@ import pytest
 
 from nap.profile import STAGES, Profile, params_class
 from nap.runner import CHAPTER_STAGES
-from nap.schedule import SIDE_BY_SIDE, needed
+from nap.schedule import SIDE_BY_SIDE
 from nap.stages import REGISTRY
+from nap.stages import upstream as needed
 from nap.study import Study
 
 ROOT = Path(__file__).resolve().parents[1]

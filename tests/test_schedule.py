@@ -7,7 +7,8 @@ import time
 
 import pytest
 
-from nap.schedule import ScheduleError, build_stages, needed
+from nap.schedule import ScheduleError, build_stages
+from nap.stages import upstream as needed
 from nap.store import Store
 from nap.study import Study
 

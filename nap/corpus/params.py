@@ -27,13 +27,24 @@ class CorpusParams(StageParams):
         "synth: minutes of audio over all splits (440: ~10,000 distinct training sentences, most of the "
         "text source; the recognizer learns more from new sentences than from more passes over old ones)",
     )
-    engines: list[str] = param(["espeak", "flite"], "synth: synthesis engines (espeak = espeak-ng, flite)")
+    engines: list[str] = param(
+        ["espeak", "flite"],
+        "synth: synthesis engines (espeak = espeak-ng, flite, piper = the neural voice; piper is opt-in)",
+    )
     espeak_voices: int = param(24, "synth: training voices of espeak-ng (language + variant + rate + pitch)")
     flite_voices: int = param(8, "synth: training voices of flite (voice + rate + pitch)")
     test_espeak_voices: int = param(
         4, "synth: held-out espeak-ng voices (language+variant pairs unused in training)"
     )
     test_flite_voices: int = param(2, "synth: held-out flite voice configurations")
+    piper_voices: int = param(
+        0, "synth, with engine piper: training voice configurations of piper (rate + noise scales)"
+    )
+    test_piper_voices: int = param(
+        0,
+        "synth, with engine piper: piper configurations in test_voices (a held-out engine when "
+        "piper_voices is 0; else the same speaker with other settings)",
+    )
     flite_heldout: int = param(
         1, "synth: flite voices (of kal16, awb, rms, slt) used only by held-out speakers"
     )
@@ -58,15 +69,19 @@ class CorpusParams(StageParams):
     def check(self) -> None:
         if self.minutes <= 0:
             raise ParamError(f"corpus.minutes must be positive, got {self.minutes}")
-        bad = sorted(set(self.engines) - {"espeak", "flite"})
+        bad = sorted(set(self.engines) - {"espeak", "flite", "piper"})
         if bad or not self.engines:
-            raise ParamError(f"corpus.engines: unknown engine(s) {bad or self.engines}; choose espeak, flite")
+            raise ParamError(
+                f"corpus.engines: unknown engine(s) {bad or self.engines}; choose espeak, flite, piper"
+            )
         for name in (
             "espeak_voices",
             "flite_voices",
             "test_espeak_voices",
             "test_flite_voices",
             "flite_heldout",
+            "piper_voices",
+            "test_piper_voices",
         ):
             if getattr(self, name) < 0:
                 raise ParamError(f"corpus.{name} must be >= 0, got {getattr(self, name)}")
@@ -104,9 +119,12 @@ class CorpusParams(StageParams):
         """The parameters, and for LibriSpeech the absolute root and what the tree holds.
 
         So an edited transcript, a removed FLAC file, or a relative root run from another
-        folder gives another corpus key. The embedded corpus's key is the parameters alone.
+        folder gives another corpus key. The embedded corpus's key is the parameters alone;
+        the ``piper_*`` counts count only when piper is one of the engines.
         """
         out = super().key_dict()
+        if "piper" not in self.engines:  # opt-in: a study without piper keeps its key
+            del out["piper_voices"], out["test_piper_voices"]
         if self.source == "librispeech" and self.librispeech_root:
             tree = self.librispeech_listing
             out["librispeech_root"] = str(tree.root)

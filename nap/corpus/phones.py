@@ -17,6 +17,15 @@ Further choices, following how CMUdict transcribes the same words:
 **flite** (and festival) use the "radio" phone set: lowercase ARPAbet without stress, plus
 ``pau`` (→ ``sil``), ``ax`` (→ ``AH``), ``axr`` (→ ``ER``), ``ix`` (→ ``IH``), ``dx`` (→ ``T``).
 
+**piper** (the neural voice, :mod:`nap.corpus.piper`) speaks espeak-ng's IPA for ``en-us``,
+one code point per entry; :func:`nap.corpus.piper.ipa_units` first merges the entries into
+IPA units (a letter with its length mark or diacritic, ``ɑː``, ``n̩``; the two letters of a
+diphthong or affricate, ``aɪ``, ``tʃ``) and :data:`IPA` maps each unit, following the
+espeak-ng table above (the same phonemes written in IPA): ``ɾ`` (flap) and ``ʔ`` are ``T``,
+``ᵻ`` is ``IH``, ``ɐ ə ʌ`` are ``AH``, ``ɜː ɚ`` are ``ER``, ``ʲ`` (espeak-ng's ``;``) is
+``Y``, syllabic ``n̩ l̩ m̩`` are ``AH`` + consonant. The code points ``t ʃ`` are always read as
+the affricate ``CH`` (espeak-ng writes a ``t``-``ʃ`` cluster, as in *nutshell*, the same way).
+
 When one engine symbol becomes two phones (``@L`` → ``AH L``) its interval is divided with
 vowels weighted 2 and consonants 1 — the only timings not given by the engine itself.
 """
@@ -151,6 +160,66 @@ RADIO: dict[str, tuple[str, ...]] = {
 }
 
 
+#: piper's (espeak-ng's ``en-us``) IPA units -> phones; see the module doc and
+#: :func:`nap.corpus.piper.ipa_units` for how piper's entries become units.
+IPA: dict[str, tuple[str, ...]] = {
+    # consonants
+    **{c: (c.upper(),) for c in "bdfklmnpstvwz"},
+    "ɡ": ("G",),
+    "g": ("G",),
+    "h": ("HH",),
+    "j": ("Y",),
+    "ʲ": ("Y",),
+    "ð": ("DH",),
+    "θ": ("TH",),
+    "ʃ": ("SH",),
+    "ʒ": ("ZH",),
+    "ŋ": ("NG",),
+    "ɹ": ("R",),
+    "r": ("R",),
+    "tʃ": ("CH",),
+    "dʒ": ("JH",),
+    "ɾ": ("T",),
+    "ʔ": ("T",),
+    "x": ("K",),
+    "ɫ": ("L",),
+    "ʍ": ("W",),
+    "n̩": ("AH", "N"),
+    "l̩": ("AH", "L"),
+    "m̩": ("AH", "M"),
+    # vowels
+    "i": ("IY",),
+    "iː": ("IY",),
+    "ɪ": ("IH",),
+    "ᵻ": ("IH",),
+    "ɛ": ("EH",),
+    "e": ("EH",),
+    "æ": ("AE",),
+    "a": ("AE",),
+    "ɑ": ("AA",),
+    "ɑː": ("AA",),
+    "ɒ": ("AA",),
+    "ɔ": ("AO",),
+    "ɔː": ("AO",),
+    "ʌ": ("AH",),
+    "ə": ("AH",),
+    "ɐ": ("AH",),
+    "ʊ": ("UH",),
+    "u": ("UW",),
+    "uː": ("UW",),
+    "ɚ": ("ER",),
+    "ɜ": ("ER",),
+    "ɜː": ("ER",),
+    "o": ("OW",),
+    "oː": ("OW",),
+    "aɪ": ("AY",),
+    "aʊ": ("AW",),
+    "eɪ": ("EY",),
+    "oʊ": ("OW",),
+    "ɔɪ": ("OY",),
+}
+
+
 class PhoneError(NapError, ValueError):
     """An engine reported a phone the tables do not know."""
 
@@ -178,6 +247,14 @@ def radio_phones(symbol: str) -> tuple[str, ...]:
         return RADIO[symbol.lower()]
     except KeyError:
         raise PhoneError(f"flite/festival phone {symbol!r} is not in nap.corpus.phones.RADIO") from None
+
+
+def ipa_phones(unit: str) -> tuple[str, ...]:
+    """ARPAbet phones of one IPA unit of piper's (espeak-ng ``en-us``) output."""
+    try:
+        return IPA[unit]
+    except KeyError:
+        raise PhoneError(f"piper phoneme {unit!r} is not in nap.corpus.phones.IPA") from None
 
 
 def segments(units: Sequence[tuple[tuple[str, ...], float, float]]) -> list[tuple[str, float, float]]:

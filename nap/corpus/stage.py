@@ -308,6 +308,8 @@ def build_corpus(work: Path, p: CorpusParams) -> dict[str, Any]:
             test_espeak_voices=p.test_espeak_voices,
             test_flite_voices=p.test_flite_voices,
             flite_heldout=p.flite_heldout,
+            piper_voices=p.piper_voices,
+            test_piper_voices=p.test_piper_voices,
             test_sentences_fraction=p.test_sentences_fraction,
             test_voices_fraction=p.test_voices_fraction,
             min_words=p.min_words,

@@ -49,7 +49,9 @@ from nap.store import atomic_path, stable_hash, write_json
 
 SPLITS = ("train", "test_sentences", "test_voices")
 CHAPTER = {"train": 1, "test_sentences": 2, "test_voices": 3}
-ENGINES = ("espeak", "flite")
+ENGINES = ("espeak", "flite", "piper")
+#: The engines a corpus uses unless told otherwise (piper is opt-in).
+DEFAULT_ENGINES = ("espeak", "flite")
 FORMAT_VERSION = 1
 WORK = ".work"
 
@@ -68,6 +70,10 @@ rate, pitch), described in corpus.json.
 """
 
 
+#: piper's seconds per utterance ~ a + b x characters (fitted on 40 fortune sentences, rate 1).
+PIPER_SECONDS = (0.20, 0.054)
+
+
 class SynthError(NapError, RuntimeError):
     """The corpus could not be synthesized."""
 
@@ -78,7 +84,9 @@ class Voice:
 
     espeak: ``name`` is the language (``en-us``), ``variant`` e.g. ``m3``, ``rate`` words per
     minute, ``pitch`` 0-100. flite: ``name`` is the voice (``slt``), ``rate`` a speed factor,
-    ``pitch`` an F0 factor (1.0 = the voice's own).
+    ``pitch`` an F0 factor (1.0 = the voice's own). piper: ``name`` is the voice (``joe``),
+    ``rate`` a speed factor (1 / length scale), ``variant`` its noise scales
+    ``"<noise_scale>/<noise_w>"`` (:mod:`nap.corpus.piper`); it has no pitch control.
     """
 
     engine: str
@@ -92,6 +100,8 @@ class Voice:
         if self.engine == "espeak":
             v = f"{self.name}+{self.variant}" if self.variant else self.name
             return f"espeak {v} rate {self.rate:g} pitch {self.pitch:g}"
+        if self.engine == "piper":
+            return f"piper {self.name} rate {self.rate:g} noise {self.variant}"
         return f"{self.engine} {self.name} rate {self.rate:g} pitch {self.pitch:g}"
 
     def speak(self, text: str) -> Synthesis:
@@ -105,12 +115,19 @@ class Voice:
             from nap.corpus import flite
 
             return flite.synthesize(text, self.name, self.rate, self.pitch, SAMPLE_RATE)
+        if self.engine == "piper":
+            from nap.corpus import piper
+
+            noise_scale, noise_w = (float(x) for x in self.variant.split("/"))
+            return piper.synthesize(text, self.name, self.rate, noise_scale, noise_w, SAMPLE_RATE)
         raise SynthError(f"unknown engine {self.engine!r}; engines are {', '.join(ENGINES)}")
 
     def estimate_seconds(self, spoken: str) -> float:
         """Rough duration of ``spoken`` (calibrated on the fortune sentences) for planning."""
         if self.engine == "espeak":
             return (0.47 + 0.050 * len(spoken)) * 175.0 / self.rate
+        if self.engine == "piper":
+            return (PIPER_SECONDS[0] + PIPER_SECONDS[1] * len(spoken)) / self.rate
         a, b = {"kal16": (0.24, 0.054), "awb": (0.48, 0.053), "rms": (0.57, 0.059)}.get(
             self.name, (0.6, 0.051)
         )
@@ -121,7 +138,7 @@ class Voice:
 class SynthOptions:
     """What ``synthesize`` varies besides minutes and seed (see CorpusParams for the meanings)."""
 
-    engines: list[str] = field(default_factory=lambda: list(ENGINES))
+    engines: list[str] = field(default_factory=lambda: list(DEFAULT_ENGINES))
     espeak_voices: int = 24
     flite_voices: int = 8
     test_espeak_voices: int = 4
@@ -135,6 +152,19 @@ class SynthOptions:
     espeak_pitch: list[int] = field(default_factory=lambda: [30, 70])
     flite_rate: list[float] = field(default_factory=lambda: [0.85, 1.15])
     flite_pitch: list[float] = field(default_factory=lambda: [0.85, 1.2])
+    piper_voices: int = 0
+    test_piper_voices: int = 0
+    piper_rate: list[float] = field(default_factory=lambda: [0.85, 1.15])
+    piper_noise_scale: list[float] = field(default_factory=lambda: [0.45, 0.85])
+    piper_noise_w: list[float] = field(default_factory=lambda: [0.5, 1.0])
+
+    def key(self) -> dict[str, Any]:
+        """The options that make the corpus key: the ``piper_*`` ones only when piper is an
+        engine, so a corpus without piper keeps the key it had before piper was added."""
+        out = asdict(self)
+        if "piper" not in self.engines:
+            out = {k: v for k, v in out.items() if not k.startswith("piper_") and k != "test_piper_voices"}
+        return out
 
     def check(self) -> None:
         bad = sorted(set(self.engines) - set(ENGINES))
@@ -145,6 +175,10 @@ class SynthOptions:
                 raise SynthError(f"{name} must lie in [0, 0.5), got {getattr(self, name)}")
         if not 1 <= self.min_words <= self.max_words:
             raise SynthError(f"need 1 <= min_words <= max_words, got {self.min_words}, {self.max_words}")
+        if "piper" in self.engines:
+            from nap.corpus import piper
+
+            piper.require_piper()
 
 
 @dataclass(frozen=True)
@@ -211,8 +245,17 @@ def plan_voices(seed: int, opts: SynthOptions) -> tuple[list[Voice], list[Voice]
 
         train += [fv(kept[i % len(kept)]) for i in range(opts.flite_voices)]
         test += [fv(held[i % len(held)]) for i in range(opts.test_flite_voices)]
+    if "piper" in opts.engines:
+        from nap.corpus import piper
+
+        def pv() -> Voice:
+            scales = f"{rng.uniform(*opts.piper_noise_scale):.2f}/{rng.uniform(*opts.piper_noise_w):.2f}"
+            return Voice("piper", piper.VOICES[0], scales, round(rng.uniform(*opts.piper_rate), 2), 1.0)
+
+        train += [pv() for _ in range(opts.piper_voices)]
+        test += [pv() for _ in range(opts.test_piper_voices)]
     if not train:
-        raise SynthError("no training voices: raise espeak_voices or flite_voices")
+        raise SynthError("no training voices: raise espeak_voices, flite_voices or piper_voices")
     return train, test
 
 
@@ -355,7 +398,7 @@ def synthesize(
         "format": FORMAT_VERSION,
         "minutes": float(minutes),
         "seed": int(seed),
-        "options": asdict(opts),
+        "options": opts.key(),
     }
     key = stable_hash(settings)
     meta_path = out / "corpus.json"

@@ -109,6 +109,9 @@ def cmd_results(args: argparse.Namespace) -> int:
             rows.append((stage, "-", f"corrupt: {corrupt[stage]}" if stage in corrupt else "not built"))
             continue
         for key, value in summary.items():
+            if isinstance(value, dict) and value and all(isinstance(v, dict) for v in value.values()):
+                rows.extend((stage, f"{key} {inner}", _with_intervals(v)) for inner, v in value.items())
+                continue
             if isinstance(value, (dict, list)):
                 value = json.dumps(value, default=str)
                 value = value if len(value) <= 70 else value[:67] + "..."
@@ -117,6 +120,26 @@ def cmd_results(args: argparse.Namespace) -> int:
         table(rows, ["stage", "number", "value"], title=f"profile {study.profile.name}: {study.store.root}")
     )
     return 0
+
+
+def _with_intervals(numbers: dict[str, Any]) -> str:
+    """One row of per-layer numbers: ``accuracy 0.41 [0.35, 0.47], control 0.30 …``.
+
+    ``ci_low``/``ci_high`` are the interval of the first number, ``<name>_ci_low``/``…_ci_high``
+    that of ``<name>``; a missing number shows as n/a.
+    """
+
+    def num(x: Any) -> str:
+        return "n/a" if x is None else f"{x:.3f}" if isinstance(x, float) else str(x)
+
+    parts = []
+    for k, (name, value) in enumerate(numbers.items()):
+        if name.endswith(("ci_low", "ci_high")):
+            continue
+        prefix = "" if k == 0 else f"{name}_"
+        lo, hi = numbers.get(f"{prefix}ci_low"), numbers.get(f"{prefix}ci_high")
+        parts.append(f"{name} {num(value)}" + (f" [{num(lo)}, {num(hi)}]" if lo is not None else ""))
+    return ", ".join(parts)
 
 
 def cmd_gc(args: argparse.Namespace) -> int:

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Set up everything the study and the tests need, idempotently:
-#   system packages (flite, fortunes; with --test also chromium + chromium-driver),
+#   system packages (flite, fortunes, real-speech recordings; with --test also chromium + chromium-driver),
 #   a virtual environment in .venv with torch==2.13.0 (CPU), torchaudio (Python parts only)
 #   and the nap package (editable) with its dependencies.
 # Usage: scripts/setup.sh [--test]      (NAP_VENV=DIR to use another environment folder)
@@ -12,6 +12,8 @@ venv="${NAP_VENV:-.venv}"
 
 # -- system packages --------------------------------------------------------------------
 apt_pkgs=(flite fortunes festival festvox-kallpc16k)
+# real human speech: Asterisk's prompts with their transcripts, pocketsphinx's test clips
+apt_pkgs+=(asterisk-core-sounds-en-wav asterisk-core-sounds-en pocketsphinx-testdata)
 command -v npm >/dev/null || apt_pkgs+=(npm)
 [ $want_test = 1 ] && apt_pkgs+=(chromium chromium-driver)
 missing=()
@@ -46,8 +48,8 @@ echo "[setup] installing Python packages into $venv (torch 2.13.0 CPU build)"
 # torchaudio declares no dependency on torch; its wheel's compiled parts are CUDA-linked.
 "${pip[@]}" --no-deps "torchaudio==2.11.0"
 "$venv/bin/python" scripts/fix_torchaudio.py
-extras=""
-[ $want_test = 1 ] && extras="[test]"
+extras="[speech]"
+[ $want_test = 1 ] && extras="[speech,test]"
 "${pip[@]}" -e ".$extras"
 "$venv/bin/python" -m ipykernel install --sys-prefix --name python3 >/dev/null
 # The website serves the widget JavaScript and MathJax itself: fetch them from npm now

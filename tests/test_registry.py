@@ -56,7 +56,7 @@ def test_the_default_profile_keys_are_pinned(tmp_path):
         "g2p": "57892a57e9c1",  # 2d7459aeb881 before the key read the g2p's version 4
         "align": "c5ba1d4abc29",
         "naps": "b153c3dd3804",
-        "cluster": "5cd627c2d365",
+        "cluster": "63ece1ca8242",  # 5cd627c2d365 before cluster.bootstrap, control_tasks, similarity
     }
 
 

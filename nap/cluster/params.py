@@ -41,7 +41,20 @@ class ClusterParams(StageParams):
     probe_max_iter: int = param(300, "L-BFGS iterations of each probe")
     probe_test_fraction: float = param(0.25, "share of utterances held out to test the probes")
     probe_max_train: int = param(12000, "at most this many frames (sampled) train one probe")
-    seed: int = param(0, "seed of the probe split, the frame sample and the permutations")
+    bootstrap: int = param(
+        1000,
+        "speaker resamples (utterances where no speaker is known) behind the 95 % intervals of the "
+        "probe accuracies and selectivities; 0 = no intervals",
+    )
+    control_tasks: bool = param(
+        True,
+        "also probe each grouping's classes (phonetic class, vowel letter) and a control task: the same "
+        "types given random classes of the same sizes (Hewitt & Liang 2019); selectivity = the difference",
+    )
+    similarity: bool = param(
+        True, "linear CKA (unbiased HSIC) between every pair of layers and the input, on the probe sample"
+    )
+    seed: int = param(0, "seed of the probe split, the frame sample, the permutations and the resamples")
 
     def check(self) -> None:
         if not 0.0 < self.percentile < 100.0:
@@ -61,6 +74,10 @@ class ClusterParams(StageParams):
         if not 0.0 < self.probe_test_fraction < 1.0:
             raise ParamError(
                 f"parameter 'cluster.probe_test_fraction' must lie in (0, 1), got {self.probe_test_fraction}"
+            )
+        if self.bootstrap < 0:
+            raise ParamError(
+                f"parameter 'cluster.bootstrap' must be 0 (no intervals) or more, got {self.bootstrap}"
             )
         if self.probe_max_train < 10:
             raise ParamError(f"parameter 'cluster.probe_max_train' must be ≥ 10, got {self.probe_max_train}")

@@ -186,7 +186,8 @@ def plot_scores(
 ) -> Figure:
     """Score curves across layers: probes (top) and cluster agreement (bottom), graphemes | phonemes.
 
-    Filled markers are significant (permutation p < ``alpha``), hollow ones are not;
+    A band around a probe's accuracy is its 95 % interval where the probes have one. Filled
+    markers are significant (permutation p < ``alpha``), hollow ones are not;
     ``highlight`` shades layers (the ones chosen for Figure 4).
     """
     fig = ShownFigure(figsize=(10, 6.4), layout="constrained")
@@ -217,6 +218,10 @@ def plot_scores(
                         marker=".",
                         label=f"{g}: {key.replace('_', ' ')}",
                     )
+                lo = np.array([_nan(per.get(lay, {}).get("ci_low")) for lay in layers], dtype=float)
+                hi = np.array([_nan(per.get(lay, {}).get("ci_high")) for lay in layers], dtype=float)
+                if np.isfinite(lo).any():  # the accuracy's 95 % interval (speaker bootstrap)
+                    ax_p.fill_between(x, lo, hi, color="C0", alpha=0.15, lw=0)
             per_s = scores.get(g, {})
             which = [("classes", "phonetic classes AUC", "C2"), ("vowels", "vowel vs consonant AUC", "C3")]
             if kind == "grapheme":
@@ -252,4 +257,33 @@ def plot_scores(
                       transform=ax_p.transAxes, bbox=MESSAGE_BOX)  # fmt: skip
         ax_s.set_xticks(x, [_short(lay) for lay in layers])
         ax_s.set_xlabel("layer")
+    return fig
+
+
+def plot_similarity(
+    matrix: np.ndarray, layers: Sequence[str], n_frames: int = 0, message: str | None = None
+) -> Figure:
+    """The layers' linear CKA as a matrix (rows and columns in layer order, the input window first)."""
+    matrix = np.asarray(matrix, dtype=float)
+    if message or matrix.size == 0:
+        fig = ShownFigure(figsize=(6, 1.5))
+        message_panel(fig, message or "no layer similarity: cluster.similarity off")
+        return fig
+    size = 1.6 + 0.42 * len(layers)
+    fig = ShownFigure(figsize=(size + 1.2, size), layout="constrained")
+    ax = fig.subplots()
+    image = ax.imshow(matrix, cmap=CMAP, vmin=min(0.0, float(np.nanmin(matrix))), vmax=1.0)
+    ticks = np.arange(len(layers))
+    ax.set_xticks(ticks, [_short(lay) for lay in layers], fontsize=8)
+    ax.set_yticks(ticks, [_short(lay) for lay in layers], fontsize=8)
+    if len(layers) <= 16:
+        for i in range(len(layers)):
+            for j in range(len(layers)):
+                if np.isfinite(matrix[i, j]):
+                    dark = matrix[i, j] > 0.6
+                    ax.text(j, i, f"{matrix[i, j]:.2f}", ha="center", va="center", fontsize=6,
+                            color="black" if dark else "white")  # fmt: skip
+    ax.set_xlabel("layer")
+    ax.set_title(f"linear CKA (unbiased HSIC) on {n_frames} probe frames", fontsize=10)
+    fig.colorbar(image, ax=ax, fraction=0.05, label="CKA")
     return fig

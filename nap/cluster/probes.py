@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
@@ -73,6 +73,36 @@ def train_probe(
     threads: int = 2,
 ) -> dict[str, Any]:
     """Fit one probe on the frames outside ``test`` and score it on ``test``; see module docstring."""
+    kw = {"c": c, "max_iter": max_iter, "max_train": max_train, "seed": seed, "threads": threads}
+    return fit_probe(x, y, test, **kw).record
+
+
+class ProbeAnswers(NamedTuple):
+    """A probe's record, the labelled test frames (indices), its answer for each and the chance answer."""
+
+    record: dict[str, Any]
+    test: np.ndarray
+    predicted: np.ndarray
+    majority: int  # the most frequent training class, which ``chance`` always answers (-1: no probe)
+
+
+def fit_probe(
+    x: np.ndarray,
+    y: np.ndarray,
+    test: np.ndarray,
+    *,
+    c: float = 1.0,
+    max_iter: int = 300,
+    max_train: int = 12000,
+    seed: int = 0,
+    threads: int = 2,
+) -> ProbeAnswers:
+    """:func:`train_probe`'s record with the test frames' indices and the probe's answers for them.
+
+    The answers let intervals be computed by resampling the held-out frames' speakers
+    (:mod:`nap.cluster.bootstrap`) without training again; a probe that could not be
+    trained answers nothing (empty arrays).
+    """
     x = np.asarray(x, dtype=np.float32)
     y = np.asarray(y)
     labelled = y >= 0
@@ -82,7 +112,8 @@ def train_probe(
     classes = np.unique(y[train_idx])
     if len(classes) < 2 or len(test_idx) == 0:
         why = "fewer than 2 classes in the training frames" if len(classes) < 2 else "no labelled test frames"
-        return no_probe(why, out["n_train"], out["n_test"], int(len(classes)))
+        empty = np.zeros(0, dtype=np.int64)
+        return ProbeAnswers(no_probe(why, out["n_train"], out["n_test"], int(len(classes))), empty, empty, -1)
     rng = np.random.default_rng(seed)
     if len(train_idx) > max_train:
         train_idx = np.sort(rng.choice(train_idx, size=max_train, replace=False))
@@ -97,7 +128,7 @@ def train_probe(
         balanced = float(balanced_accuracy_score(truth, pred))
     values, counts = np.unique(y[train_idx], return_counts=True)
     majority = values[counts.argmax()]
-    return {
+    record = {
         **out,
         "n_train": int(len(train_idx)),
         "accuracy": float(np.mean(pred == truth)),
@@ -107,3 +138,4 @@ def train_probe(
         "converged": bool(np.all(model.n_iter_ < max_iter)),
         "message": None,
     }
+    return ProbeAnswers(record, test_idx, np.asarray(pred), int(majority))

@@ -18,9 +18,13 @@ from nap.cluster.claims import (
     pick_grouping,
 )
 from nap.cluster.hierarchy import LayerClustering
-from nap.cluster.plots import plot_grid, plot_scores
+from nap.cluster.plots import plot_grid, plot_scores, plot_similarity
 from nap.display import Markdown, Table, table
 from nap.store import StoreError, read_json
+
+
+def _nan(x: Any) -> float:
+    return float("nan") if x is None else float(x)
 
 
 class Clustering:
@@ -50,6 +54,10 @@ class Clustering:
             arrays = {k: npz[k] for k in npz.files}
         params = read_json(path / "params.json")["params"] if (path / "params.json").is_file() else {}
         return cls(path, read_json(path / "clusters.json"), arrays, read_json(path / "probes.json"), params)
+
+    def _optional(self, name: str) -> dict[str, Any] | None:
+        """A file that artifacts of the stage's options have (``controls.json``, ``similarity.json``)."""
+        return read_json(self.path / name) if (self.path / name).is_file() else None
 
     def __repr__(self) -> str:
         return f"Clustering({len(self.groupings)} groupings × {len(self.layers)} layers at '{self.path}')"
@@ -235,6 +243,75 @@ class Clustering:
             "no accuracy because",
         ]
         return table(rows, headers, title="linear probes (held-out utterances)")
+
+    def interval_table(self) -> Table:
+        """Per probed grouping and layer: the probe's accuracy with its 95 % interval, and the class
+        probe against its control task (selectivity, also over chance), each with its interval."""
+
+        def ci(r: dict[str, Any], value: str, prefix: str = "") -> str:
+            """``value`` of record ``r`` with the interval ``<prefix>ci_low`` … ``<prefix>ci_high``."""
+            v, a, b = (_nan(r.get(k)) for k in (value, f"{prefix}ci_low", f"{prefix}ci_high"))
+            if np.isnan(v):
+                return "n/a" if r else "—"
+            return f"{v:.3f}" if np.isnan(a) else f"{v:.3f} [{a:.3f}, {b:.3f}]"
+
+        rows = []
+        for g, per in self.probes.items():
+            for lay in (lay for lay in self.layers if per.get(lay)):
+                r = per[lay]
+                cp = r.get("class_probe") or {}
+                rows.append(
+                    [
+                        g,
+                        lay,
+                        ci(r, "accuracy"),
+                        ci(cp, "accuracy"),
+                        ci(cp, "control", "control_"),
+                        ci(cp, "selectivity", "selectivity_"),
+                        ci(cp, "selectivity_over_chance", "selectivity_over_chance_"),
+                        f"{r['n_units']} {r['units']}s" if r.get("units") else "",
+                    ]
+                )
+        headers = [
+            "grouping",
+            "layer",
+            "probe accuracy [95 %]",
+            "class probe",
+            "control task",
+            "selectivity",
+            "selectivity over chance",
+            "resampled",
+        ]
+        return table(rows, headers, title="probes with 95 % intervals (bootstrap over held-out speakers)")
+
+    @property
+    def controls(self) -> dict[str, Any]:
+        """Per grouping with classes: ``{classes: {type: class}, control: {type: control class}}``."""
+        return self._optional("controls.json") or {}
+
+    def control_table(self) -> Table:
+        """Each grouping's types with their class and their class in the control task."""
+        rows = []
+        for g, maps in self.controls.items():
+            for kind in sorted({c for c in maps["classes"].values() if c}):
+                real = [t for t, c in maps["classes"].items() if c == kind]
+                ctl = [t for t, c in maps["control"].items() if c == kind]
+                rows.append([g, kind, " ".join(real), " ".join(ctl)])
+        return table(rows, ["grouping", "class", "its types", "its types in the control task"],
+                     title="control tasks: the same class sizes, random types")  # fmt: skip
+
+    def similarity(self) -> tuple[list[str], np.ndarray]:
+        """The layers and their (L, L) linear CKA matrix (empty without ``similarity.json``)."""
+        doc = self._optional("similarity.json") or {}
+        return list(doc.get("layers", [])), np.asarray(doc.get("cka") or np.zeros((0, 0)), dtype=float)
+
+    def similarity_figure(self) -> Figure:
+        """The layers' linear CKA matrix (unbiased HSIC) on the probe sample, with the input window."""
+        doc = self._optional("similarity.json")
+        if doc is None:
+            return plot_similarity(np.zeros((0, 0)), [], message="no layer similarity in this artifact")
+        layers, matrix = self.similarity()
+        return plot_similarity(matrix, layers, int(doc.get("n_frames", 0)), doc.get("message"))
 
     def messages(self) -> list[str]:
         """Every clustering that could not be made, with its reason."""

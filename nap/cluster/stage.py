@@ -18,8 +18,25 @@
     Undefined numbers are ``null``.
 ``probes.json``
     ``{g: {l: {accuracy, balanced_accuracy, chance, n_train, n_test, n_classes,
-    converged, message}}}`` (see :mod:`nap.cluster.probes`); ``probes/<layer>.json`` keep
-    finished layers so an interrupted stage resumes.
+    converged, message, ci_low, ci_high, units, n_units, class_probe}}}`` (see
+    :mod:`nap.cluster.probes`); ``ci_low``, ``ci_high``: the accuracy's 95 % interval from
+    ``bootstrap`` resamples of the held-out frames' ``units`` (``speaker``, or ``utterance``
+    where the ids name no speaker; :mod:`nap.cluster.bootstrap`). ``class_probe`` (groupings
+    with classes, ``control_tasks``): ``{accuracy, chance, n_classes, n_train, n_test,
+    converged, message, ci_low, ci_high, control, control_chance, control_converged,
+    control_message, control_ci_low, control_ci_high, selectivity, selectivity_ci_low,
+    selectivity_ci_high, selectivity_over_chance, …_ci_low, …_ci_high}``: a probe of the
+    frames' classes, one of the control task, their difference (selectivity), and the
+    difference of their gains over chance (the control's classes hold as many types as the
+    real ones, not as many frames, so their chance differs) (:mod:`nap.cluster.control`).
+    ``probes/<layer>.json`` keep finished layers so an interrupted stage resumes.
+``controls.json``
+    ``{g: {classes: {type: class or null}, control: {type: control class or null}}}``: the
+    control tasks' seeded maps.
+``similarity.json``
+    ``{layers, n_frames, cka, message}``: ``cka`` the (L, L) linear CKA (unbiased HSIC)
+    between the layers' probe features, rows and columns in ``layers`` order
+    (:mod:`nap.cluster.cka`); empty, with ``message``, without probe features.
 ``claims.json``
     the paper's claims judged on these numbers (:mod:`nap.cluster.claims`).
 ``FORMAT.md``
@@ -35,10 +52,13 @@ from typing import Any
 
 import numpy as np
 
+from nap.cluster.bootstrap import mean_intervals, resampling_units, rng_for
+from nap.cluster.cka import cka_matrix
 from nap.cluster.claims import evaluate_claims, figure4_layers, pick_grouping
+from nap.cluster.control import class_labels, control_mapping
 from nap.cluster.hierarchy import LayerClustering, cluster_naps
 from nap.cluster.params import ClusterParams
-from nap.cluster.probes import no_probe, split_utterances, too_few_utterances, train_probe
+from nap.cluster.probes import fit_probe, no_probe, split_utterances, too_few_utterances
 from nap.cluster.scores import class_purity, class_scores, dominant_partner, grapheme_classes, separation
 from nap.params import ParamError
 from nap.phonetics import PHONE_CLASS
@@ -161,14 +181,92 @@ def run_clustering(napset: Any, p: ClusterParams) -> tuple[dict[str, Any], dict[
     return doc, arrays
 
 
-def run_probes(napset: Any, p: ClusterParams, layers: list[str], work: Path) -> dict[str, dict[str, Any]]:
+def probe_units(napset: Any, utt: np.ndarray) -> tuple[np.ndarray, str]:
+    """The probe frames' units of resampling: speakers from the utterance ids, else utterances."""
+    try:
+        ids = napset.probe_utterances
+    except (AttributeError, FileNotFoundError, KeyError):
+        ids = None
+    return resampling_units(utt, ids)
+
+
+def with_interval(
+    record: dict[str, Any], correct: np.ndarray, units: np.ndarray, kind: str, p: ClusterParams, tag: str
+) -> dict[str, Any]:
+    """``record`` with its accuracy's interval (``ci_low``, ``ci_high``), ``units`` and ``n_units``."""
+    ((lo, hi),) = mean_intervals(correct[None, :], units, p.bootstrap, rng_for(p.seed, tag))
+    return {**record, "ci_low": lo, "ci_high": hi, "units": kind, "n_units": int(len(np.unique(units)))}
+
+
+def class_probe(
+    x: np.ndarray,
+    task: np.ndarray,
+    control: np.ndarray,
+    test: np.ndarray,
+    units: np.ndarray,
+    p: ClusterParams,
+    tag: str,
+) -> dict[str, Any]:
+    """The class probe, its control probe and the selectivity, each with its speaker-bootstrap interval.
+
+    Both probes answer for the same test frames (a type has a control class exactly when it has
+    a class), so the selectivity's interval resamples the pairs.
+    """
+    kw: dict[str, Any] = {"c": p.probe_C, "max_iter": p.probe_max_iter, "max_train": p.probe_max_train}
+    real, idx, pred, majority = fit_probe(x, task, test, seed=p.seed, **kw)
+    ctl, idx_c, pred_c, majority_c = fit_probe(x, control, test, seed=p.seed, **kw)
+    out = {
+        **{k: real[k] for k in ("accuracy", "chance", "n_classes", "n_train", "n_test", "converged")},
+        "message": real["message"],
+        "control": ctl["accuracy"],
+        "control_chance": ctl["chance"],
+        "control_converged": ctl["converged"],
+        "control_message": ctl["message"],
+        "selectivity": real["accuracy"] - ctl["accuracy"],
+        "selectivity_over_chance": (real["accuracy"] - real["chance"]) - (ctl["accuracy"] - ctl["chance"]),
+    }
+    names = ("", "control_", "selectivity_", "selectivity_over_chance_")
+    if len(idx) and len(idx_c) and np.array_equal(idx, idx_c):
+        hit, hit_c = (pred == task[idx]).astype(float), (pred_c == control[idx]).astype(float)
+        gain = hit - (task[idx] == majority)
+        gain_c = hit_c - (control[idx] == majority_c)
+        values = np.stack([hit, hit_c, hit - hit_c, gain - gain_c])
+        ci = mean_intervals(values, units[idx], p.bootstrap, rng_for(p.seed, tag))
+    else:
+        ci = [(float("nan"), float("nan"))] * len(names)
+    for name, (lo, hi) in zip(names, ci, strict=True):
+        out[f"{name}ci_low"], out[f"{name}ci_high"] = lo, hi
+    return out
+
+
+def control_tasks(
+    napset: Any, groupings: list[str], classes: dict[str, dict[str, str | None]], seed: int
+) -> dict[str, dict[str, Any]]:
+    """Per grouping with ≥ 2 classes: its types' classes and their control classes (:mod:`control`)."""
+    out = {}
+    for g in groupings:
+        table = {n: classes.get(g, {}).get(n) for n in napset.groups(g)}
+        if len({c for c in table.values() if c is not None}) >= 2:
+            out[g] = {"classes": table, "control": control_mapping(table, rng_for(seed, f"control/{g}"))}
+    return out
+
+
+def run_probes(
+    napset: Any,
+    p: ClusterParams,
+    layers: list[str],
+    work: Path,
+    controls: dict[str, dict[str, Any]] | None = None,
+) -> dict[str, dict[str, Any]]:
     """Probe every layer for every selected grouping; finished layers are kept in ``work/probes``.
 
     A NAP set without probe features (``naps.probe_frames`` = 0) gives no probes, not an error;
     probe features of fewer than two utterances (no frame labelled) give probes whose
-    ``message`` says why they have no accuracy.
+    ``message`` says why they have no accuracy. Each probe gets its speaker-bootstrap interval;
+    a grouping in ``controls`` (:func:`control_tasks`) also gets a ``class_probe``.
     """
     groupings = _selected(p.probe_groupings, list(napset.groupings), "probe_groupings")
+    controls = controls or {}
     out: dict[str, dict[str, Any]] = {g: {} for g in groupings}
     for layer in layers:
         done = work / "probes" / f"{layer}.json"
@@ -185,23 +283,46 @@ def run_probes(napset: Any, p: ClusterParams, layers: list[str], work: Path) -> 
                 per = {g: no_probe(why) for g in groupings if g in labels}
             else:
                 test = split_utterances(np.asarray(utt), p.probe_test_fraction, p.seed)
-                per = {
-                    g: train_probe(
+                units, kind = probe_units(napset, np.asarray(utt))
+                per = {}
+                for g in (g for g in groupings if g in labels):
+                    y = np.asarray(labels[g])
+                    record, idx, pred, _ = fit_probe(
                         x,
-                        labels[g],
+                        y,
                         test,
                         c=p.probe_C,
                         max_iter=p.probe_max_iter,
                         max_train=p.probe_max_train,
                         seed=p.seed,
                     )
-                    for g in groupings
-                    if g in labels
-                }
+                    per[g] = with_interval(record, pred == y[idx], units[idx], kind, p, f"probe/{g}/{layer}")
+                    if g in controls:
+                        names = napset.groups(g)
+                        task, _ = class_labels(y, names, controls[g]["classes"])
+                        control, _ = class_labels(y, names, controls[g]["control"])
+                        tag = f"class/{g}/{layer}"
+                        per[g]["class_probe"] = class_probe(x, task, control, test, units, p, tag)
             write_json(done, json_safe(per))
         for g, r in per.items():
             out[g][layer] = r
     return out
+
+
+def run_similarity(napset: Any, layers: list[str]) -> dict[str, Any]:
+    """Linear CKA between every pair of ``layers`` on the probe sample's frames (:mod:`nap.cluster.cka`).
+
+    Without probe features, or with fewer than 4 frames, ``cka`` is empty and ``message`` says why.
+    """
+    out: dict[str, Any] = {"layers": list(layers), "n_frames": 0, "cka": [], "message": None}
+    try:
+        features = {layer: napset.probe_features(layer)[0] for layer in layers}
+    except (FileNotFoundError, KeyError) as exc:
+        return {**out, "message": f"no probe features to compare layers: {exc}"}
+    n = min((len(x) for x in features.values()), default=0)
+    if n < 4:
+        return {**out, "message": f"layer similarity needs at least 4 probe frames, got {n}"}
+    return {**out, "n_frames": n, "cka": cka_matrix(features).tolist()}
 
 
 def json_safe(obj: Any) -> Any:
@@ -228,10 +349,15 @@ def build_clusters(work: Path, p: ClusterParams, napset: Any) -> dict[str, Any]:
         tmp.write_text("# The cluster stage's files\n\n" + (__doc__ or "").split("\n\n", 1)[1])
     t_cluster = time.time() - start
     probes: dict[str, dict[str, Any]] = {}
+    controls = control_tasks(napset, doc["groupings"], doc["classes"], p.seed) if p.control_tasks else {}
     if p.probes:
-        probes = run_probes(napset, p, doc["layers"], work)
+        probes = run_probes(napset, p, doc["layers"], work, controls)
     write_json(work / "probes.json", json_safe(probes))
+    write_json(work / "controls.json", controls)
     t_probes = time.time() - start - t_cluster
+    if p.similarity:
+        write_json(work / "similarity.json", json_safe(run_similarity(napset, doc["layers"])))
+    t_similarity = time.time() - start - t_cluster - t_probes
     scores = {g: {lay: r["scores"] for lay, r in per.items()} for g, per in doc["results"].items()}
     claims = evaluate_claims(
         scores, probes, doc["layers"], doc["kinds"], p.phoneme_grouping, p.alpha, p.emergence
@@ -245,6 +371,7 @@ def build_clusters(work: Path, p: ClusterParams, napset: Any) -> dict[str, Any]:
         "figure4_layers": fig4,
         "cluster_seconds": round(t_cluster, 2),
         "probe_seconds": round(t_probes, 2),
+        "similarity_seconds": round(t_similarity, 2),
         "claims": {c.key: c.holds for c in claims},
         "messages": sum(r["message"] is not None for per in doc["results"].values() for r in per.values()),
         "probe_messages": sum(r.get("message") is not None for per in probes.values() for r in per.values()),
@@ -258,4 +385,24 @@ def build_clusters(work: Path, p: ClusterParams, napset: Any) -> dict[str, Any]:
         if accs:
             best = max(accs, key=accs.__getitem__)
             summary[f"probe_best_{g}"] = {"layer": best, "accuracy": round(accs[best], 4)}
+        layers = {lay: per_layer_numbers(r) for lay, r in per.items() if r.get("accuracy") is not None}
+        if layers:
+            summary[f"probes_{g}"] = layers
     return summary
+
+
+def per_layer_numbers(record: dict[str, Any]) -> dict[str, Any]:
+    """A probe's numbers for ``nap results``: accuracy with its interval, then the class probe's
+    accuracy, its control's and the selectivity, each with its interval (``<name>_ci_low``…)."""
+    out = {k: _round(record.get(k)) for k in ("accuracy", "ci_low", "ci_high")}
+    cp = record.get("class_probe")
+    if cp:
+        for name, key in (("classes", ""), ("control", "control_"), ("selectivity", "selectivity_")):
+            out[name] = _round(cp.get("accuracy" if name == "classes" else name))
+            out[f"{name}_ci_low"] = _round(cp.get(f"{key}ci_low"))
+            out[f"{name}_ci_high"] = _round(cp.get(f"{key}ci_high"))
+    return out
+
+
+def _round(x: Any) -> float | None:
+    return None if x is None or not np.isfinite(x) else round(float(x), 4)

@@ -8,6 +8,14 @@
    their floating-point operations, which is computed from the layers and printed
    (target: speed-up ≥ 0.8 × FLOP ratio).
 3. **peak RSS with 10× the utterances** against 1× (fresh processes; target ≤ 1.1).
+4. with ``--device cuda`` only: **GPU NAPs against CPU NAPs** on the reference's utterances,
+   the largest difference relative to the NAPs' scale (target ≤ 1e-5; extraction runs
+   without TF32, :func:`nap.hardware.exact_float32`).
+
+``--device cuda`` runs the model, the extraction and the reference on the GPU; ratio 1 then
+compares extraction with one inference pass on the same GPU (as a user runs it, TF32 as
+torch sets it, and in exact float32 like the extraction), from wall time (the default clock
+there: this process's CPU time does not see the GPU's work) with the GPU synchronised.
 
 The model is the study's Wav2Letter (``nap.asr.model``) with random weights (time does not
 depend on the weights), at the paper's widths unless ``--channels/--hidden`` say otherwise;
@@ -19,11 +27,13 @@ fastest, which damps the load of other processes; say so when quoting them.
 
     python benchmarks/bench_naps.py                    # paper widths (256/2048)
     python benchmarks/bench_naps.py --channels 128 --hidden 512 --json out.json
+    python benchmarks/bench_naps.py --device cuda --utterances 96   # on a GPU
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import resource
 import subprocess
@@ -38,6 +48,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from nap.asr.model import Architecture, Wav2Letter  # noqa: E402
+from nap.hardware import exact_float32  # noqa: E402
 from nap.naps.api import result_from  # noqa: E402
 from nap.naps.driver import length_order, plan_probe, run_pass  # noqa: E402
 from nap.naps.extract import pad_batch  # noqa: E402
@@ -100,24 +111,57 @@ class Corpus:
         return self.features(u), self.labels(u)
 
 
+def synchronize() -> None:
+    """Wait for the GPU's queued work (nothing on the CPU)."""
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        torch.cuda.synchronize()
+
+
 class Clock:
-    """CPU time of this process and wall time, started on creation."""
+    """CPU time of this process and wall time (the GPU's queued work finished), started on creation."""
 
     def __init__(self):
+        synchronize()
         self.cpu0, self.wall0 = time.process_time(), time.perf_counter()
 
     def stop(self) -> dict[str, float]:
+        synchronize()
         return {"cpu": time.process_time() - self.cpu0, "wall": time.perf_counter() - self.wall0}
+
+
+def device_of(model) -> torch.device:
+    return next(model.parameters()).device
 
 
 def inference_pass(model, corpus: Corpus, batch_size: int) -> dict[str, float]:
     """One plain forward pass over the corpus in the extraction's batches (features made on the fly)."""
     names = length_order(corpus.ids, corpus.lengths)
+    device = device_of(model)
     clock = Clock()
     with torch.no_grad():
         for i in range(0, len(names), batch_size):
-            model(pad_batch([torch.from_numpy(corpus.features(u)) for u in names[i:i + batch_size]]))
+            x = pad_batch([torch.from_numpy(corpus.features(u)) for u in names[i:i + batch_size]])
+            model(x.to(device))
     return clock.stop()
+
+
+def naps_of(model, geometry, corpus: Corpus, batch_size: int):
+    """The NAPs (every layer, three groupings) of ``corpus`` with ``model`` where it is."""
+    acc = run_pass(model, geometry, geometry.select(None), corpus.ids, corpus.lengths, corpus.load, GROUPS,
+                   batch_size=batch_size, progress=False)
+    return result_from(acc, {k: [str(i) for i in range(n)] for k, n in GROUPS.items()}, "global_mean", 1)
+
+
+def device_difference(model, geometry, corpus: Corpus, batch_size: int) -> tuple[float, float]:
+    """(largest |GPU NAP - CPU NAP| over layers and groupings, the largest |CPU NAP|)."""
+    on_gpu = naps_of(model, geometry, corpus, batch_size)
+    on_cpu = naps_of(copy.deepcopy(model).cpu(), geometry, corpus, batch_size)
+    err = scale = 0.0
+    for k in on_cpu.groupings:
+        for layer in on_cpu.layer_names:
+            a, b = on_cpu.nap(k, layer), on_gpu.nap(k, layer)
+            err, scale = max(err, float(np.abs(a - b).max())), max(scale, float(np.abs(a).max()))
+    return err, scale
 
 
 def extraction_pass(model, geometry, corpus: Corpus, batch_size: int, probe_frames: int,
@@ -165,7 +209,8 @@ def rss_child(n: int, args: argparse.Namespace) -> int:
     cmd = [sys.executable, __file__, "--rss-child", str(n), "--channels", str(args.channels), "--hidden",
            str(args.hidden), "--k7-layers", str(args.k7_layers), "--min-frames", str(args.min_frames),
            "--max-frames", str(args.max_frames), "--batch-size", str(args.batch_size), "--probe-frames",
-           str(args.probe_frames), "--threads", str(args.threads), "--seed", str(args.seed)]
+           str(args.probe_frames), "--threads", str(args.threads), "--seed", str(args.seed), "--device",
+           args.device]
     out = subprocess.run(cmd, capture_output=True, text=True, check=True)
     return int(json.loads(out.stdout.strip().splitlines()[-1])["peak_rss"])
 
@@ -188,9 +233,12 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--threads", type=int, default=1,
                     help="torch threads; on a shared, loaded machine 2 threads stall on each other")
-    ap.add_argument("--clock", choices=["cpu", "wall"], default="cpu",
+    ap.add_argument("--clock", choices=["cpu", "wall"], default=None,
                     help="time the ratios use: this process's CPU time (robust to other processes' load) "
-                    "or wall")
+                    "or wall (default: cpu on the CPU, wall with --device cuda)")
+    ap.add_argument("--device", choices=["cpu", "cuda"], default="cpu",
+                    help="where the model, the extraction and the reference run (cuda: also GPU against "
+                    "CPU NAPs)")
     ap.add_argument("--reference-batch", type=int, default=128,
                     help="windows per forward pass of the reference")
     ap.add_argument("--seed", type=int, default=0)
@@ -199,7 +247,7 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--rss-child", type=int, default=None, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
-    model = make_model(args)
+    model = make_model(args).to(args.device)
     geometry = model_geometry(model)
     rf, stride = geometry.receptive_field, geometry.stride
 
@@ -211,19 +259,32 @@ def main(argv: list[str] | None = None) -> dict:
 
     corpus = Corpus(args.utterances, args, rf, stride)
     frames = sum(corpus.lengths.values())
-    clk = args.clock
+    clk = args.clock or ("wall" if args.device == "cuda" else "cpu")
+    where = (torch.cuda.get_device_name() if args.device == "cuda"
+             else f"CPU {torch.backends.cpu.get_cpu_capability()}")
     print(f"model {args.channels}/{args.hidden} channels, {len(model.layer_names)} layers, receptive field "
-          f"{rf}, stride {stride}; {args.utterances} utterances, {frames} output frames; {args.threads} "
-          f"thread(s); ratios from {clk} time, the fastest of {args.repeats} alternating runs")
-    runs_inf, runs_ext = [], []
+          f"{rf}, stride {stride}; {args.utterances} utterances, {frames} output frames; {where}, "
+          f"{args.threads} thread(s); ratios from {clk} time, the fastest of {args.repeats} alternating runs")
+    if args.device == "cuda":  # warm-up: cuDNN's algorithm choice and the caching allocator
+        inference_pass(model, corpus, args.batch_size)
+        extraction_pass(model, geometry, corpus, args.batch_size, args.probe_frames)
+    runs_inf, runs_ext, runs_exact = [], [], []
     for _ in range(args.repeats):
         runs_inf.append(inference_pass(model, corpus, args.batch_size))
         runs_ext.append(extraction_pass(model, geometry, corpus, args.batch_size, args.probe_frames))
+        if args.device == "cuda":
+            with exact_float32():
+                runs_exact.append(inference_pass(model, corpus, args.batch_size))
     t_inf, t_ext = fastest(runs_inf), fastest(runs_ext)
     ratio_time = t_ext[clk] / t_inf[clk]
     print(f"1. inference {t_inf[clk]:.2f} s, extraction {t_ext[clk]:.2f} s (every layer, 3 groupings, probe "
           f"sample of {args.probe_frames}): ratio {ratio_time:.3f} (target <= 1.3; wall-clock ratio "
           f"{t_ext['wall'] / t_inf['wall']:.3f})")
+    if runs_exact:
+        t_exact = fastest(runs_exact)
+        print(f"   inference in exact float32 (TF32 off, as the extraction) {t_exact[clk]:.2f} s: ratio "
+              f"{t_ext[clk] / t_exact[clk]:.3f}; TF32 as torch sets it: matmul "
+              f"{torch.backends.cuda.matmul.allow_tf32}, cuDNN {torch.backends.cudnn.allow_tf32}")
 
     sub = Corpus(args.reference_utterances or args.utterances, args, rf, stride)
     layers = geometry.select(None)
@@ -243,7 +304,8 @@ def main(argv: list[str] | None = None) -> dict:
     out = {
         "model": {"channels": args.channels, "hidden": args.hidden, "k7_layers": args.k7_layers,
                   "receptive_field": rf, "stride": stride},
-        "utterances": args.utterances, "frames": frames, "threads": args.threads, "clock": clk,
+        "device": where, "utterances": args.utterances, "frames": frames, "threads": args.threads,
+        "clock": clk,
         "inference_s": t_inf, "extraction_s": t_ext, "extraction_over_inference": ratio_time,
         "reference_s": t_ref, "single_pass_s": t_fast, "speedup": speedup, "flop_ratio": flop_ratio,
         "speedup_over_flop_ratio": speedup / flop_ratio,
@@ -254,6 +316,13 @@ def main(argv: list[str] | None = None) -> dict:
         print(f"3. peak RSS {r1 / 2**20:.0f} MiB with {args.rss_utterances} utterances, "
               f"{r10 / 2**20:.0f} MiB with {10 * args.rss_utterances}: ratio {r10 / r1:.3f} (target <= 1.1)")
         out.update({"rss_1x_bytes": r1, "rss_10x_bytes": r10, "rss_ratio": r10 / r1})
+    if runs_exact:
+        out["inference_exact_s"] = t_exact
+        out["extraction_over_exact_inference"] = t_ext[clk] / t_exact[clk]
+        err, scale = device_difference(model, geometry, sub, args.batch_size)
+        print(f"4. GPU against CPU NAPs on {len(sub.ids)} utterances: largest difference {err:.2e} at a NAP "
+              f"scale of {scale:.2f}: relative {err / scale:.2e} (target <= 1e-5)")
+        out.update({"gpu_cpu_max_abs": err, "nap_scale": scale, "gpu_cpu_relative": err / scale})
     if args.json:
         args.json.write_text(json.dumps(out, indent=2) + "\n")
     return out

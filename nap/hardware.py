@@ -6,6 +6,13 @@ process may use. The resolved values are machine settings: they are recorded in 
 summary, never in an artifact key (the key holds what was asked, e.g. ``auto``), so a store
 built on one machine is reused on another rather than silently recomputed.
 
+Devices too: every ``<stage>.device`` parameter (``auto``, ``cpu``, ``cuda`` or ``cuda:N``) is
+only spelling-checked when parameters are read (:func:`check_device`; ``nap params`` and ``nap
+results`` work for a cuda profile on a machine without a GPU) and resolved when the stage runs
+(:func:`resolve_device`), where ``cuda`` without a GPU is an error naming the parameter. NAP
+extraction runs in exact float32 on a GPU (:func:`exact_float32`: cuDNN's default TF32 moved the
+NAPs by 5.5e-4 at a NAP scale of 0.4 on an H200; without it they differ from the CPU's by 4e-6).
+
 Measured reasons (2 threads, the default Wav2Letter, batch 16 x 3.5 s, torch 2.13.0 CPU):
 on an AMD EPYC with AVX2 only, one training step takes 16-26 s in bfloat16 (oneDNN's reference
 kernels) against 1.2 s in float32, and the G2P's LSTM under bfloat16 autocast fails ("could
@@ -16,14 +23,18 @@ layers was slower than float32 with TF32 (6,400 against 22,000 audio s/s).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
+import re
 import sys
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
+
+from nap.params import ParamError
 
 if TYPE_CHECKING:
     import torch
@@ -187,6 +198,96 @@ def _warn(message: str) -> None:
     """A :class:`PrecisionWarning`, also printed (a notebook or a worker process may hide warnings)."""
     warnings.warn(message, PrecisionWarning, stacklevel=3)
     print(f"[nap] warning: {message}", file=sys.stderr)
+
+
+#: The help text of every ``<stage>.device`` parameter after its first words (what auto picks and why).
+DEVICE_HELP = (
+    "auto, cpu, cuda or cuda:N. auto: the GPU when torch finds one (under torchrun each process's "
+    "LOCAL_RANK GPU), else the CPU, since the same network runs many times faster there; cuda "
+    "without a GPU is an error when the stage runs (reading parameters never looks for one). A "
+    "machine setting like threads: not in the artifact key"
+)
+
+_DEVICE = re.compile(r"auto|cpu|cuda(:\d+)?")
+
+
+def check_device(value: object, name: str) -> None:
+    """A device parameter is spelled ``auto``, ``cpu``, ``cuda`` or ``cuda:N`` (no GPU looked for)."""
+    if not isinstance(value, str) or not _DEVICE.fullmatch(value):
+        raise ParamError(f"parameter {name!r} must be auto, cpu, cuda or cuda:N, got {value!r}")
+
+
+def resolve_device(requested: str, name: str, local_rank: int | None = None) -> torch.device:
+    """The torch device of device parameter ``name`` (e.g. ``naps.device``) on this machine, now.
+
+    ``auto`` is the GPU when torch finds one, else the CPU. ``auto`` and ``cuda`` take GPU
+    ``local_rank`` (default: torchrun's ``LOCAL_RANK``, 0 outside torchrun), so each process of
+    a group has its own; ``cuda:N`` is GPU N for every process. ``cuda`` on a machine without
+    a GPU, or a GPU it does not have, is a :class:`~nap.params.ParamError` naming ``name``.
+    """
+    import torch
+
+    check_device(requested, name)
+    if requested == "cpu" or (requested == "auto" and not torch.cuda.is_available()):
+        return torch.device("cpu")
+    if not torch.cuda.is_available():
+        raise ParamError(
+            f"parameter {name!r} is {requested}, but torch finds no CUDA GPU on this machine; "
+            "use auto (a GPU when there is one) or cpu"
+        )
+    count = torch.cuda.device_count()
+    if ":" in requested:
+        index = int(requested.partition(":")[2])
+        where = requested
+    else:
+        index = int(os.environ.get("LOCAL_RANK", "0")) if local_rank is None else int(local_rank)
+        where = f"{requested} for the process of LOCAL_RANK {index} (one GPU per process)"
+    if index >= count:
+        found = "1 CUDA GPU (cuda:0)" if count == 1 else f"{count} CUDA GPUs (cuda:0 to cuda:{count - 1})"
+        raise ParamError(f"parameter {name!r} is {where}, but torch finds {found} on this machine")
+    return torch.device("cuda", index)
+
+
+def module_on(module: torch.nn.Module, device: torch.device | str) -> torch.nn.Module:
+    """``module`` itself when its parameters are on ``device``, else a copy of it there.
+
+    The original stays where it is: a network a study has loaded (and caches for the chapters)
+    is never moved by a stage that runs it on another device.
+    """
+    import copy
+
+    import torch
+
+    param = next(module.parameters(), None)
+    if param is None or param.device == torch.device(device):
+        return module
+    return copy.deepcopy(module).to(device)
+
+
+def process_group_backend(device: torch.device | str) -> str:
+    """The torch.distributed backend for processes computing on ``device``: NCCL on GPUs, gloo on CPUs."""
+    import torch
+
+    return "nccl" if torch.device(device).type == "cuda" else "gloo"
+
+
+@contextlib.contextmanager
+def exact_float32() -> Iterator[None]:
+    """float32 matmuls and convolutions without TF32 inside, the previous settings restored after.
+
+    TF32 (on by default for cuDNN convolutions on Ampere and later GPUs) keeps 10 mantissa bits:
+    fine for training, but NAP extraction must equal the CPU's result (and the per-window
+    reference) to float32 rounding. On the CPU the flags change nothing.
+    """
+    import torch
+
+    saved = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
+    try:
+        yield
+    finally:
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved
 
 
 def resolve_threads(requested: int | str, share: int = 1) -> int:

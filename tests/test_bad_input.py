@@ -169,10 +169,21 @@ def _latin1_profile(tmp: Path) -> str:
 
 
 def _cuda_without_gpu(tmp: Path) -> str:
+    """Read without complaint; the stage refuses when it runs (the G2P: it reads only CMUDict)."""
     import torch
 
     with mock.patch.object(torch.cuda, "is_available", lambda: False):
-        return cli("params", "-p", "asr.device", "cuda")
+        return cli("build", "g2p", "--artifacts", str(tmp / "artifacts"), "-p", "g2p.device", "cuda")
+
+
+def _missing_gpu(tmp: Path) -> str:
+    import torch
+
+    with (
+        mock.patch.object(torch.cuda, "is_available", lambda: True),
+        mock.patch.object(torch.cuda, "device_count", lambda: 1),
+    ):
+        return cli("build", "g2p", "--artifacts", str(tmp / "artifacts"), "-p", "g2p.device", "cuda:3")
 
 
 def _artifacts_file(tmp: Path) -> str:
@@ -353,11 +364,33 @@ COMMAND_LINE = [
         r"parameter 'asr.seed' must be >= 0 \(and below 2\*\*32\), got -1",
     ),
     Case(
+        "negative-loader-workers",
+        "command line",
+        "negative batch-building processes (`-p asr.loader_workers -1`)",
+        lambda tmp: cli("params", "-p", "asr.loader_workers", "-1"),
+        r"parameter 'asr.loader_workers' must be auto or >= 0, got -1",
+    ),
+    Case(
         "cuda-without-gpu",
         "command line",
-        "`-p asr.device cuda` on a machine without a GPU",
+        "`nap build g2p -p g2p.device cuda` on a machine without a GPU (any stage's `device`; "
+        "`nap params` reads it)",
         _cuda_without_gpu,
-        r"parameter 'asr.device' is cuda, but torch finds no CUDA GPU on this machine; use auto",
+        r"nap: error: parameter 'g2p.device' is cuda, but torch finds no CUDA GPU on this machine; use auto",
+    ),
+    Case(
+        "gpu-index-missing",
+        "command line",
+        "`-p g2p.device cuda:3` on a machine with one GPU",
+        _missing_gpu,
+        r"parameter 'g2p.device' is cuda:3, but torch finds 1 CUDA GPU \(cuda:0\) on this machine",
+    ),
+    Case(
+        "device-misspelt",
+        "command line",
+        "a device torch does not run here (`-p naps.device gpu`)",
+        lambda tmp: cli("params", "-p", "naps.device", "gpu"),
+        r"parameter 'naps.device' must be auto, cpu, cuda or cuda:N, got 'gpu'",
     ),
     Case(
         "infinite-parameter",
@@ -940,6 +973,20 @@ def _probes_unlabelled(tmp: Path) -> str:
     return "in place of the probe curves: " + " ".join(phoneme_probes.texts[0].get_text().split())
 
 
+def _similarity_unlabelled(tmp: Path) -> str:
+    """The layer-similarity figure when no frame is labelled: its text in place of the CKA matrix."""
+    from nap.cluster import Clustering, ClusterParams, build_clusters
+    from nap.cluster.arrays import synthetic_napset
+
+    napset = synthetic_napset(n_layers=2, channels=4, positions=2, frames=60, utterances=4)
+    none = np.zeros(0, np.int64)
+    x = np.zeros((0, 4), np.float32)
+    napset.probe = {lay: (x, {"grapheme": none, "phoneme": none}, none, none) for lay in napset.layers}
+    build_clusters(tmp, ClusterParams.from_dict({"permutations": 10}), napset)
+    fig = Clustering.open(tmp).similarity_figure()
+    return "in place of the layer-similarity matrix: " + " ".join(fig.axes[0].texts[0].get_text().split())
+
+
 NAPS = [
     Case("naps-padding", "5 NAPs", "a model with padded convolutions", _padding, r"module '2'.*padding=1"),
     Case(
@@ -976,6 +1023,20 @@ NAPS = [
         "no frame labelled (an under-trained recognizer): an empty probe sample",
         _probes_unlabelled,
         r"no probe accuracy: probes need frames of at least 2 utterances to hold some out, got 0",
+    ),
+    Case(
+        "cluster-similarity-unlabelled",
+        "6 clustering",
+        "no frame labelled: no probe frames to compare the layers on",
+        _similarity_unlabelled,
+        r"layer similarity needs at least 4 probe frames, got 0",
+    ),
+    Case(
+        "cluster-bootstrap-negative",
+        "command line",
+        "a negative number of resamples (`-p cluster.bootstrap -1`)",
+        lambda tmp: cli("params", "-p", "cluster.bootstrap", "-1"),
+        r"parameter 'cluster.bootstrap' must be 0 \(no intervals\) or more, got -1",
     ),
 ]
 

@@ -17,6 +17,7 @@ import numpy as np
 
 from nap.align.cascade import SymbolTable
 from nap.align.groups import frame_centres
+from nap.hardware import module_on
 
 
 @dataclass(frozen=True)
@@ -55,8 +56,11 @@ class RecognizerAdapter:
     padded input is used here, and the frame geometry records the padding.
     """
 
-    def __init__(self, recognizer: Any, features: Any, batch_size: int = 16):
+    def __init__(self, recognizer: Any, features: Any, batch_size: int = 16, device: Any = "cpu"):
         self.recognizer = recognizer
+        #: the network on ``device`` (``align.device``; a copy when it is elsewhere); logits come back
+        self.model = module_on(recognizer.model, device)
+        self.device = device
         self.table = SymbolTable.from_vocab(recognizer.vocab)
         self.geometry = FrameGeometry(
             int(recognizer.receptive_field),
@@ -75,7 +79,7 @@ class RecognizerAdapter:
         """(output frames, classes) per utterance; one shorter than the receptive field gives 0 frames."""
         import torch
 
-        model = self.recognizer.model
+        model = self.model
         n_classes = len(self.table.symbols)
         out: list[np.ndarray] = [np.zeros((0, n_classes), np.float32)] * len(feats)
         inputs = [self._padded(f) for f in feats]
@@ -91,7 +95,7 @@ class RecognizerAdapter:
                 x = np.zeros((len(chunk), longest, inputs[chunk[0]].shape[1]), dtype=np.float32)
                 for k, i in enumerate(chunk):
                     x[k, : len(inputs[i])] = inputs[i]
-                y = model(torch.from_numpy(x).transpose(1, 2)).float()
+                y = model(torch.from_numpy(x).transpose(1, 2).to(self.device)).float().cpu()
                 for k, i in enumerate(chunk):
                     n_out = int(model.output_frames(len(inputs[i])))
                     out[i] = y[k, :, :n_out].T.contiguous().numpy()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar, Literal
 
+from nap.hardware import DEVICE_HELP, check_device
 from nap.params import ParamError, StageParams, check_threads, param
 
 SPLITS = ("train", "test_sentences", "test_voices")
@@ -52,6 +53,11 @@ class AlignParams(StageParams):
         "auto: one per core); 1: in the calling process. The labels do not depend on it",
         keyed=False,
     )
+    device: str = param(
+        "auto",
+        f"device of the recognizer's forward passes and the G2P's letter assignment: {DEVICE_HELP}",
+        keyed=False,
+    )
 
     def check(self) -> None:
         if not self.splits:
@@ -79,5 +85,6 @@ class AlignParams(StageParams):
             raise ParamError(f"parameter 'align.max_utterances' must be >= 0, got {self.max_utterances}")
         check_threads(self.workers, "align.workers")
         check_threads(self.threads, "align.threads")
+        check_device(self.device, "align.device")
         if self.chunk < 1:
             raise ParamError(f"parameter 'align.chunk' must be at least 1, got {self.chunk}")

@@ -33,7 +33,7 @@ from nap.align.delay import DELAYS, estimate_key_delays, move_by_delays, take_ou
 from nap.align.groups import apply_min_count, move_earlier, true_phone_labels
 from nap.align.labels import EXTRA_GROUPINGS, FORMAT, GROUPINGS
 from nap.align.params import AlignParams
-from nap.hardware import resolve_threads
+from nap.hardware import resolve_device, resolve_threads
 from nap.params import ParamError
 from nap.store import atomic_path, write_json
 
@@ -207,12 +207,14 @@ def _open_worker(corpus: str, features: str, recognizer: str, g2p: str, params: 
 
     torch.set_num_threads(threads)
     feats = Features.open(features)
+    p = AlignParams.from_dict(params)
+    device = resolve_device(p.device, "align.device")
     _WORKER.update(
         corpus=Corpus.open(corpus),
         features=feats,
-        rec=RecognizerAdapter(Recognizer.open(recognizer), feats),
-        letters=G2PLetters(G2P.open(g2p)),
-        p=AlignParams.from_dict(params),
+        rec=RecognizerAdapter(Recognizer.open(recognizer, device), feats, device=device),
+        letters=G2PLetters(G2P.open(g2p, device)),
+        p=p,
     )
 
 
@@ -246,9 +248,10 @@ def build_alignment(
     work = Path(work)
     import torch
 
+    device = resolve_device(p.device, "align.device")
     torch.set_num_threads(resolve_threads(p.threads))
-    rec = RecognizerAdapter(recognizer, features)
-    letters = G2PLetters(g2p)
+    rec = RecognizerAdapter(recognizer, features, device=device)
+    letters = G2PLetters(g2p.on(device) if hasattr(g2p, "on") else g2p)  # the study's G2P stays put
     parts = label_parts(work, p, corpus, features, rec, letters)
 
     joined = {name: np.concatenate([pt[name] for pt in parts]) for name in FRAME_ARRAYS}

@@ -4,24 +4,46 @@ Utterances the network cannot learn from are skipped and counted, never a crash
 mid-epoch: longer than ``max_seconds``, too short for CTC to fit their transcript,
 transcripts with characters outside the vocabulary, missing or non-finite features.
 Batch order is a pure function of (seed, epoch), so a resumed run sees the same batches.
+
+Training reads its batches through :func:`step_loader`: a torch DataLoader over the steps
+(:class:`StepBatches`), each step's batch built from (seed, step) alone, so worker processes
+(on a GPU, :func:`loader_workers`) give exactly the batches, in the order, that the training
+process builds itself on a CPU.
 """
 
 from __future__ import annotations
 
+import multiprocessing
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 import torch
+from torch.utils.data import DataLoader, Dataset
 
 from nap.asr.vocab import Vocab
+from nap.hardware import cores
 
 #: batches sorted by length inside groups of this many batches, then the batches shuffled
 BUCKET_BATCHES = 32
 
 #: utterance ids kept per skip reason (``training.json``'s ``skipped_ids``): enough to find them
 SKIPPED_IDS = 20
+
+#: most loader worker processes ``asr.loader_workers: auto`` starts for one GPU
+MAX_AUTO_WORKERS = 8
+
+#: a training batch as :func:`collate` returns it: features, their lengths, targets, target lengths
+Batch = tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]
+
+
+class StepBatch(NamedTuple):
+    """One step's batch as one process sees it (a named tuple: the loader pins what it holds)."""
+
+    size: int  # utterances in the whole batch, over all processes
+    share: Batch | None  # this process's utterances, collated (None: it has none)
 
 
 @dataclass(frozen=True)
@@ -219,3 +241,100 @@ class Augment:
                 t0 = int(rng.integers(0, max(n - w, 0) + 1))
                 x[t0 : t0 + w] = fill
         return np.ascontiguousarray(x, dtype=np.float32)
+
+
+def augment_seed(seed: int, step: int, position: int) -> int:
+    """The seed of the augmentation of the utterance at ``position`` of ``step``'s batch (and, at
+    positions from 1,000,000 on, of each process's dropout masks)."""
+    return int(np.random.SeedSequence([seed, step, position, 11]).generate_state(1)[0])
+
+
+class EpochPlan:
+    """The batch (utterance indices) of every training step: :func:`epoch_batches` of its epoch."""
+
+    def __init__(self, examples: Sequence[Example], batch_size: int, seed: int):
+        self.examples, self.batch_size, self.seed = examples, batch_size, seed
+        self._epoch = (0, epoch_batches(examples, batch_size, seed, 0))
+        self.steps_per_epoch = len(self._epoch[1])
+
+    def __call__(self, step: int) -> list[int]:
+        epoch, pos = divmod(step, self.steps_per_epoch)
+        if self._epoch[0] != epoch:  # each worker process keeps its own copy of the current epoch
+            self._epoch = (epoch, epoch_batches(self.examples, self.batch_size, self.seed, epoch))
+        return self._epoch[1][pos]
+
+
+class StepBatches(Dataset):
+    """This process's share of each step's batch, augmented and collated, indexed by step.
+
+    ``plan(step)`` names the batch's utterances; process ``rank`` of ``world`` takes positions
+    rank, rank + world, ...; the utterance at position k is augmented with the seed
+    (``seed``, step, k) and keeps the frames CTC needs for its transcript through a network of
+    ``stride`` and ``receptive_field``.
+    """
+
+    def __init__(
+        self,
+        data: Examples,
+        plan: Callable[[int], Sequence[int]],
+        augment: Augment,
+        seed: int,
+        stride: int,
+        receptive_field: int,
+        rank: int = 0,
+        world: int = 1,
+    ):
+        self.data, self.plan, self.augment, self.seed = data, plan, augment, seed
+        self.stride, self.receptive_field, self.rank, self.world = stride, receptive_field, rank, world
+
+    def __getitem__(self, step: int) -> StepBatch:
+        batch = self.plan(step)
+        share = list(range(self.rank, len(batch), self.world))
+        if not share:
+            return StepBatch(len(batch), None)
+        items = [self.data.items[batch[k]] for k in share]
+
+        def transform(k: int, feats: np.ndarray) -> np.ndarray:
+            # keep enough frames for CTC to fit the transcript after a faster tempo
+            need = self.stride * (ctc_min_frames(items[k].targets) - 1) + self.receptive_field
+            return self.augment(feats, augment_seed(self.seed, step, share[k]), need - 2 * self.data.pad)
+
+        return StepBatch(len(batch), collate(self.data, [batch[k] for k in share], transform))
+
+
+def loader_workers(requested: int | str, device: torch.device, share: int = 1) -> int:
+    """Worker processes of the training's :func:`step_loader` (``asr.loader_workers``).
+
+    ``auto``: none on a CPU (the training's threads already use every core; the batches are
+    built in the training process, between steps, as they always were); on a GPU the cores of
+    one of ``share`` processes less one for the training process, at most
+    :data:`MAX_AUTO_WORKERS`, at least 1: one paper-size batch (16 x 12 s, augmented, padded)
+    takes ~40 ms on one core, a GPU step ~9 ms (H200, float32 with TF32).
+    """
+    if requested != "auto":
+        return int(requested)
+    if device.type != "cuda":
+        return 0
+    return max(1, min(MAX_AUTO_WORKERS, cores() // max(1, share) - 1))
+
+
+def step_loader(
+    batches: StepBatches, start: int, stop: int, device: torch.device, workers: int = 0
+) -> DataLoader:
+    """The batches of steps ``start`` .. ``stop`` - 1, in order, prepared by ``workers`` processes.
+
+    On a GPU the batches come in pinned (page-locked) memory, so their copies to the device
+    can be non-blocking; on a CPU they are plain tensors. The loader draws nothing from torch's
+    global random generator (its own generator seeds the workers), so training's random
+    numbers are those of a loop without it.
+    """
+    fork = workers > 0 and "fork" in multiprocessing.get_all_start_methods()
+    return DataLoader(
+        batches,
+        batch_size=None,  # a dataset item is a whole batch
+        sampler=range(start, stop),
+        num_workers=workers,
+        pin_memory=device.type == "cuda",
+        generator=torch.Generator(),
+        multiprocessing_context="fork" if fork else None,  # the features cache is shared, not pickled
+    )

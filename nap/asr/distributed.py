@@ -14,6 +14,8 @@ from datetime import timedelta
 import torch
 import torch.distributed as dist
 
+from nap.hardware import process_group_backend, resolve_device
+
 
 @dataclass(frozen=True)
 class DistInfo:
@@ -43,21 +45,21 @@ def from_env() -> DistInfo:
 
 
 def device_for(info: DistInfo, device: str) -> torch.device:
-    """``device`` ("auto", "cpu", "cuda"), one GPU per local rank when on CUDA."""
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    if device == "cuda":
-        torch.cuda.set_device(info.local_rank)
-        return torch.device("cuda", info.local_rank)
-    return torch.device(device)
+    """``asr.device`` resolved (:func:`nap.hardware.resolve_device`), one GPU per local rank on CUDA."""
+    resolved = resolve_device(device, "asr.device", info.local_rank)
+    if resolved.type == "cuda":
+        torch.cuda.set_device(resolved)
+    return resolved
 
 
 def init(info: DistInfo, device: torch.device, timeout_minutes: float = 60.0) -> None:
     """Join the process group (a no-op for a single process)."""
     if info.active and not dist.is_initialized():
-        backend = "nccl" if device.type == "cuda" else "gloo"
         dist.init_process_group(
-            backend, rank=info.rank, world_size=info.world, timeout=timedelta(minutes=timeout_minutes)
+            process_group_backend(device),
+            rank=info.rank,
+            world_size=info.world,
+            timeout=timedelta(minutes=timeout_minutes),
         )
 
 
@@ -73,6 +75,14 @@ def all_sum(values: list[float], info: DistInfo, device: torch.device) -> list[f
     t = torch.tensor(values, dtype=torch.float64, device=device)
     dist.all_reduce(t)
     return t.tolist()
+
+
+def all_sum_(t: torch.Tensor, info: DistInfo) -> torch.Tensor:
+    """Sum ``t`` over all processes in place, without reading it back to the host (on GPUs the
+    exchange is queued on the device like any other work); a no-op for a single process."""
+    if info.active:
+        dist.all_reduce(t)
+    return t
 
 
 def barrier(info: DistInfo) -> None:

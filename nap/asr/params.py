@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar, Literal
 
+from nap.hardware import DEVICE_HELP, check_device
 from nap.params import ParamError, StageParams, check_threads, param
 
 
@@ -55,9 +56,13 @@ class AsrParams(StageParams):
     precision: Literal["auto", "float32", "bfloat16"] = param(
         "auto",
         "arithmetic of the training convolutions. auto: bfloat16 autocast (weights stay float32) on "
-        "CPUs with AVX512-BF16 or AMX (1.6x faster there) and on GPUs where one step measures faster; "
-        "float32 elsewhere (on AVX2 alone bfloat16 is 15-20x slower). The resolved value is in the "
-        "summary; the key holds what was asked",
+        "CPUs with AVX512-BF16 or AMX (1.6x faster there) and on GPUs where training steps measure "
+        "faster; float32 elsewhere (on AVX2 alone bfloat16 is 15-20x slower). On an H200 float32 "
+        "(cuDNN's TF32) won 3.4x, most likely as torch runs Conv1d as a cuDNN 2-D convolution of NCHW "
+        "tensors (channels-last exists for 4-D/5-D tensors only) while cuDNN's bfloat16 tensor-core kernels "
+        "work in NHWC: each convolution and both its gradients pay layout transposes, plus autocast's "
+        "casts of every input and weight. The resolved value is in the summary; the key holds what "
+        "was asked",
     )
     budget_minutes: float = param(
         30.0,
@@ -67,9 +72,17 @@ class AsrParams(StageParams):
     )
     max_seconds: float = param(20.0, "training utterances longer than this are skipped (and counted)")
     checkpoint_every: int = param(100, "steps between checkpoints in the stage's work folder")
-    device: str = param("auto", "training device: auto (a GPU when there is one), cpu or cuda", keyed=False)
+    device: str = param("auto", f"training and evaluation device: {DEVICE_HELP}", keyed=False)
     threads: int | Literal["auto"] = param(
         "auto", "torch CPU threads per process (auto: the cores this process may use)", keyed=False
+    )
+    loader_workers: int | Literal["auto"] = param(
+        "auto",
+        "processes that build the training batches (augmentation, padding) while the network trains; "
+        "0: the training process builds them between steps. auto: 0 on a CPU (the training's threads "
+        "already use every core); on a GPU the cores per GPU process less one, at most 8 (a paper-size "
+        "batch takes ~40 ms on one core, a GPU step ~9 ms). The batches are the same either way",
+        keyed=False,
     )
     max_bad_steps: int = param(20, "non-finite losses in a row before training stops with an error")
     # -- decoding (decoding=True: a new value re-decodes a network trained like this one) and evaluation
@@ -160,18 +173,15 @@ class AsrParams(StageParams):
                 "parameters 'asr.lm_order', 'asr.lm_weight' and 'asr.beam_size_token' must be >= 0"
             )
         check_threads(self.threads, "asr.threads")
-        if self.device not in ("auto", "cpu", "cuda"):
-            raise ParamError(f"parameter 'asr.device' must be auto, cpu or cuda, got {self.device!r}")
-        if self.device == "cuda":
-            import torch  # only here: reading parameters does not import torch otherwise
-
-            if not torch.cuda.is_available():
-                raise ParamError(
-                    "parameter 'asr.device' is cuda, but torch finds no CUDA GPU on this machine; "
-                    "use auto (a GPU when there is one) or cpu"
-                )
+        check_device(self.device, "asr.device")  # a GPU is looked for when the stage runs
         if not self.budget_minutes >= 0:
             raise ParamError(f"parameter 'asr.budget_minutes' must be >= 0, got {self.budget_minutes}")
+        if self.loader_workers != "auto" and (
+            not isinstance(self.loader_workers, int) or self.loader_workers < 0
+        ):
+            raise ParamError(
+                f"parameter 'asr.loader_workers' must be auto or >= 0, got {self.loader_workers!r}"
+            )
         if self.max_seconds <= 0:
             raise ParamError(f"parameter 'asr.max_seconds' must be > 0, got {self.max_seconds}")
         if self.grad_clip < 0 or self.weight_decay < 0:

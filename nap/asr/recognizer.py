@@ -48,9 +48,9 @@ class Recognizer:
         }
 
     @classmethod
-    def open(cls, path: str | Path) -> Recognizer:
+    def open(cls, path: str | Path, device: torch.device | str = "cpu") -> Recognizer:
         """Load ``config.json`` and ``model.pt`` (tensors only: :func:`nap.store.load_weights_file`)
-        from an asr artifact folder."""
+        from an asr artifact folder, the network on ``device``."""
         path = Path(path)
         for name in (CONFIG, MODEL):
             if not (path / name).is_file():
@@ -60,7 +60,12 @@ class Recognizer:
         state = load_weights_file(path / MODEL)
         load_weights(model, state, path / MODEL, path / CONFIG)
         vocab = Vocab(int(config["vocab"]["repetitions"]))
-        return cls(model, vocab, path, config["decoding"], int(config["input"]["pad"]))
+        return cls(model.to(device), vocab, path, config["decoding"], int(config["input"]["pad"]))
+
+    @property
+    def device(self) -> torch.device:
+        """Where the network is (inputs go there; outputs come back to the CPU)."""
+        return next(self.model.parameters()).device
 
     def __repr__(self) -> str:
         a = self.model.arch
@@ -109,12 +114,12 @@ class Recognizer:
                 f"{feats.shape[0]} frames (+{2 * self.pad} of padding) are fewer than "
                 f"the receptive field ({self.receptive_field})"
             )
-        return x.T[None]
+        return x.T[None].to(self.device)
 
     def logits(self, features: np.ndarray | torch.Tensor) -> np.ndarray:
         """The network's output for one utterance: (output frames, classes), float32."""
         with torch.inference_mode():
-            return self.model(self._input(features))[0].T.contiguous().numpy()
+            return self.model(self._input(features))[0].T.contiguous().cpu().numpy()
 
     def activations(
         self, features: np.ndarray | torch.Tensor, layers: Iterable[str] | None = None
@@ -123,7 +128,7 @@ class Recognizer:
         input is padded first (see :meth:`padded`)."""
         with torch.inference_mode():
             _, acts = self.model.activations(self._input(features), layers)
-        return {k: v[0].numpy() for k, v in acts.items()}
+        return {k: v[0].cpu().numpy() for k, v in acts.items()}
 
     def greedy(self, features: np.ndarray | torch.Tensor) -> str:
         """Transcript from the best symbol of every frame."""

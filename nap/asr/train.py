@@ -10,6 +10,14 @@ model is ``model.pt`` (batch norm, if trained with it, folded into the convoluti
 
 The command line that trains with several processes (torchrun) is :mod:`nap.distributed`
 (``-m nap.distributed asr``, or ``-m nap.asr``; the stage's part is :mod:`nap.asr.torchrun`).
+
+On a GPU the loop keeps the device busy: the batches are built by DataLoader workers in
+pinned memory (:func:`nap.asr.data.step_loader`) and copied without blocking, a step whose
+loss or gradient is not finite is skipped on the device (fused AdamW's ``found_inf``, the
+mechanism of torch's GradScaler), and the loss statistics are read back every
+:data:`SYNC_EVERY` steps (:class:`LossLog`), not every step. On a CPU the same steps run in
+the same order with the same numbers as before these changes, the batches built in the
+training process.
 """
 
 from __future__ import annotations
@@ -28,7 +36,17 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from nap.asr import distributed as D
-from nap.asr.data import Augment, Examples, collate, ctc_min_frames, epoch_batches
+from nap.asr.data import (
+    Augment,
+    EpochPlan,
+    Examples,
+    StepBatch,
+    StepBatches,
+    augment_seed,
+    collate,
+    loader_workers,
+    step_loader,
+)
 from nap.asr.model import Architecture, Wav2Letter, load_weights
 from nap.asr.params import AsrParams
 from nap.asr.vocab import Vocab
@@ -41,6 +59,15 @@ from nap.store import atomic_path, load_weights_file, read_json, write_json
 CHECKPOINT = "checkpoint.pt"
 MODEL = "model.pt"
 TRAINING = "training.json"
+
+#: steps between reads of the loss statistics from the device (and the progress bar's loss, their
+#: mean). Each read waits for the GPU to finish the steps queued so far and leaves it idle until
+#: the next step's work arrives (~1 ms): every 20 steps of ~10 ms that costs < 1 %, every step
+#: ~10 %. A loss that stays non-finite stops training at the read after ``asr.max_bad_steps``.
+SYNC_EVERY = 20
+
+#: forward and backward passes per timing in ``precision: auto``'s measurement on a GPU
+MEASURE_PASSES = 3
 
 
 class TrainingError(NapError, RuntimeError):
@@ -97,8 +124,49 @@ def build_model(arch: Architecture, seed: int, local_init: float = 0.0) -> Wav2L
         return model
 
 
-def _augment_seed(seed: int, step: int, position: int) -> int:
-    return int(np.random.SeedSequence([seed, step, position, 11]).generate_state(1)[0])
+class LossLog:
+    """The steps' statistics, kept on the device and read back into ``history`` in one go.
+
+    :meth:`add` takes a step's statistics tensor (:func:`_step`: loss sum, finite and
+    non-finite utterances, whether the step was taken) without reading it; :meth:`flush`
+    reads all pending steps with one host synchronisation, appends the taken steps' losses
+    to ``history`` exactly as a per-step read would, counts the skipped ones and stops with
+    :class:`TrainingError` at the step where more than ``max_bad_steps`` were skipped in a row.
+    """
+
+    def __init__(self, history: History, max_bad_steps: int):
+        self.history, self.max_bad_steps = history, max_bad_steps
+        self.bad_in_a_row = 0
+        self.pending: list[tuple[int, float, torch.Tensor]] = []
+
+    def add(self, step: int, lr: float, stats: torch.Tensor) -> None:
+        self.pending.append((step, lr, stats))
+
+    def flush(self) -> float | None:
+        """Read the pending steps into the history; the mean loss of those taken (None: none)."""
+        if not self.pending:
+            return None
+        rows = torch.stack([stats for _, _, stats in self.pending]).tolist()  # the one host sync
+        steps, self.pending = self.pending, []
+        losses = []
+        for (step, lr, _), (loss_sum, n_finite, n_bad, taken) in zip(steps, rows, strict=True):
+            if not taken:
+                self.history.bad_steps += 1
+                self.bad_in_a_row += 1
+                if self.bad_in_a_row > self.max_bad_steps:
+                    raise TrainingError(
+                        f"asr training: {self.bad_in_a_row} steps in a row had a non-finite loss or "
+                        f"gradient (step {step}, lr {lr:.3g}); lower 'asr.lr' or check the features "
+                        "for NaN/inf"
+                    )
+                continue
+            self.bad_in_a_row = 0
+            self.history.nonfinite_utterances += int(n_bad)
+            self.history.step.append(step)
+            self.history.loss.append(loss_sum / n_finite)
+            self.history.lr.append(lr)
+            losses.append(loss_sum / n_finite)
+        return float(np.mean(losses)) if losses else None
 
 
 def save_checkpoint(
@@ -168,7 +236,7 @@ def train(
         raise TrainingError(f"no usable training utterances (skipped: {dict(train_set.skipped)})")
 
     model = build_model(arch, p.seed, p.local_init).to(device)
-    opt = torch.optim.AdamW(model.parameters(), lr=p.lr, weight_decay=p.weight_decay)
+    opt = make_optimizer(model, p, device)
     fingerprint = train_set.fingerprint()
     history, step, seconds = History(), 0, 0.0
     ckpt_path = work / CHECKPOINT
@@ -187,12 +255,17 @@ def train(
             model, device_ids=[device.index] if device.type == "cuda" else None
         )
 
-    first_epoch = epoch_batches(train_set.items, p.batch_size, p.seed, 0)
-    steps_per_epoch = len(first_epoch)
+    plan = EpochPlan(train_set.items, p.batch_size, p.seed)
+    steps_per_epoch = plan.steps_per_epoch
     total = p.epochs * steps_per_epoch
     eval_every = p.eval_every or steps_per_epoch
-    arithmetic = training_precision(p, model, train_set, first_epoch[0], device)
+    first_epoch = [plan(i) for i in range(steps_per_epoch)]
+    arithmetic = training_precision(p, model, train_set, first_epoch, device, info)
     autocast = arithmetic.autocast
+    batches = StepBatches(
+        train_set, plan, augmentation(p), p.seed, model.stride, model.receptive_field, info.rank, info.world
+    )
+    workers = loader_workers(p.loader_workers, device, int(os.environ.get("LOCAL_WORLD_SIZE", "1")))
     eta = Eta(
         "asr training",
         total,
@@ -202,7 +275,7 @@ def train(
         threads=threads,
         device=device.type,
     )
-    bad_in_a_row = 0
+    log = LossLog(history, p.max_bad_steps)
     bar = tqdm(
         total=total,
         initial=step,
@@ -213,37 +286,25 @@ def train(
         dynamic_ncols=True,
     )
     model.train()
-    epoch_cache: tuple[int, list[list[int]]] = (-1, [])
+    loader = iter(step_loader(batches, step, total, device, workers))
     try:
         while step < total:
             if stop_after is not None and step >= stop_after:
                 return {"stopped_at": step}
             t0, c0 = time.perf_counter(), time.process_time()
-            epoch, pos = divmod(step, steps_per_epoch)
-            if epoch_cache[0] != epoch:
-                epoch_cache = (epoch, epoch_batches(train_set.items, p.batch_size, p.seed, epoch))
-            batch = epoch_cache[1][pos]
+            batch = next(loader)
             lr = warmup_cosine(step, total, p.lr, p.lr_final, p.warmup_steps, overlap=False)
             for group in opt.param_groups:
                 group["lr"] = lr
-            stats = _step(net, model, opt, train_set, batch, step, p, info, device, autocast)
-            if stats is None:
-                history.bad_steps += 1
-                bad_in_a_row += 1
-                if bad_in_a_row > p.max_bad_steps:
-                    raise TrainingError(
-                        f"asr training: {bad_in_a_row} steps in a row had a non-finite loss or gradient "
-                        f"(step {step}, lr {lr:.3g}); lower 'asr.lr' or check the features for NaN/inf"
-                    )
-            else:
-                bad_in_a_row = 0
-                loss, nonfinite = stats
-                history.nonfinite_utterances += nonfinite
-                history.step.append(step)
-                history.loss.append(loss)
-                history.lr.append(lr)
-                bar.set_postfix(loss=f"{loss:.3f}", epoch=epoch + 1, refresh=False)  # the bar's own interval
+            log.add(step, lr, _step(net, model, opt, batch, step, p, info, device, autocast))
             step += 1
+            checkpoint = step % p.checkpoint_every == 0 or step == total
+            if step % SYNC_EVERY == 0 or checkpoint:  # the same steps in every process
+                loss = log.flush()
+                if loss is not None:  # the bar's own interval
+                    bar.set_postfix(
+                        loss=f"{loss:.3f}", epoch=(step - 1) // steps_per_epoch + 1, refresh=False
+                    )
             seconds += time.perf_counter() - t0
             history.cpu_seconds += time.process_time() - c0
             bar.update(1)
@@ -251,7 +312,7 @@ def train(
                 eta.step()
             if info.main and eval_sets and (step % eval_every == 0 or step == total):
                 history.evals.append(_curve_point(model, eval_sets, step, steps_per_epoch, seconds, device))
-            if info.main and (step % p.checkpoint_every == 0 or step == total):
+            if info.main and checkpoint:
                 save_checkpoint(ckpt_path, model, opt, step, seconds, history, fingerprint)
         record = {
             "steps": total,
@@ -279,101 +340,143 @@ def train(
         D.barrier(info)
         return record
     finally:
+        del loader  # its worker processes end with it
         bar.close()
 
 
+def make_optimizer(model: Wav2Letter, p: AsrParams, device: torch.device) -> torch.optim.AdamW:
+    """AdamW over ``model``'s parameters; fused on a GPU, where :func:`_step` skips a bad step
+    on the device (through ``found_inf``) instead of reading its loss first."""
+    fused = True if device.type == "cuda" else None  # None on a CPU: torch's default, as before
+    return torch.optim.AdamW(model.parameters(), lr=p.lr, weight_decay=p.weight_decay, fused=fused)
+
+
+def augmentation(p: AsrParams) -> Augment:
+    """The training's augmentation of each utterance's features (``asr.tempo``, SpecAugment ...)."""
+    return Augment(p.tempo, p.freq_shift, p.freq_masks, p.freq_mask_width, p.time_masks, p.time_mask_width)
+
+
 def training_precision(
-    p: AsrParams, model: Wav2Letter, data: Examples, batch: list[int], device: torch.device
+    p: AsrParams,
+    model: Wav2Letter,
+    data: Examples,
+    batches: list[list[int]],
+    device: torch.device,
+    info: D.DistInfo | None = None,
 ) -> Arithmetic:
-    """``asr.precision`` resolved for ``device`` (on a GPU ``auto`` times a step of ``batch`` both ways)."""
+    """``asr.precision`` resolved for ``device``.
+
+    On a GPU ``auto`` times forward and backward passes both ways
+    (:func:`nap.hardware.resolve_precision`: one warm-up call, then three timed, of
+    :data:`MEASURE_PASSES` passes each) on the batch of median length among ``batches`` (the
+    first epoch's), copied to the device once, outside the timing, under the cuDNN settings
+    training runs with. The processes of a group train alike: bfloat16 only where every one
+    of them measured it faster.
+    """
+    info = info or D.DistInfo()
+    if device.type != "cuda":
+        return resolve_precision(p.precision, device, "asr.precision")
+    by_length = sorted(batches, key=lambda b: (max(data.items[i].frames for i in b), b))
+    x = collate(data, by_length[len(by_length) // 2])[0].to(device)
 
     def measure(autocast: bool) -> None:
-        x = collate(data, batch)[0].to(device)
         saved = [b.detach().clone() for b in model.buffers()]
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=autocast):
-            y = model(x)
-        y.float().square().mean().backward()
-        model.zero_grad(set_to_none=True)
+        for _ in range(MEASURE_PASSES):
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=autocast):
+                y = model(x)
+            y.float().square().mean().backward()
+            model.zero_grad(set_to_none=True)
         with torch.no_grad():
             for b, old in zip(model.buffers(), saved, strict=True):
                 b.copy_(old)
 
-    return resolve_precision(p.precision, device, "asr.precision", measure if device.type == "cuda" else None)
+    arithmetic = resolve_precision(p.precision, device, "asr.precision", measure)
+    votes = D.all_sum([float(arithmetic.autocast)], info, device)[0]
+    if 0 < votes < info.world:
+        return Arithmetic(
+            "float32", arithmetic.requested, f"bfloat16 faster on {votes:.0f} of {info.world} processes only"
+        )
+    return arithmetic
 
 
 def _step(
     net: torch.nn.Module,
     model: Wav2Letter,
     opt: torch.optim.Optimizer,
-    data: Examples,
-    batch: list[int],
+    batch: StepBatch,
     step: int,
     p: AsrParams,
     info: D.DistInfo,
     device: torch.device,
     autocast: bool,
-) -> tuple[float, int] | None:
-    """One optimisation step on this process's share of ``batch``; None when it was skipped."""
-    share = list(range(info.rank, len(batch), info.world))
+) -> torch.Tensor:
+    """One optimisation step on this process's share of the step's batch.
+
+    Returns the step's statistics, summed over processes, as a float64 tensor on ``device``:
+    (loss sum, finite utterances, non-finite utterances, 1 if the step was taken else 0). A
+    step without a finite loss or with a non-finite gradient is skipped (weights, Adam's state
+    and batch-norm statistics as before it). With a fused optimizer (on a GPU) nothing here
+    waits for the device: the skip happens on it; otherwise the decision is read per step.
+    """
     opt.zero_grad(set_to_none=True)
     saved = [b.detach().clone() for b in model.buffers()]  # batch-norm statistics, restored if skipped
 
-    def skip() -> None:
+    def skip() -> torch.Tensor:
         opt.zero_grad(set_to_none=True)
         with torch.no_grad():
             for b, old in zip(model.buffers(), saved, strict=True):
                 b.copy_(old)
+        return torch.cat([local, local.new_zeros(1)])
 
-    if share:
-        torch.manual_seed(_augment_seed(p.seed, step, 1_000_000 + info.rank))  # dropout masks
-        aug = Augment(p.tempo, p.freq_shift, p.freq_masks, p.freq_mask_width, p.time_masks, p.time_mask_width)
-        items = [data.items[batch[k]] for k in share]
-
-        def transform(k: int, feats: np.ndarray) -> np.ndarray:
-            # keep enough frames for CTC to fit the transcript after a faster tempo
-            need = (
-                model.stride * (ctc_min_frames(items[k].targets) - 1) + model.receptive_field - 2 * data.pad
-            )
-            return aug(feats, _augment_seed(p.seed, step, share[k]), need)
-
-        x, lengths, targets, target_lengths = collate(data, [batch[k] for k in share], transform)
-        x = x.to(device)
+    if batch.share is not None:
+        torch.manual_seed(augment_seed(p.seed, step, 1_000_000 + info.rank))  # dropout masks
+        x, lengths, targets, target_lengths = batch.share
+        x = x.to(device, non_blocking=True)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=autocast):
             logits = net(x)
         logp = logits.float().log_softmax(1).permute(2, 0, 1)  # (frames, batch, classes)
-        out_lens = model.output_frames(lengths)
         losses = F.ctc_loss(
             logp,
-            targets.to(device),
-            out_lens.to(device),
-            target_lengths.to(device),
+            targets.to(device, non_blocking=True),
+            model.output_frames(lengths),  # lengths stay on the host: ctc_loss reads them there
+            target_lengths,
             blank=0,
             reduction="none",
             zero_infinity=True,
         )
-        losses = losses / target_lengths.to(device)
+        losses = losses / target_lengths.to(device, non_blocking=True)
         finite = torch.isfinite(losses)
         kept = torch.where(finite, losses, torch.zeros_like(losses))
-        loss = kept.sum() * (info.world / len(batch))
-        local = [float(kept.detach().sum()), float(finite.sum()), float((~finite).sum())]
+        loss = kept.sum() * (info.world / batch.size)
+        local = torch.stack([kept.detach().sum().double(), finite.sum().double(), (~finite).sum().double()])
     else:  # fewer utterances than processes: take part in the gradient exchange with nothing
         rf = model.receptive_field
         loss = net(torch.zeros(1, model.arch.n_mels, rf, device=device)).sum() * 0.0
-        local = [0.0, 0.0, 0.0]
-    loss_sum, n_finite, n_bad = D.all_sum(local, info, device)
+        local = torch.zeros(3, dtype=torch.float64, device=device)
+    D.all_sum_(local, info)
     loss.backward()
-    if n_finite == 0:
-        skip()
-        return None
+    on_device = all(group.get("fused") for group in opt.param_groups)
+    if not on_device and local[1].item() == 0:
+        return skip()
     if p.grad_clip:
         norm = torch.nn.utils.clip_grad_norm_(model.parameters(), p.grad_clip)
     else:
         norm = torch.nn.utils.get_total_norm([q.grad for q in model.parameters() if q.grad is not None])
-    if not torch.isfinite(norm):
-        skip()
-        return None
-    opt.step()
-    return loss_sum / n_finite, int(n_bad)
+    taken = torch.isfinite(norm) & (local[1] > 0)
+    if not on_device:
+        if not taken.item():
+            return skip()
+        opt.step()
+        return torch.cat([local, local.new_ones(1)])
+    opt.found_inf = (~taken).float()  # type: ignore[attr-defined]  # the fused step leaves all alone
+    try:
+        opt.step()
+    finally:
+        del opt.found_inf  # type: ignore[attr-defined]
+    with torch.no_grad():
+        for b, old in zip(model.buffers(), saved, strict=True):
+            b.copy_(torch.where(taken, b, old))
+    return torch.cat([local, taken.double().reshape(1)])
 
 
 def _curve_point(

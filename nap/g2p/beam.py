@@ -6,6 +6,9 @@ continuation is "stay finished"), so the whole search is a few tensor operations
 for every word at once. Scores are summed log-probabilities, optionally divided by
 ``length ** alpha`` when the finished hypotheses are compared at the end. An ensemble of
 both reading directions (:class:`nap.g2p.model.TwoWay`) reranks the union of both beams.
+
+The search runs where the network is (:func:`device_of`); the decoded codes and attention
+come back to the CPU once per batch.
 """
 
 from __future__ import annotations
@@ -28,6 +31,12 @@ class Decoded:
     score: float
 
 
+def device_of(net: torch.nn.Module) -> torch.device:
+    """The device of ``net``'s parameters (its inputs are made there)."""
+    param = next(net.parameters(), None)
+    return param.device if param is not None else torch.device("cpu")
+
+
 def max_steps(n_letters: int) -> int:
     """Upper bound on the output length (CMUDict's longest ratio is 3 phones for 1 letter, as in X)."""
     return 2 * n_letters + 6
@@ -39,16 +48,17 @@ def beam_hypotheses(net: Net, letters: Tensor, beam: int = 5) -> list[list[Decod
     if beam < 1:
         raise ValueError(f"beam width must be at least 1, got {beam}")
     n, length = letters.shape
+    dev = letters.device
     vocab_size = net.cfg.n_phones
     enc, keys, state = net.encode(letters)
-    rows = torch.arange(n).repeat_interleave(beam)
+    rows = torch.arange(n, device=dev).repeat_interleave(beam)
     enc, keys, state = enc[rows], keys[rows], net.select(state, rows)
-    scores = torch.full((n, beam), float("-inf"))
+    scores = torch.full((n, beam), float("-inf"), device=dev)
     scores[:, 0] = 0.0
-    prev = torch.full((n * beam,), Vocab.BOS, dtype=torch.long)
-    done = torch.zeros(n * beam, dtype=torch.bool)
-    tokens = torch.zeros((n * beam, 0), dtype=torch.long)
-    attns = torch.zeros((n * beam, 0, length))
+    prev = torch.full((n * beam,), Vocab.BOS, dtype=torch.long, device=dev)
+    done = torch.zeros(n * beam, dtype=torch.bool, device=dev)
+    tokens = torch.zeros((n * beam, 0), dtype=torch.long, device=dev)
+    attns = torch.zeros((n * beam, 0, length), device=dev)
     for t in range(max_steps(length)):
         logits, state, attn = net.step(prev, state, enc, keys)
         logp = torch.log_softmax(logits, dim=-1)
@@ -64,7 +74,7 @@ def beam_hypotheses(net: Net, letters: Tensor, beam: int = 5) -> list[list[Decod
         logp[done, Vocab.PAD] = 0.0
         total = (scores.view(-1, 1) + logp).view(n, beam * vocab_size)
         scores, flat = total.topk(beam, dim=1)
-        origin = (flat // vocab_size + torch.arange(n).unsqueeze(1) * beam).view(-1)
+        origin = (flat // vocab_size + torch.arange(n, device=dev).unsqueeze(1) * beam).view(-1)
         token = (flat % vocab_size).view(-1)
         state = net.select(state, origin)
         done = done[origin] | (token == Vocab.EOS)
@@ -74,6 +84,7 @@ def beam_hypotheses(net: Net, letters: Tensor, beam: int = 5) -> list[list[Decod
         if bool(done.all()):
             break
     flat_scores = scores.view(-1).tolist()
+    tokens, attns = tokens.cpu(), attns.cpu()
     out: list[list[Decoded]] = []
     for i in range(n):
         hyps = []
@@ -112,7 +123,7 @@ def rerank(net: TwoWay, letters: Tensor, beam: int = 5) -> list[Decoded]:
         list(dict.fromkeys([tuple(h.codes) for h in lh] + [tuple(reversed(h.codes)) for h in rh]))
         for lh, rh in zip(left, right, strict=True)
     ]
-    rows = torch.tensor([i for i, c in enumerate(candidates) for _ in c])
+    rows = torch.tensor([i for i, c in enumerate(candidates) for _ in c], device=letters.device)
     scored = iter(force_decode(net, letters[rows], [list(c) for cs in candidates for c in cs]))
     out = []
     for cs in candidates:
@@ -139,8 +150,10 @@ def force_decode(net: Net | TwoWay, letters: Tensor, codes: list[list[int]]) -> 
     target = torch.zeros((len(codes), width), dtype=torch.long)
     for r, c in enumerate(codes):
         target[r, : len(c) + 1] = torch.tensor([*c, Vocab.EOS])
+    target = target.to(letters.device)
     logits, attn = net(letters, target)
     logp = torch.log_softmax(logits, dim=-1).gather(2, target.unsqueeze(2)).squeeze(2)
+    attn, logp = attn.cpu(), logp.cpu()
     out = []
     for r, c in enumerate(codes):
         out.append(Decoded(list(c), attn[r, : len(c)].clone(), float(logp[r, : len(c) + 1].sum())))
@@ -160,10 +173,13 @@ def decode_words(
     for i, w in enumerate(words):
         by_len.setdefault(len(w), []).append(i)
     out: list[Decoded | None] = [None] * len(words)
+    device = device_of(net)
     for idx in by_len.values():
         for s in range(0, len(idx), batch_size):
             chunk = idx[s : s + batch_size]
-            letters = torch.tensor([vocab.encode_word(words[i]) for i in chunk], dtype=torch.long)
+            letters = torch.tensor(
+                [vocab.encode_word(words[i]) for i in chunk], dtype=torch.long, device=device
+            )
             for i, d in zip(chunk, beam_search(net, letters, beam, alpha), strict=True):
                 out[i] = d
     return out  # type: ignore[return-value]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar, Literal
 
-from nap.hardware import resolve_threads
+from nap.hardware import DEVICE_HELP, check_device, resolve_threads
 from nap.params import ParamError, StageParams, check_threads, param
 
 
@@ -74,6 +74,11 @@ class G2PParams(StageParams):
         "or AMX (~3x faster there), float32 elsewhere (oneDNN has no bfloat16 LSTM on AVX2 CPUs: "
         "an explicit bfloat16 falls back to float32 there, with a warning)",
     )
+    device: str = param(
+        "auto",
+        f"device of the G2P's training, held-out decoding and letter assignment: {DEVICE_HELP}",
+        keyed=False,
+    )
     budget_minutes: float = param(
         30.0,
         "expected training time of each member: when the first batches predict well over it, a "
@@ -125,6 +130,7 @@ class G2PParams(StageParams):
             if getattr(self, name) < 1:
                 raise ParamError(f"g2p.{name} must be at least 1, got {getattr(self, name)}")
         check_threads(self.threads, "g2p.threads")
+        check_device(self.device, "g2p.device")
         if not self.budget_minutes >= 0:
             raise ParamError(f"g2p.budget_minutes must be >= 0, got {self.budget_minutes}")
         check_threads(self.workers, "g2p.workers")

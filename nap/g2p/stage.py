@@ -24,7 +24,7 @@ from torch import nn
 
 from nap.errors import NapError
 from nap.g2p.assign import Assignment, assign_letters
-from nap.g2p.beam import Decoded, decode_words, force_decode
+from nap.g2p.beam import Decoded, decode_words, device_of, force_decode
 from nap.g2p.data import (
     GRAPHEMES,
     PHONES,
@@ -49,7 +49,7 @@ from nap.g2p.train import (
     reversed_pronunciations,
     train,
 )
-from nap.hardware import machine_record
+from nap.hardware import machine_record, module_on, resolve_device
 from nap.procs import pool
 from nap.store import read_json, write_json
 
@@ -121,8 +121,8 @@ class G2P:
         self._cache: dict[str, Decoded] = {}
 
     @classmethod
-    def open(cls, path: str | Path) -> G2P:
-        """Load the model of a finished G2P artifact folder."""
+    def open(cls, path: str | Path, device: torch.device | str = "cpu") -> G2P:
+        """Load the model of a finished G2P artifact folder, the networks on ``device``."""
         path = Path(path)
         if not (path / CONFIG).is_file():
             raise FileNotFoundError(f"{path / CONFIG} is missing: {path} is not a G2P artifact")
@@ -139,7 +139,12 @@ class G2P:
             net.load_state_dict(load_weights(weights))
             nets.append(net)
         directions = [bool(r) for r in cfg.get("right_to_left", [False] * members)]
-        return cls(combine(nets, directions), beam=int(cfg["beam"]), path=path)
+        return cls(combine(nets, directions).to(device), beam=int(cfg["beam"]), path=path)
+
+    def on(self, device: torch.device | str) -> G2P:
+        """This G2P with its networks on ``device``: itself if they are there, else a copy."""
+        net = module_on(self.net, device)
+        return self if net is self.net else G2P(net, self.beam, self.path)
 
     @property
     def members(self) -> int:
@@ -196,7 +201,11 @@ class G2P:
         for idx in by_len.values():
             for s in range(0, len(idx), 256):
                 chunk = idx[s : s + 256]
-                letters = torch.tensor([self.vocab.encode_word(words[i]) for i in chunk], dtype=torch.long)
+                letters = torch.tensor(
+                    [self.vocab.encode_word(words[i]) for i in chunk],
+                    dtype=torch.long,
+                    device=device_of(self.net),
+                )
                 for i, d in zip(
                     chunk, force_decode(self.net, letters, [codes[i] for i in chunk]), strict=True
                 ):
@@ -279,6 +288,7 @@ def _train_member(
     net.load_state_dict(load_weights(folder / MODEL))
     if p.right_to_left(member):
         lexicon = reversed_pronunciations(lexicon)
+    net = net.to(resolve_device(p.device, "g2p.device"))
     hyps = dict(zip(split.test, G2P(net, p.beam).predict_batch(split.test), strict=True))
     refs = {w: lexicon[w] for w in split.test}
     return prog, {"wer": wer_any(refs, hyps), "wer_sample": wer_sample(refs, hyps)}
@@ -309,6 +319,7 @@ def _train_members(
 def build_g2p(work: Path, p: G2PParams, progress_bar: bool = True) -> dict[str, Any]:
     """Split CMUDict, train the G2P (resuming from ``work``), score it on the held-out words."""
     work = Path(work)
+    device = resolve_device(p.device, "g2p.device")  # before anything is written: a bad one fails cleanly
     threads = torch.get_num_threads()
     torch.set_num_threads(p.process_threads)
     try:
@@ -332,7 +343,7 @@ def build_g2p(work: Path, p: G2PParams, progress_bar: bool = True) -> dict[str, 
         trained = _train_members(work, p, lexicon, split, progress_bar)
         train_seconds = time.time() - start
         prog = trained[0][0]
-        g2p = G2P.open(work)
+        g2p = G2P.open(work, device)
         torch.set_num_threads(p.process_threads * p.processes)  # the members' processes have ended
         t0 = time.time()
         refs = {w: lexicon[w] for w in split.test}
@@ -361,6 +372,7 @@ def build_g2p(work: Path, p: G2PParams, progress_bar: bool = True) -> dict[str, 
             "threads": p.process_threads,
             "precision": prog.precision or "float32",
             "precision_reason": prog.precision_reason,
+            "device": str(device),
             **machine_record(),
             "best_dev_wer": [t[0].best_wer for t in trained],
             "member_wer": [t[1]["wer"] for t in trained],

@@ -2,8 +2,9 @@
 
 The accumulators are plain sums (window sums, counts, probe rows that only one process
 fills), so summing them across processes gives the single-process result. Under
-``torchrun`` every process runs the same command; the process group uses gloo (CPU) or
-NCCL when a GPU is chosen. For the study::
+``torchrun`` every process runs the same command; the process group uses gloo on CPUs, or
+NCCL with one process per GPU (its LOCAL_RANK's) when ``naps.device`` is a GPU
+(:func:`nap.hardware.process_group_backend`). For the study::
 
     torchrun --nproc_per_node 4 -m nap.distributed naps --profile paper [-p naps.layers '[layer09]']
 
@@ -36,15 +37,27 @@ def init_from_env(backend: str = "gloo") -> tuple[int, int]:
     return world()
 
 
+def collective_device() -> torch.device:
+    """Where the group's collectives take tensors: this process's GPU under NCCL, else the CPU."""
+    if dist.get_backend() == "nccl":
+        return torch.device("cuda", torch.cuda.current_device())
+    return torch.device("cpu")
+
+
 def all_reduce(acc: Any) -> None:
-    """Sum every tensor of a :class:`~nap.naps.extract.NapAccumulator` across processes, in place."""
+    """Sum every tensor of a :class:`~nap.naps.extract.NapAccumulator` across processes, in place.
+
+    Tensors held elsewhere than the collectives want them (counts and probe rows stay on the
+    CPU under NCCL) and 0-d ones go through a buffer.
+    """
     if world()[1] == 1:
         return
+    device = collective_device()
     for tensor in acc.tensors().values():
-        if tensor.dim() == 0:
-            buf = tensor.reshape(1).clone()
+        if tensor.dim() == 0 or tensor.device != device:
+            buf = tensor.reshape(-1).to(device, copy=True)
             dist.all_reduce(buf)
-            tensor.copy_(buf[0])
+            tensor.copy_(buf.reshape(tensor.shape))
         else:
             dist.all_reduce(tensor)
 
@@ -53,6 +66,6 @@ def broadcast_flag(flag: bool) -> bool:
     """Rank 0's ``flag`` on every process."""
     if world()[1] == 1:
         return flag
-    t = torch.tensor([int(flag)])
+    t = torch.tensor([int(flag)], device=collective_device())
     dist.broadcast(t, 0)
     return bool(t.item())

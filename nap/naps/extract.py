@@ -17,12 +17,20 @@ and then added to float64 accumulators, so the result equals the per-window defi
 
 Memory is independent of the corpus: a (P, groups, channels) float64 sum per layer, the
 group counts, and a capped, pre-drawn sample of per-frame probe features.
+
+On a GPU the sums stay on the device and nothing waits for it inside the loop: a batch's
+frame index goes over once (pinned, non-blocking), each layer's bag indices are built from
+it on the device, and the probe rows are copied back only when the partial sums are flushed
+(every ``flush_every`` batches). The forward passes run in exact float32
+(:func:`nap.hardware.exact_float32`). On the CPU the same numbers are computed as numpy
+arrays (faster there than torch's integer broadcasting) and the sums are bit-identical.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -30,6 +38,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from nap.errors import NapError
+from nap.hardware import exact_float32
 from nap.naps.geometry import INPUT, Geometry, LayerGeometry
 
 
@@ -116,6 +125,9 @@ class Item:
     probe_rows: np.ndarray | None = None  # their rows in the probe arrays
 
 
+Index = tuple[np.ndarray, np.ndarray, np.ndarray]
+
+
 @dataclass
 class _Batch:
     """A batch's labelled frames of every grouping, sorted by (grouping, group), and its probe rows."""
@@ -124,13 +136,30 @@ class _Batch:
     t: np.ndarray  # (n,) output frame
     starts: np.ndarray  # (sum G,) first entry of each (grouping, group)
     counts: dict[str, np.ndarray]
-    probe: tuple[np.ndarray, np.ndarray, np.ndarray] | None  # (b, t, row) of sampled frames
+    probe: Index | None  # (b, t, row) of sampled frames
     frames: int  # output frames of the batch's utterances
     utterances: int
+    #: off the CPU: (b, t, starts) and the probe's (b, t, row) as int64 tensors on the device
+    on_device: tuple[torch.Tensor, ...] | None = None
 
     @property
     def n(self) -> int:
         return int(self.b.size)
+
+
+def _bags(g: LayerGeometry, length: int, n: int, p: Any, b: Any, t: Any, starts: Any) -> tuple[Any, Any]:
+    """Indices and offsets of one layer's (position, group) bags, as numpy arrays or as tensors alike.
+
+    Bag (p, group) sums rows ``b*length + offset + t*step + p`` over the group's frames;
+    position-major, so the bag offsets are ``p*n + starts[group]``.
+    """
+    start = b * length + g.offset + t * g.step
+    return (p[:, None] + start[None, :]).reshape(-1), (n * p[:, None] + starts[None, :]).reshape(-1)
+
+
+def _probe_bags(g: LayerGeometry, length: int, p: Any, b: Any, t: Any) -> Any:
+    """Indices of the sampled frames' windows, one bag of ``positions`` rows each (numpy or tensors)."""
+    return ((b * length + g.offset + t * g.step)[:, None] + p[None, :]).reshape(-1)
 
 
 class NapAccumulator:
@@ -167,8 +196,11 @@ class NapAccumulator:
         self._batch: _Batch | None = None
         self.device = torch.device(device)  # window sums stay where the activations are (CPU or GPU)
         self._scratch = torch.empty(0, dtype=torch.float32, device=self.device)
+        self._positions: dict[int, torch.Tensor] = {}  # arange(P) on the device, per P
         self.counts = {k: torch.zeros(n, dtype=torch.int64) for k, n in self.n_groups.items()}
-        self.probe = {g.name: torch.zeros(probe_size, g.channels, dtype=torch.float32) for g in self.layers}
+        self._probe = {g.name: torch.zeros(probe_size, g.channels, dtype=torch.float32) for g in self.layers}
+        #: off the CPU: per layer, (probe rows, their window means) still on the device
+        self._probe_pending: dict[str, list[tuple[torch.Tensor, torch.Tensor]]] = {}
         self.probe_filled = torch.zeros(probe_size, dtype=torch.int64)
         self.frames = torch.zeros((), dtype=torch.int64)  # output frames seen
         self.utterances = torch.zeros((), dtype=torch.int64)
@@ -178,6 +210,16 @@ class NapAccumulator:
     def pending(self) -> int:
         """Batches in the float32 partial sums, not yet in the float64 sums."""
         return self._pending
+
+    @property
+    def on_cpu(self) -> bool:
+        return self.device.type == "cpu"
+
+    @property
+    def probe(self) -> dict[str, torch.Tensor]:
+        """Per layer, the (probe rows, C) float32 window means of the sampled frames (on the CPU)."""
+        self._flush_probe()
+        return self._probe
 
     @property
     def sums(self) -> dict[str, torch.Tensor]:
@@ -190,7 +232,7 @@ class NapAccumulator:
         return self._sums
 
     def flush(self) -> None:
-        """Move the float32 partial sums into the float64 sums."""
+        """Move the float32 partial sums into the float64 sums (and the probe rows to the CPU)."""
         for name, part in self._partial.items():
             if name in self._sums:
                 self._sums[name].add_(part.double())  # same-dtype add: a mixed-dtype add_ is far slower
@@ -198,6 +240,14 @@ class NapAccumulator:
                 self._sums[name] = part.double()
         self._partial = {}
         self._pending = 0
+        self._flush_probe()
+
+    def _flush_probe(self) -> None:
+        """Copy the probe rows gathered on the device into the CPU's probe arrays (one wait)."""
+        for name, pending in self._probe_pending.items():
+            for dest, means in pending:
+                self._probe[name][dest.cpu()] = means.cpu()
+        self._probe_pending = {}
 
     def tensors(self) -> dict[str, torch.Tensor]:
         """Every accumulated tensor by a flat name (the order is fixed: used for all_reduce)."""
@@ -205,7 +255,7 @@ class NapAccumulator:
         out: dict[str, torch.Tensor] = {}
         for g in self.layers:
             out[f"sum/{g.name}"] = sums[g.name]
-            out[f"probe/{g.name}"] = self.probe[g.name]
+            out[f"probe/{g.name}"] = self._probe[g.name]
         for k in self.n_groups:
             out[f"count/{k}"] = self.counts[k]
         out["probe_filled"] = self.probe_filled
@@ -268,7 +318,7 @@ class NapAccumulator:
         key = np.concatenate(keys) if keys else np.zeros(0, np.int64)
         perm = np.argsort(key, kind="stable")
         n_per = np.bincount(key, minlength=self.total_groups)
-        self._batch = _Batch(
+        batch = _Batch(
             np.concatenate(bs)[perm],
             np.concatenate(ts)[perm],
             (np.cumsum(n_per) - n_per).astype(np.int64),
@@ -277,6 +327,23 @@ class NapAccumulator:
             int(sum(lengths)),
             len(items),
         )
+        if not self.on_cpu:
+            batch.on_device = self._to_device(batch.b, batch.t, batch.starts, *(batch.probe or ()))
+        self._batch = batch
+
+    def _to_device(self, *arrays: np.ndarray) -> tuple[torch.Tensor, ...]:
+        """int64 ``arrays`` on the device in one pinned, non-blocking copy (no wait for the device)."""
+        host = torch.from_numpy(np.concatenate([np.asarray(a, dtype=np.int64) for a in arrays]))
+        if self.device.type == "cuda":
+            host = host.pin_memory()
+        flat = host.to(self.device, non_blocking=True)
+        return tuple(flat.split([len(a) for a in arrays]))
+
+    def _arange(self, n: int) -> torch.Tensor:
+        """``arange(n)`` on the device, made once per ``n``."""
+        if n not in self._positions:
+            self._positions[n] = torch.arange(n, dtype=torch.int64, device=self.device)
+        return self._positions[n]
 
     def add_layer(self, name: str, a: torch.Tensor) -> None:
         """Add one layer's activations (B, C, T) of the current batch."""
@@ -285,27 +352,35 @@ class NapAccumulator:
             raise RuntimeError("NapAccumulator.add_layer outside begin()/end()")
         length = a.shape[2]
         rows = self._rows(a.shape[0] * length, a.shape[1])
-        for i in range(a.shape[0]):  # 2-D transposing copies: a 3-D one is many times slower
-            rows[i * length : (i + 1) * length].copy_(a[i].t())
-        if batch.n:
-            # bag (p, group) sums rows b*T + offset + t*step + p over the group's frames;
-            # position-major, so the bag offsets are p*n + start[group]
+        p: Any
+        index: tuple[Any, ...]
+        if self.on_cpu:
+            for i in range(a.shape[0]):  # 2-D transposing copies: a 3-D one is many times slower
+                rows[i * length : (i + 1) * length].copy_(a[i].t())
             p = np.arange(g.positions, dtype=np.int64)
-            start = batch.b * length + g.offset + batch.t * g.step
-            idx = torch.from_numpy(np.add.outer(p, start).reshape(-1)).to(self.device)
-            offsets = torch.from_numpy(np.add.outer(batch.n * p, batch.starts).reshape(-1)).to(self.device)
+            index = (batch.b, batch.t, batch.starts, *(batch.probe or ()))
+        else:  # one copy kernel; the indices from the batch's index already on the device
+            rows.view(a.shape[0], length, a.shape[1]).copy_(a.transpose(1, 2))
+            p, index = self._arange(g.positions), batch.on_device or ()
+        if batch.n:
+            idx, offsets = _bags(g, length, batch.n, p, *index[:3])
+            if self.on_cpu:
+                idx, offsets = torch.from_numpy(idx), torch.from_numpy(offsets)
             out = F.embedding_bag(idx, rows, offsets, mode="sum").view(g.positions, self.total_groups, -1)
             if name in self._partial:
                 self._partial[name].add_(out)
             else:
                 self._partial[name] = out
         if batch.probe is not None:
-            b, t, dest = batch.probe
-            start = b * length + g.offset + t * g.step
-            idx = torch.from_numpy(np.add.outer(start, np.arange(g.positions)).reshape(-1)).to(self.device)
+            b, t, dest = index[3:]
+            idx = _probe_bags(g, length, p, b, t)
+            idx = torch.from_numpy(idx) if self.on_cpu else idx
             offsets = torch.arange(0, idx.numel(), g.positions, device=self.device)
             means = F.embedding_bag(idx, rows, offsets, mode="mean")
-            self.probe[name][torch.from_numpy(dest)] = means.cpu()
+            if self.on_cpu:
+                self._probe[name][torch.from_numpy(dest)] = means
+            else:  # copied back at the next flush: no wait for the device here
+                self._probe_pending.setdefault(name, []).append((dest, means))
 
     def _rows(self, n: int, channels: int) -> torch.Tensor:
         """A reused (n, channels) float32 buffer: fresh large allocations cost page faults every batch."""
@@ -329,7 +404,7 @@ class NapAccumulator:
         if self._pending >= self.flush_every:
             self.flush()
 
-    def _probe_index(self, items: Sequence[Item]) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    def _probe_index(self, items: Sequence[Item]) -> Index | None:
         bs, ts, dests = [], [], []
         for i, it in enumerate(items):
             if it.probe_frames is not None and len(it.probe_frames):
@@ -350,10 +425,14 @@ class NapAccumulator:
         return self.sums[layer][:, self.slices[grouping], :].permute(1, 2, 0)
 
 
-def pad_batch(features: Sequence[torch.Tensor]) -> torch.Tensor:
-    """Stack (C, T_i) inputs into (B, C, max T), zero-padded at the end (no window reaches it)."""
+def pad_batch(features: Sequence[torch.Tensor], pin_memory: bool = False) -> torch.Tensor:
+    """Stack (C, T_i) inputs into (B, C, max T), zero-padded at the end (no window reaches it).
+
+    ``pin_memory``: in page-locked memory, for a non-blocking copy to a GPU.
+    """
     length = max(f.shape[1] for f in features)
-    x = features[0].new_zeros(len(features), features[0].shape[0], length)
+    shape = (len(features), features[0].shape[0], length)
+    x = torch.zeros(shape, dtype=features[0].dtype, device=features[0].device, pin_memory=pin_memory)
     for i, f in enumerate(features):
         x[i, :, : f.shape[1]] = f
     return x
@@ -380,14 +459,18 @@ def accumulate(
     batches: Iterator[tuple[list[str], list[Item]]],
     on_batch: Callable[[int], None] | None = None,
 ) -> NapAccumulator:
-    """Run every batch through ``model`` once, adding each chosen layer's windows to ``acc`` in its hook."""
+    """Run every batch through ``model`` once, adding each chosen layer's windows to ``acc`` in its hook.
+
+    In exact float32 (:func:`nap.hardware.exact_float32`: no TF32 on a GPU).
+    """
     was_training = model.training
     model.eval()
+    pin = acc.device.type == "cuda"
     try:
-        with LayerTap(model, layers, callback=acc.add_layer) as tap:
+        with exact_float32(), LayerTap(model, layers, callback=acc.add_layer) as tap:
             for i, (names, items) in enumerate(batches):
                 check_items(geometry, items, names)
-                x = pad_batch([it.features for it in items]).to(acc.device)
+                x = pad_batch([it.features for it in items], pin).to(acc.device, non_blocking=pin)
                 acc.begin(items)
                 if any(g.name == INPUT for g in layers):
                     acc.add_layer(INPUT, x)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar, Literal
 
+from nap.hardware import DEVICE_HELP, check_device
 from nap.params import ParamError, StageParams, check_threads, param
 
 
@@ -42,10 +43,17 @@ class NapParams(StageParams):
         "cores this process may use",
         keyed=False,
     )
+    device: str = param(
+        "auto",
+        f"device of the recognizer's forward passes and the window sums, in exact float32 (TF32 off: "
+        f"the NAPs equal the CPU's within 1e-5): {DEVICE_HELP}",
+        keyed=False,
+    )
     seed: int = param(0, "seed of the probe sample")
 
     def check(self) -> None:
         check_threads(self.threads, "naps.threads")
+        check_device(self.device, "naps.device")
         if self.min_count < 1:
             raise ParamError(f"parameter 'naps.min_count' must be at least 1, got {self.min_count}")
         if self.probe_frames < 0:

@@ -16,6 +16,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from nap.hardware import exact_float32
+
 
 def empirical_frames(model: nn.Module, in_channels: int, max_len: int = 4096) -> tuple[int, int]:
     """(receptive field R, stride S) measured from the model's output length on growing inputs."""
@@ -47,7 +49,8 @@ def reference_sums(
     """Per layer and grouping, (G, C, P) float64 sums of the groups' window blocks, and the counts.
 
     ``modules`` maps a layer name to the module whose output is the layer's activations;
-    ``"input"`` maps to ``""`` (the window itself).
+    ``"input"`` maps to ``""`` (the window itself). Runs where the model is, in exact float32
+    (:func:`nap.hardware.exact_float32`), like the single pass it checks.
     """
     named = dict(model.named_modules())
     outputs: dict[str, torch.Tensor] = {}
@@ -58,44 +61,47 @@ def reference_sums(
     ]
     sums: dict[str, dict[str, np.ndarray]] = {n: {} for n in modules}
     counts = {k: np.zeros(g, dtype=np.int64) for k, g in n_groups.items()}
+    param = next(model.parameters(), None)
+    device = param.device if param is not None else torch.device("cpu")
     was_training = model.training
     model.eval()
     try:
-        windows, owners = [], []
+        with exact_float32():
+            windows, owners = [], []
 
-        def flush() -> None:
-            if not windows:
-                return
-            x = torch.stack(windows)
-            with torch.no_grad():
-                model(x)
-            outputs_all = dict(outputs)
-            for n, m in modules.items():
-                block = (x if m == "" else outputs_all[n]).double().numpy()  # (B, C, P)
-                for k in n_groups:
-                    if k not in sums[n]:
-                        sums[n][k] = np.zeros((n_groups[k], *block.shape[1:]))
-                    for b, labs in enumerate(owners):
-                        if labs[k] >= 0:
-                            sums[n][k][labs[k]] += block[b]
-            windows.clear()
-            owners.clear()
+            def flush() -> None:
+                if not windows:
+                    return
+                x = torch.stack(windows).to(device)
+                with torch.no_grad():
+                    model(x)
+                outputs_all = dict(outputs)
+                for n, m in modules.items():
+                    block = (x if m == "" else outputs_all[n]).double().cpu().numpy()  # (B, C, P)
+                    for k in n_groups:
+                        if k not in sums[n]:
+                            sums[n][k] = np.zeros((n_groups[k], *block.shape[1:]))
+                        for b, labs in enumerate(owners):
+                            if labs[k] >= 0:
+                                sums[n][k][labs[k]] += block[b]
+                windows.clear()
+                owners.clear()
 
-        for x_utt, labs in zip(inputs, labels, strict=False):
-            x_utt = torch.as_tensor(np.asarray(x_utt, dtype=np.float32))
-            n_frames = len(next(iter(labs.values())))
-            for t in range(n_frames):
-                frame = {k: int(labs[k][t]) for k in n_groups}
-                if all(v < 0 for v in frame.values()):
-                    continue
-                for k, v in frame.items():
-                    if v >= 0:
-                        counts[k][v] += 1
-                windows.append(x_utt[:, t * stride : t * stride + receptive_field])
-                owners.append(frame)
-                if len(windows) >= batch_windows:
-                    flush()
-        flush()
+            for x_utt, labs in zip(inputs, labels, strict=False):
+                x_utt = torch.as_tensor(np.asarray(x_utt, dtype=np.float32))
+                n_frames = len(next(iter(labs.values())))
+                for t in range(n_frames):
+                    frame = {k: int(labs[k][t]) for k in n_groups}
+                    if all(v < 0 for v in frame.values()):
+                        continue
+                    for k, v in frame.items():
+                        if v >= 0:
+                            counts[k][v] += 1
+                    windows.append(x_utt[:, t * stride : t * stride + receptive_field])
+                    owners.append(frame)
+                    if len(windows) >= batch_windows:
+                        flush()
+            flush()
     finally:
         for h in handles:
             h.remove()

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from nap.hardware import resolve_threads
+from nap.hardware import module_on, resolve_device, resolve_threads
 from nap.naps.api import probe_arrays, probe_labels, result_from
 from nap.naps.distributed import world
 from nap.naps.driver import checkpoint_path, plan_probe, remove_checkpoints, run_pass
@@ -77,9 +77,10 @@ def build_naps(
     start = time.time()
     import torch
 
+    device = resolve_device(p.device, "naps.device")  # under torchrun: this process's GPU
     torch.set_num_threads(resolve_threads(p.threads))
     rank, size = world()
-    model = recognizer.model
+    model = module_on(recognizer.model, device)  # a copy there: the study's recognizer stays put
     geometry = model_geometry(model)
     layers = select_layers(geometry, p.layers)
     available = dict(labels.groups)
@@ -169,5 +170,6 @@ def build_naps(
         "frames_per_second": round(result.frames / max(seconds, 1e-9), 1),
         "processes": size,
         "threads": resolve_threads(p.threads),
+        "device": str(device),
         "seconds": round(time.time() - start, 2),
     }

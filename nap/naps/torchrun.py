@@ -8,8 +8,10 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+import torch
 import torch.distributed as dist
 
+from nap.hardware import process_group_backend, resolve_device
 from nap.naps.distributed import broadcast_flag, init_from_env
 
 
@@ -18,8 +20,15 @@ def add_arguments(ap: argparse.ArgumentParser) -> None:
 
 
 def run(study: Any, args: argparse.Namespace) -> int:
-    """Build the study's naps stage: rank 0 through the store, the others their share in its work folder."""
-    rank, size = init_from_env()
+    """Build the study's naps stage: rank 0 through the store, the others their share in its work folder.
+
+    On GPUs (``naps.device``) each process takes its LOCAL_RANK's GPU and the group uses NCCL;
+    on CPUs gloo.
+    """
+    device = resolve_device(study.params("naps").device, "naps.device")
+    if device.type == "cuda":
+        torch.cuda.set_device(device)
+    rank, size = init_from_env(process_group_backend(device))
     group = study.join_group("naps", rank == 0, broadcast_flag)
     if group is None:
         if rank == 0:

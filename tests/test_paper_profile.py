@@ -178,6 +178,7 @@ def test_cost_estimate_of_the_book(study):
     page = (Path(__file__).resolve().parents[1] / "book" / "paper_profile.md").read_text()
     page = " ".join(page.split())
     assert "about 1.3 G multiply-adds per second of audio" in page and "kernel-32 layer is 65 %" in page
+    assert f"({study.params('asr').epochs} in `nap/profiles/paper.yaml`)" in page
 
 
 # -- the paper profile end to end: every chapter and the book ------------------------------------

@@ -25,6 +25,14 @@ class Recognizer:
         torch.manual_seed(0)
         self.model = Wav2Letter(Architecture(n_mels=10, classes=6, channels=8, hidden=12, k7_layers=2))
 
+    def untrained(self):
+        """The control network (naps.control): another seed of the same architecture."""
+        from nap.asr.model import Wav2Letter
+
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(1)
+            return Wav2Letter(self.model.arch).eval()
+
 
 class Features:
     """``get(utt)`` -> (frames, n_mels); can fail after ``fail_after`` calls (a killed run)."""
@@ -132,11 +140,12 @@ def test_an_interrupted_stage_resumes_to_the_same_result(tmp_path, monkeypatch):
     assert list(work.glob("checkpoint-rank0-of-1.npz"))
     feats.fail_after, feats.calls = None, 0
     build_naps(work, p, None, feats, rec, labels, progress=False)
-    assert feats.calls == 24 - 8  # resumed after the checkpoint at batch 8
+    assert feats.calls == 24 - 8 + 24  # resumed after the checkpoint at batch 8; the control's pass
     a, b = NapSet.open(whole), NapSet.open(work)
     for k in a.groupings:
         for lay in a.layers:
             np.testing.assert_array_equal(a.nap(k, lay), b.nap(k, lay))
+            np.testing.assert_array_equal(a.control.nap(k, lay), b.control.nap(k, lay))
         np.testing.assert_array_equal(a.probe_features("layer01")[0], b.probe_features("layer01")[0])
 
 

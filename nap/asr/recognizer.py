@@ -99,6 +99,31 @@ class Recognizer:
         """Output frames for an utterance of ``frames`` frames (silence padding included)."""
         return self.model.output_frames(frames + 2 * self.pad)
 
+    def untrained(self, seed: int | None = None) -> Wav2Letter:
+        """The same network before training: :func:`nap.asr.train.build_model` with the asr stage's
+        ``seed``, ``local_init`` and ``norm`` (from the artifact's ``params.json``; ``seed`` given
+        here wins), its batch norms folded in as training folds them, in eval mode on the CPU.
+
+        The untrained-network control of the NAPs (Hewitt & Liang 2019's point for probes: random
+        features of a spectrogram already separate phones)."""
+        from dataclasses import replace
+
+        from nap.asr.train import build_model
+
+        params: dict[str, Any] = {}
+        if self.path is not None and (self.path / "params.json").is_file():
+            params = read_json(self.path / "params.json").get("params", {})
+        if seed is None and "seed" not in params:
+            raise ValueError(
+                "Recognizer.untrained: no seed given and no asr params.json beside the network "
+                f"({self.path}): pass the seed the recognizer was initialised with"
+            )
+        arch = replace(self.model.arch, norm=str(params.get("norm", "none")))
+        model = build_model(
+            arch, int(params["seed"] if seed is None else seed), float(params.get("local_init", 0.0))
+        )
+        return model.eval().fold_norm().eval()
+
     def padded(self, features: np.ndarray) -> np.ndarray:
         """The utterance as the network sees it: ``pad`` frames of silence added at both ends."""
         return pad_silence(np.asarray(features, dtype=np.float32), self.pad)

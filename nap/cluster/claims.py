@@ -11,6 +11,19 @@ Figure 4 are chosen by :func:`figure4_layers`: the two hidden layers (neither th
 nor the output layer) whose phoneme NAPs agree best with the phonetic classes (pair AUC).
 The input window (layer ``input`` of the NAP stage) is a baseline, never one of the
 network's layers here.
+
+With the untrained-network control (``naps.control``: the same architecture before
+training), the claims about what the network *learned* are judged on the difference from
+it: the emergence of phonemes and graphemes on the probe accuracy's gain over the
+untrained network's at the same layer (not over chance), and the clustering claims
+(phonetic classes, vowels, vowel letters, phonemes sharing a grapheme) need, besides
+significance, a pair AUC above the untrained network's at the same layer. Random
+convolutions of a spectrogram already separate phones, so structure the untrained network
+shows too is not evidence of learning. Two claims stay absolute, with the control's numbers
+beside them: the first layer's lack of structure (a statement about the trained layer, which
+the control cannot make true or false) and the output layer's grapheme probe (what the
+network is trained to do). The choice of the Figure-4 layers stays the paper's (the trained
+AUC).
 """
 
 from __future__ import annotations
@@ -64,6 +77,9 @@ def _sig(score: dict[str, Any], alpha: float) -> bool | None:
 #: The NAP stage's name for the input window itself (a baseline, not a layer of the network).
 INPUT = "input"
 
+#: The untrained-network control's folder inside the naps and the cluster artifacts alike.
+CONTROL = "control"
+
 
 def network_layers(layers: list[str]) -> list[str]:
     """The layers of the network, without the input window."""
@@ -98,13 +114,24 @@ def figure4_layers(scores: Scores, layers: list[str], phoneme_grouping: str, n: 
     return [lay for lay in layers if lay in best]
 
 
-def emergence_layer(per_layer: dict[str, dict[str, Any]], layers: list[str], level: float) -> str | None:
-    """First layer whose probe gain over chance reaches ``level`` × the best gain of all layers."""
-    gains = {
-        lay: _num(per_layer[lay]["accuracy"]) - _num(per_layer[lay]["chance"])
-        for lay in layers
-        if lay in per_layer
-    }
+def emergence_layer(
+    per_layer: dict[str, dict[str, Any]],
+    layers: list[str],
+    level: float,
+    baseline: dict[str, dict[str, Any]] | None = None,
+) -> str | None:
+    """First layer whose probe gain reaches ``level`` × the best gain of all layers.
+
+    The gain is over chance, or over ``baseline``'s accuracy at the same layer (the untrained
+    network's probes) where given.
+    """
+
+    def base(lay: str) -> float:
+        if baseline is None:
+            return _num(per_layer[lay]["chance"])
+        return _num((baseline.get(lay) or {}).get("accuracy"))
+
+    gains = {lay: _num(per_layer[lay]["accuracy"]) - base(lay) for lay in layers if lay in per_layer}
     gains = {k: v for k, v in gains.items() if not math.isnan(v)}
     if not gains or max(gains.values()) <= 0:
         return None
@@ -113,16 +140,27 @@ def emergence_layer(per_layer: dict[str, dict[str, Any]], layers: list[str], lev
 
 
 def _phonemes_before_graphemes(
-    probes: Scores, layers: list[str], ph: str | None, gr: str | None, level: float
+    probes: Scores,
+    layers: list[str],
+    ph: str | None,
+    gr: str | None,
+    level: float,
+    control: Scores | None = None,
 ) -> Claim:
     claim = "Phonemes are encoded in earlier layers than graphemes."
+    over = "the untrained network's accuracy at the same layer" if control else "chance"
     test = (
-        f"linear probes: the first layer whose accuracy gain over chance reaches {level:.0%} of the "
+        f"linear probes: the first layer whose accuracy gain over {over} reaches {level:.0%} of the "
         "grouping's best gain comes earlier for phonemes than for graphemes"
     )
     if not ph or not gr or not probes.get(ph) or not probes.get(gr):
         return Claim("phonemes_before_graphemes", claim, test, None, "no probe results for both groupings")
-    e_ph, e_gr = emergence_layer(probes[ph], layers, level), emergence_layer(probes[gr], layers, level)
+    if control is not None and (not control.get(ph) or not control.get(gr)):
+        return Claim("phonemes_before_graphemes", claim, test, None, "no untrained-network probes to compare")
+    base_ph = control.get(ph) if control is not None else None
+    base_gr = control.get(gr) if control is not None else None
+    e_ph = emergence_layer(probes[ph], layers, level, base_ph)
+    e_gr = emergence_layer(probes[gr], layers, level, base_gr)
     if e_ph is None or e_gr is None:
         return Claim("phonemes_before_graphemes", claim, test, None, "a probe never rose above chance")
     holds = layers.index(e_ph) < layers.index(e_gr)
@@ -132,20 +170,44 @@ def _phonemes_before_graphemes(
         f"{_fmt(probes[gr][e_gr]['accuracy'])}, chance {_fmt(probes[gr][e_gr]['chance'])}); at {e_ph} the "
         f"grapheme probe reaches {_fmt(probes[gr].get(e_ph, {}).get('accuracy'))}"
     )
+    if base_ph is not None and base_gr is not None:
+        ev += (
+            f"; untrained network: phonemes {_fmt((base_ph.get(e_ph) or {}).get('accuracy'))} at {e_ph}, "
+            f"graphemes {_fmt((base_gr.get(e_gr) or {}).get('accuracy'))} at {e_gr}"
+        )
     return Claim("phonemes_before_graphemes", claim, test, holds, ev)
 
 
+def _above_control(
+    score: dict[str, Any], control: dict[str, dict[str, Any]] | None, lay: str, which: str
+) -> tuple[bool | None, str]:
+    """Is the pair AUC above the untrained network's at the same layer? (None: no control number),
+    and the evidence's words for it."""
+    if control is None:
+        return True, ""
+    c = ((control.get(lay) or {}).get(which) or {}).get("auc")
+    if c is None or math.isnan(_num(c)) or math.isnan(_num(score.get("auc"))):
+        return None, ", untrained AUC n/a"
+    return _num(score["auc"]) > _num(c), f", untrained AUC {_fmt(c)}"
+
+
 def _at_layers(
-    scores: dict[str, dict[str, Any]], fig4: list[str], which: str, alpha: float, purity: bool = False
+    scores: dict[str, dict[str, Any]],
+    fig4: list[str],
+    which: str,
+    alpha: float,
+    purity: bool = False,
+    control: dict[str, dict[str, Any]] | None = None,
 ) -> tuple[bool | None, str]:
     parts, verdicts = [], []
     for lay in fig4:
         s = scores[lay][which]
         sig = _sig(s, alpha)
         ok = sig if not purity or sig is None else (sig and _num(scores[lay]["vowel_purity"]) > 0.5)
-        verdicts.append(ok)
+        above, words = _above_control(s, control, lay, which)
+        verdicts.append(None if ok is None or above is None else ok and above)
         extra = f", vowel purity {_fmt(scores[lay]['vowel_purity'])}" if purity else ""
-        parts.append(f"{lay}: AUC {_fmt(s['auc'])} ({_p(s['p'])}), ARI {_fmt(s['ari'])}{extra}")
+        parts.append(f"{lay}: AUC {_fmt(s['auc'])} ({_p(s['p'])}){words}, ARI {_fmt(s['ari'])}{extra}")
     if not fig4 or any(v is None for v in verdicts):
         return None, "; ".join(parts) or "no layers to judge"
     return all(verdicts), "; ".join(parts)
@@ -159,14 +221,21 @@ def evaluate_claims(
     phoneme_grouping: str = "phoneme",
     alpha: float = 0.05,
     emergence: float = 0.5,
+    control_scores: Scores | None = None,
+    control_probes: Scores | None = None,
 ) -> list[Claim]:
-    """Judge the paper's claims on ``scores[g][layer]`` and ``probes[g][layer]``; see the module docstring."""
+    """Judge the paper's claims on ``scores[g][layer]`` and ``probes[g][layer]``; see the module docstring.
+
+    ``control_scores`` and ``control_probes``: the untrained network's (``naps.control``); where
+    given, the claims about learning are judged on the difference from them.
+    """
     layers = network_layers(layers)
     ph = pick_grouping(kinds, "phoneme", phoneme_grouping)
     gr = pick_grouping(kinds, "grapheme", "grapheme")
     fig4 = figure4_layers(scores, layers, ph) if ph else []
     first, last = (layers[0], layers[-1]) if layers else (None, None)
-    out = [_phonemes_before_graphemes(probes, layers, ph, gr, emergence)]
+    cs = control_scores
+    out = [_phonemes_before_graphemes(probes, layers, ph, gr, emergence, control_probes)]
 
     claim, test = (
         "In the phoneme-encoding layers (paper: 9 and 10), phonemes cluster into mostly "
@@ -174,7 +243,15 @@ def evaluate_claims(
         f"at the two layers chosen by the scores, phonemes of one phonetic class are closer than "
         f"phonemes of different classes (pair AUC, permutation p < {alpha})",
     )
-    holds, ev = _at_layers(scores[ph], fig4, "classes", alpha) if ph else (None, "no phoneme grouping")
+    ctl_ph = (cs or {}).get(ph, {}) if cs is not None else None
+    ctl_gr = (cs or {}).get(gr, {}) if cs is not None else None
+    above = " and above the untrained network's AUC at the same layer" if cs is not None else ""
+    test += above
+    holds, ev = (
+        _at_layers(scores[ph], fig4, "classes", alpha, control=ctl_ph)
+        if ph
+        else (None, "no phoneme grouping")
+    )
     out.append(Claim("phonetic_classes", claim, test, holds, ev))
 
     claim, test = (
@@ -182,7 +259,12 @@ def evaluate_claims(
         f"at the chosen layers, vowel–vowel distances are smaller than vowel–consonant ones "
         f"(p < {alpha}) and most vowels sit in vowel-majority clusters",
     )
-    holds, ev = _at_layers(scores[ph], fig4, "vowels", alpha, purity=True) if ph else (None, "no phonemes")
+    test += above
+    holds, ev = (
+        _at_layers(scores[ph], fig4, "vowels", alpha, purity=True, control=ctl_ph)
+        if ph
+        else (None, "no phonemes")
+    )
     out.append(Claim("vowels_cluster", claim, test, holds, ev))
 
     claim = "The first layer shows no meaningful clustering for graphemes or phonemes."
@@ -195,7 +277,9 @@ def evaluate_claims(
         if g and first in scores.get(g, {}):
             s = scores[g][first][which]
             sigs.append(_sig(s, alpha))
-            parts.append(f"{g} {label}: AUC {_fmt(s['auc'])} ({_p(s['p'])}), ARI {_fmt(s['ari'])}")
+            c = ((cs or {}).get(g, {}).get(first) or {}).get(which) or {}
+            words = f", untrained AUC {_fmt(c.get('auc'))} ({_p(c.get('p'))})" if cs is not None else ""
+            parts.append(f"{g} {label}: AUC {_fmt(s['auc'])} ({_p(s['p'])}){words}, ARI {_fmt(s['ari'])}")
     holds = None if not sigs or any(v is None for v in sigs) else not any(sigs)
     out.append(Claim("no_structure_first_layer", claim, test, holds, f"{first}: " + "; ".join(parts)))
 
@@ -217,6 +301,9 @@ def evaluate_claims(
             best = max(accs, key=accs.__getitem__)
             holds = accs[last] >= 0.95 and best == last
             ev += f"; probe accuracy {_fmt(accs[last])} (best layer: {best}, {_fmt(accs[best])})"
+            if control_probes is not None:
+                c_acc = ((control_probes.get(gr) or {}).get(last) or {}).get("accuracy")
+                ev += f"; untrained network: {_fmt(c_acc)}"
         else:
             ev += "; no probe for this layer"
     out.append(Claim("graphemes_output", claim, test, holds, ev))
@@ -226,13 +313,15 @@ def evaluate_claims(
     )
     test = (
         f"phonemes whose frames mostly carry the same grapheme are closer than other pairs "
-        f"(pair AUC, p < {alpha})"
+        f"(pair AUC, p < {alpha}){above}"
     )
     holds, ev = None, "no phoneme–grapheme association (needs both groupings' frame labels)"
     if ph and last in scores.get(ph, {}) and "shared_grapheme" in scores[ph][last]:
         s = scores[ph][last]["shared_grapheme"]
-        holds = _sig(s, alpha)
-        ev = f"{last}: AUC {_fmt(s['auc'])} ({_p(s['p'])}) over {s['n']} phonemes"
+        above_c, words = _above_control(s, ctl_ph, last, "shared_grapheme")
+        sig = _sig(s, alpha)
+        holds = None if sig is None or above_c is None else sig and above_c
+        ev = f"{last}: AUC {_fmt(s['auc'])} ({_p(s['p'])}){words} over {s['n']} phonemes"
     out.append(Claim("same_grapheme_output", claim, test, holds, ev))
 
     claim = (
@@ -240,11 +329,11 @@ def evaluate_claims(
     )
     test = (
         f"at the later chosen layer, vowel letters are closer to each other than to consonant letters "
-        f"(p < {alpha}) and most sit in vowel-majority clusters"
+        f"(p < {alpha}){above} and most sit in vowel-majority clusters"
     )
     holds, ev = None, "no grapheme grouping"
     if gr and fig4:
-        holds, ev = _at_layers(scores[gr], fig4[-1:], "vowels", alpha, purity=True)
+        holds, ev = _at_layers(scores[gr], fig4[-1:], "vowels", alpha, purity=True, control=ctl_gr)
     out.append(Claim("vowel_letters_cluster", claim, test, holds, ev))
 
     claim = "Phoneme structure appears in the last two hidden layers (the paper's 9 and 10 of 11)."

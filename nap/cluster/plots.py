@@ -183,13 +183,28 @@ def plot_scores(
     kinds: dict[str, str],
     alpha: float = 0.05,
     highlight: Sequence[str] = (),
+    control_scores: dict[str, dict[str, dict[str, Any]]] | None = None,
+    control_probes: dict[str, dict[str, dict[str, Any]]] | None = None,
 ) -> Figure:
     """Score curves across layers: probes (top) and cluster agreement (bottom), graphemes | phonemes.
 
     A band around a probe's accuracy is its 95 % interval where the probes have one. Filled
     markers are significant (permutation p < ``alpha``), hollow ones are not;
-    ``highlight`` shades layers (the ones chosen for Figure 4).
+    ``highlight`` shades layers (the ones chosen for Figure 4). ``control_scores`` and
+    ``control_probes`` (the untrained network's) are drawn in grey with crosses at the same
+    layers, and the input window, where only the control has it, as a dotted level.
     """
+    c_scores, c_probes = control_scores or {}, control_probes or {}
+
+    def baselines(ax: Any, per: dict[str, Any], value: Any, ls: str, label: str) -> None:
+        """The untrained network's curve (grey crosses) and the input window's level (dotted)."""
+        y = np.array([_nan(value(per.get(lay))) for lay in layers], dtype=float)
+        if np.isfinite(y).any():
+            ax.plot(x, y, ls=ls, color="#777777", marker="x", ms=4, lw=1, label=f"{label}, untrained")
+        level = _nan(value(per.get("input"))) if "input" not in layers else float("nan")
+        if np.isfinite(level):
+            ax.axhline(level, color="#777777", ls=":", lw=1, label=f"{label}, input window")
+
     fig = ShownFigure(figsize=(10, 6.4), layout="constrained")
     axes = fig.subplots(2, 2, sharex=True)
     x = np.arange(len(layers))
@@ -222,6 +237,8 @@ def plot_scores(
                 hi = np.array([_nan(per.get(lay, {}).get("ci_high")) for lay in layers], dtype=float)
                 if np.isfinite(lo).any():  # the accuracy's 95 % interval (speaker bootstrap)
                     ax_p.fill_between(x, lo, hi, color="C0", alpha=0.15, lw=0)
+                if c_probes.get(g):
+                    baselines(ax_p, c_probes[g], lambda r: (r or {}).get("accuracy"), ls, f"{g}: accuracy")
             per_s = scores.get(g, {})
             which = [("classes", "phonetic classes AUC", "C2"), ("vowels", "vowel vs consonant AUC", "C3")]
             if kind == "grapheme":
@@ -234,6 +251,9 @@ def plot_scores(
                 ax_s.plot(x, y, ls=ls, color=colour, label=f"{g}: {label}")
                 ax_s.scatter(x[sig], y[sig], color=colour, zorder=3, s=22)
                 ax_s.scatter(x[~sig], y[~sig], facecolors="white", edgecolors=colour, zorder=3, s=22)
+                if c_scores.get(g):
+                    auc = lambda r, key=key: ((r or {}).get(key) or {}).get("auc")  # noqa: E731
+                    baselines(ax_s, c_scores[g], auc, ls, f"{g}: {key} AUC")
         ax_p.set_title(f"{kind}s: linear probes (held-out utterances)", fontsize=10)
         ax_s.set_title(f"{kind}s: NAP distances vs classes", fontsize=10)
         ax_p.set_ylim(0, 1.02)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
@@ -10,6 +11,8 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from nap.cluster.claims import (
+    CONTROL,
+    INPUT,
     Claim,
     claims_markdown,
     evaluate_claims,
@@ -54,6 +57,16 @@ class Clustering:
             arrays = {k: npz[k] for k in npz.files}
         params = read_json(path / "params.json")["params"] if (path / "params.json").is_file() else {}
         return cls(path, read_json(path / "clusters.json"), arrays, read_json(path / "probes.json"), params)
+
+    @cached_property
+    def control(self) -> Clustering | None:
+        """The untrained network's clusterings, scores and probes (``naps.control``), None without."""
+        folder = self.path / CONTROL
+        if not (folder / "clusters.json").is_file():
+            return None
+        control = Clustering.open(folder)
+        control.params = self.params
+        return control
 
     def _optional(self, name: str) -> dict[str, Any] | None:
         """A file that artifacts of the stage's options have (``controls.json``, ``similarity.json``)."""
@@ -130,6 +143,8 @@ class Clustering:
         return figure4_layers(self.scores(), self.layers, self.phoneme) if self.phoneme else []
 
     def claims(self) -> list[Claim]:
+        """The paper's claims, judged on the difference from the untrained network where there is one."""
+        c = self.control
         return evaluate_claims(
             self.scores(),
             self.probes,
@@ -138,6 +153,8 @@ class Clustering:
             self.phoneme_grouping,
             self.alpha,
             float(self.params.get("emergence", 0.5)),
+            c.scores() if c is not None else None,
+            c.probes if c is not None else None,
         )
 
     def claims_text(self) -> Markdown:
@@ -171,30 +188,49 @@ class Clustering:
 
     def score_figure(self) -> Figure:
         """Probe accuracy and class agreement across layers, graphemes and phonemes side by side."""
+        c = self.control
         return plot_scores(
-            self.scores(), self.probes, self.layers, self.kinds, self.alpha, highlight=self.figure4_layers()
+            self.scores(),
+            self.probes,
+            self.layers,
+            self.kinds,
+            self.alpha,
+            highlight=self.figure4_layers(),
+            control_scores=c.scores() if c is not None else None,
+            control_probes=c.probes if c is not None else None,
         )
 
     def score_table(self, grouping: str) -> Table:
-        """Per layer: clusters, class agreement (AUC, p, ARI), vowel separation and probe accuracy."""
+        """Per layer: clusters, class agreement (AUC, p, ARI), vowel separation and probe accuracy;
+        with the untrained-network control, its class (or vowel) AUC and probe accuracy beside them,
+        and its input-window row."""
+        c = self.control
+        c_scores = c.scores().get(grouping, {}) if c is not None else {}
+        c_probes = c.probes.get(grouping, {}) if c is not None else {}
+        layers = list(self.layers)
+        if c is not None and INPUT in c.layers and INPUT not in layers:
+            layers = [INPUT, *layers]
         rows = []
-        for lay in self.layers:
-            s = self.scores(grouping).get(lay, {})
-            pr = self.probes.get(grouping, {}).get(lay, {})
+        for lay in layers:
+            s = self.scores(grouping).get(lay) or c_scores.get(lay, {})
+            pr = self.probes.get(grouping, {}).get(lay) or c_probes.get(lay, {})
             cls, vow = s.get("classes", {}), s.get("vowels", {})
-            rows.append(
-                [
-                    lay,
-                    s.get("separation", {}).get("n_clusters", 0),
-                    cls.get("auc", float("nan")),
-                    cls.get("p"),
-                    cls.get("ari", float("nan")),
-                    vow.get("auc", float("nan")),
-                    vow.get("p"),
-                    pr.get("accuracy", float("nan")),
-                    pr.get("chance", float("nan")),
-                ]
-            )
+            row = [
+                lay,
+                s.get("separation", {}).get("n_clusters", 0),
+                cls.get("auc", float("nan")),
+                cls.get("p"),
+                cls.get("ari", float("nan")),
+                vow.get("auc", float("nan")),
+                vow.get("p"),
+                pr.get("accuracy", float("nan")),
+                pr.get("chance", float("nan")),
+            ]
+            if c is not None:
+                cs = c_scores.get(lay, {})
+                which = "classes" if "classes" in cs else "vowels"
+                row += [_nan((cs.get(which) or {}).get("auc")), _nan(c_probes.get(lay, {}).get("accuracy"))]
+            rows.append(row)
         headers = [
             "layer",
             "clusters",
@@ -206,6 +242,9 @@ class Clustering:
             "probe acc.",
             "chance",
         ]
+        if c is not None:
+            kind = "class" if self.kinds.get(grouping) == "phoneme" else "vowel"
+            headers += [f"untrained {kind} AUC", "untrained probe acc."]
         return table(rows, headers, title=f"{grouping}: scores per layer")
 
     def probe_table(self) -> Table:

@@ -37,8 +37,13 @@
     ``{layers, n_frames, cka, message}``: ``cka`` the (L, L) linear CKA (unbiased HSIC)
     between the layers' probe features, rows and columns in ``layers`` order
     (:mod:`nap.cluster.cka`); empty, with ``message``, without probe features.
+``control/``
+    with the untrained-network control (``naps.control``): ``clusters.json``,
+    ``clusters.npz`` and ``probes.json`` as above for the untrained network's NAP set (its
+    layers and the input window), with the same parameters and seeds.
 ``claims.json``
-    the paper's claims judged on these numbers (:mod:`nap.cluster.claims`).
+    the paper's claims judged on these numbers (:mod:`nap.cluster.claims`), on the
+    difference from the control where there is one.
 ``FORMAT.md``
     this description.
 """
@@ -54,7 +59,7 @@ import numpy as np
 
 from nap.cluster.bootstrap import mean_intervals, resampling_units, rng_for
 from nap.cluster.cka import cka_matrix
-from nap.cluster.claims import evaluate_claims, figure4_layers, pick_grouping
+from nap.cluster.claims import CONTROL, INPUT, evaluate_claims, figure4_layers, pick_grouping
 from nap.cluster.control import class_labels, control_mapping
 from nap.cluster.hierarchy import LayerClustering, cluster_naps
 from nap.cluster.params import ClusterParams
@@ -336,6 +341,33 @@ def json_safe(obj: Any) -> Any:
     return obj
 
 
+def layer_scores(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """``{grouping: {layer: scores}}`` of a clustering document."""
+    return {g: {lay: r["scores"] for lay, r in per.items()} for g, per in doc["results"].items()}
+
+
+def run_control(
+    napset: Any, p: ClusterParams, work: Path, controls: dict[str, dict[str, Any]]
+) -> tuple[dict[str, Any], dict[str, dict[str, Any]]] | None:
+    """The untrained network's clusterings, scores and probes, written into ``work/control``
+    (same parameters and seeds); None when the NAP set has no control (``naps.control`` off)."""
+    control = getattr(napset, "control", None)
+    if control is None:
+        return None
+    folder = Path(work) / CONTROL
+    folder.mkdir(exist_ok=True)
+    wanted = None if p.layers is None else [lay for lay in control.layers if lay in p.layers or lay == INPUT]
+    q = p.replace(layers=wanted) if wanted != p.layers else p
+    doc, arrays = run_clustering(control, q)
+    with atomic_path(folder / "clusters.npz") as tmp:
+        with open(tmp, "wb") as fh:
+            np.savez_compressed(fh, **arrays)
+    write_json(folder / "clusters.json", json_safe(doc))
+    probes = run_probes(control, q, doc["layers"], folder, controls) if p.probes else {}
+    write_json(folder / "probes.json", json_safe(probes))
+    return doc, probes
+
+
 def build_clusters(work: Path, p: ClusterParams, napset: Any) -> dict[str, Any]:
     """Write clusters, scores, probes and claims for ``napset`` into ``work``; return headline numbers."""
     work = Path(work)
@@ -358,9 +390,22 @@ def build_clusters(work: Path, p: ClusterParams, napset: Any) -> dict[str, Any]:
     if p.similarity:
         write_json(work / "similarity.json", json_safe(run_similarity(napset, doc["layers"])))
     t_similarity = time.time() - start - t_cluster - t_probes
-    scores = {g: {lay: r["scores"] for lay, r in per.items()} for g, per in doc["results"].items()}
+    t0 = time.time()
+    control = run_control(napset, p, work, controls)
+    t_control = time.time() - t0
+    scores = layer_scores(doc)
+    c_scores = layer_scores(control[0]) if control else None
+    c_probes = control[1] if control else None
     claims = evaluate_claims(
-        scores, probes, doc["layers"], doc["kinds"], p.phoneme_grouping, p.alpha, p.emergence
+        scores,
+        probes,
+        doc["layers"],
+        doc["kinds"],
+        p.phoneme_grouping,
+        p.alpha,
+        p.emergence,
+        c_scores,
+        c_probes,
     )
     write_json(work / "claims.json", json_safe([c.to_dict() for c in claims]))
     ph = pick_grouping(doc["kinds"], "phoneme", p.phoneme_grouping)
@@ -372,6 +417,7 @@ def build_clusters(work: Path, p: ClusterParams, napset: Any) -> dict[str, Any]:
         "cluster_seconds": round(t_cluster, 2),
         "probe_seconds": round(t_probes, 2),
         "similarity_seconds": round(t_similarity, 2),
+        "control_seconds": round(t_control, 2),
         "claims": {c.key: c.holds for c in claims},
         "messages": sum(r["message"] is not None for per in doc["results"].values() for r in per.values()),
         "probe_messages": sum(r.get("message") is not None for per in probes.values() for r in per.values()),
@@ -385,16 +431,40 @@ def build_clusters(work: Path, p: ClusterParams, napset: Any) -> dict[str, Any]:
         if accs:
             best = max(accs, key=accs.__getitem__)
             summary[f"probe_best_{g}"] = {"layer": best, "accuracy": round(accs[best], 4)}
-        layers = {lay: per_layer_numbers(r) for lay, r in per.items() if r.get("accuracy") is not None}
+        c_per = (c_probes or {}).get(g, {})
+        c_auc = (c_scores or {}).get(g, {})
+        layers = {
+            lay: per_layer_numbers(
+                r, c_per.get(lay) if control else None, scores.get(g, {}).get(lay), c_auc.get(lay)
+            )
+            for lay, r in per.items()
+            if r.get("accuracy") is not None
+        }
         if layers:
             summary[f"probes_{g}"] = layers
     return summary
 
 
-def per_layer_numbers(record: dict[str, Any]) -> dict[str, Any]:
+def per_layer_numbers(
+    record: dict[str, Any],
+    untrained: dict[str, Any] | None = None,
+    scores: dict[str, Any] | None = None,
+    untrained_scores: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """A probe's numbers for ``nap results``: accuracy with its interval, then the class probe's
-    accuracy, its control's and the selectivity, each with its interval (``<name>_ci_low``…)."""
+    accuracy, its control's and the selectivity, each with its interval (``<name>_ci_low``…).
+
+    With the untrained-network control: its probe accuracy and interval (``untrained``,
+    ``untrained_ci_low``, ``untrained_ci_high``), and the NAP clustering's class agreement
+    (pair AUC, ``class_auc``) beside the control's (``untrained_class_auc``)."""
     out = {k: _round(record.get(k)) for k in ("accuracy", "ci_low", "ci_high")}
+    if untrained is not None:
+        out["untrained"] = _round(untrained.get("accuracy"))
+        out["untrained_ci_low"] = _round(untrained.get("ci_low"))
+        out["untrained_ci_high"] = _round(untrained.get("ci_high"))
+        which = "classes" if "classes" in (scores or {}) else "vowels"
+        out["class_auc"] = _round(((scores or {}).get(which) or {}).get("auc"))
+        out["untrained_class_auc"] = _round(((untrained_scores or {}).get(which) or {}).get("auc"))
     cp = record.get("class_probe")
     if cp:
         for name, key in (("classes", ""), ("control", "control_"), ("selectivity", "selectivity_")):

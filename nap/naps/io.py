@@ -21,6 +21,8 @@ from nap.naps.geometry import Geometry
 from nap.store import atomic_path, read_json, write_json
 
 FORMAT_NAME = "nap-napset"
+#: The untrained-network control's NAP set: a folder of the same format inside the artifact.
+CONTROL = "control"
 FORMAT_VERSION = 1
 META = "napset.json"
 
@@ -57,6 +59,20 @@ the group's mean window activations (paper Figure 1 C), minus the normalization
 `groups`, `counts` as above; `<layer>` (G, C, P) float32: each group's mean window
 (not normalized, not sorted); `overall__<layer>` (C, P) float64: what was subtracted.
 So `np.sort(means[layer] - means["overall__" + layer], axis=-1)` equals the NAPs.
+
+## Variants (`variants` in napset.json)
+- `contrast`, `contrast_weighted`: the contrastive NAPs' groups (null = every kept group)
+  and weighting; they are computed from `means_<grouping>.npz` when read: of the chosen
+  groups, each mean minus the (count-weighted, or plain) mean of their means, each channel
+  sorted (`NapSet.contrastive`).
+- `saliency` (when computed): `{"layers", "frames", "files": {grouping: "snaps_<grouping>.npz"}}`;
+  `snaps_<grouping>.npz` holds `groups`, `counts` (sampled frames per group) and per layer
+  (G, C, P) float32 saliency-adjusted NAPs: per window, activation × the gradient of the
+  predicted class's logit, averaged per group, normalized and sorted as the NAPs.
+
+## control/ (the untrained-network control, `control` in napset.json)
+The same files for the recognizer's architecture before training (initialised with the
+asr stage's seed scheme), its layers and the input window (`input`), over the same frames.
 
 ## probe.npz (features for linear probes)
 A seeded sample of labelled output frames (at most `probe_frames`): `utterances` (U,) str;
@@ -111,6 +127,34 @@ def write_napset(
     with atomic_path(folder / "FORMAT.md") as tmp:
         tmp.write_text(FORMAT)
     write_json(folder / META, {"format": FORMAT_NAME, "version": FORMAT_VERSION, **meta})
+
+
+def write_saliency(
+    folder: Path,
+    sums: dict[str, dict[str, np.ndarray]],
+    counts: dict[str, np.ndarray],
+    groups: dict[str, list[str]],
+    normalization: str,
+    min_count: int,
+) -> dict[str, Any]:
+    """``snaps_<grouping>.npz`` from :func:`nap.naps.variants.saliency_sums`; napset.json's entry."""
+    from nap.naps.normalize import group_naps
+
+    files = {}
+    for k, names in groups.items():
+        per = {lay: group_naps(by[k], counts[k], normalization, min_count) for lay, by in sums.items()}
+        kept = next(iter(per.values())).kept if per else np.zeros(0, np.int64)
+        save_npz(
+            folder / f"snaps_{k}.npz",
+            {
+                "groups": _str_array([names[i] for i in kept]),
+                "counts": np.asarray(counts[k], dtype=np.int64)[kept],
+                **{lay: r.naps.astype(np.float32) for lay, r in per.items()},
+            },
+        )
+        files[k] = f"snaps_{k}.npz"
+    frames = int(max((c.sum() for c in counts.values()), default=0))
+    return {"layers": list(sums), "frames": frames, "files": files}
 
 
 class NapSet:
@@ -208,6 +252,49 @@ class NapSet:
     def _check_layer(self, layer: str) -> None:
         if layer not in self.layers:
             raise KeyError(f"no layer {layer!r} in {self.path}; layers: {self.layers}")
+
+    # -- the control and the variants ------------------------------------------------------
+    @cached_property
+    def control(self) -> NapSet | None:
+        """The untrained network's NAP set (``naps.control``), None when it was not computed."""
+        name = self.meta.get("control")
+        return NapSet(self.path / name) if name and (self.path / name / META).is_file() else None
+
+    def contrastive(
+        self, grouping: str, layer: str, groups: list[str] | None = None, weighted: bool | None = None
+    ) -> tuple[list[str], np.ndarray]:
+        """(names, (G', C, P) float64) contrastive NAPs from the stored means (:mod:`nap.naps.variants`).
+
+        ``groups`` and ``weighted`` default to the stage's ``naps.contrast`` and
+        ``naps.contrast_weighted``.
+        """
+        from nap.naps.variants import contrast_indices, contrastive_naps
+
+        variants = self.meta.get("variants") or {}
+        groups = variants.get("contrast") if groups is None else groups
+        weighted = bool(variants.get("contrast_weighted", False)) if weighted is None else weighted
+        names = self.groups(grouping)
+        idx = contrast_indices(names, groups)
+        means = self.mean(grouping, layer)
+        return [names[i] for i in idx], contrastive_naps(means, self.counts(grouping), idx, weighted)
+
+    @property
+    def saliency_layers(self) -> list[str]:
+        """Layers with saliency-adjusted NAPs (``naps.saliency``; empty when not computed)."""
+        return list(((self.meta.get("variants") or {}).get("saliency") or {}).get("layers", []))
+
+    def saliency_nap(self, grouping: str, layer: str) -> tuple[list[str], np.ndarray]:
+        """(names, (G', C, P) float32) saliency-adjusted NAPs of ``layer`` (``naps.saliency``)."""
+        info = (self.meta.get("variants") or {}).get("saliency")
+        if not info:
+            raise KeyError(f"{self.path} has no saliency-adjusted NAPs (naps.saliency was off)")
+        if layer not in info["layers"]:
+            raise KeyError(
+                f"no saliency-adjusted NAPs of layer {layer!r} in {self.path}; it has {info['layers']}"
+            )
+        self._grouping(grouping)
+        with np.load(self.path / info["files"][grouping], allow_pickle=False) as data:
+            return [str(g) for g in data["groups"]], data[layer]
 
     def _probe_file(self) -> Path:
         info = self.meta.get("probe") or {}

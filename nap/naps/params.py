@@ -49,7 +49,35 @@ class NapParams(StageParams):
         f"the NAPs equal the CPU's within 1e-5): {DEVICE_HELP}",
         keyed=False,
     )
-    seed: int = param(0, "seed of the probe sample")
+    control: bool = param(
+        True,
+        "also profile the untrained network: the recognizer's architecture initialised with its seed "
+        "scheme (asr.seed, asr.local_init), through the same pass, and the input window with it; "
+        "stored beside the NAPs (control/), scored and probed by the cluster stage as the baseline "
+        "the trained network's numbers are judged against",
+    )
+    contrast: list[str] | None = param(
+        None,
+        "contrastive NAPs (the authors' iNNtrospect toolbox): the groups whose mean is subtracted, "
+        "and which get one (names missing in a grouping are ignored); None = every kept group. "
+        "Computed from the stored group means when read (NapSet.contrastive)",
+    )
+    contrast_weighted: bool = param(
+        False, "contrastive NAPs: weight each group's mean by its frames (else every group alike)"
+    )
+    saliency: bool = param(
+        False,
+        "also compute saliency-adjusted NAPs (Krug et al. 2021): per window, each activation times the "
+        "gradient of the predicted class's logit with respect to it, averaged per group; one forward "
+        "and backward pass per window batch (slow: for a few layers)",
+    )
+    saliency_layers: list[str] | None = param(
+        None, "layers of the saliency-adjusted NAPs; None = every profiled layer"
+    )
+    saliency_frames: int = param(
+        2000, "labelled frames (a seeded sample, as the probe's) behind the saliency-adjusted NAPs; 0 = all"
+    )
+    seed: int = param(0, "seed of the probe sample (and of the saliency sample)")
 
     def check(self) -> None:
         check_threads(self.threads, "naps.threads")
@@ -62,9 +90,16 @@ class NapParams(StageParams):
             raise ParamError(f"parameter 'naps.batch_size' must be at least 1, got {self.batch_size}")
         if not self.groupings:
             raise ParamError("parameter 'naps.groupings' must name at least one grouping")
-        for name in ("groupings", "layers", "splits"):
+        for name in ("groupings", "layers", "splits", "contrast", "saliency_layers"):
             values = getattr(self, name)
             if values is not None and len(set(values)) != len(values):
                 raise ParamError(f"parameter 'naps.{name}' lists a name twice: {values}")
+        if self.saliency_frames < 0:
+            raise ParamError(
+                f"parameter 'naps.saliency_frames' must be 0 (all) or more, got {self.saliency_frames}"
+            )
+        for name in ("contrast", "saliency_layers"):
+            if getattr(self, name) is not None and not getattr(self, name):
+                raise ParamError(f"parameter 'naps.{name}' is an empty list; use None for all")
         if self.layers is not None and not self.layers:
             raise ParamError("parameter 'naps.layers' is empty; use None for every layer")

@@ -238,6 +238,52 @@ def plot_nap_grid(napset: NapSet, grouping: str, groups: list[str], layers: list
     return fig
 
 
+def plot_variants(napset: NapSet, grouping: str, group: str, layers: list[str]) -> Any:
+    """One group's NAP beside its variants in ``layers`` (rows): the paper's NAP, the contrastive NAP
+    (``naps.contrast``), the saliency-adjusted NAP (``naps.saliency``, where computed) and the
+    untrained network's NAP (``naps.control``); one colour scale per panel. A variant the NAP set
+    lacks (or a group outside the contrast) leaves its panel with a note."""
+    import matplotlib.pyplot as plt
+
+    control = napset.control
+    columns: list[tuple[str, Any]] = [
+        ("NAP (paper)", lambda lay: (napset.groups(grouping), napset.nap(grouping, lay))),
+        ("contrastive", lambda lay: napset.contrastive(grouping, lay)),
+        ("saliency-adjusted", lambda lay: napset.saliency_nap(grouping, lay)),
+    ]
+    if control is not None:
+        columns.append(
+            ("untrained network", lambda lay: (control.groups(grouping), control.nap(grouping, lay)))
+        )
+    fig, axes = plt.subplots(
+        len(layers), len(columns), figsize=(2.6 * len(columns) + 0.6, 2.0 * len(layers)), squeeze=False,
+        layout="constrained",
+    )  # fmt: skip
+    for r, layer in enumerate(layers):
+        for c, (title, get) in enumerate(columns):
+            ax = axes[r, c]
+            ax.set_xticks([])
+            ax.set_yticks([])
+            try:
+                names, arrays = get(layer)
+                data = np.asarray(arrays)[names.index(group)]
+            except (KeyError, ValueError) as exc:
+                ax.text(0.5, 0.5, "\n".join(str(exc).strip("'\"").split("; ")[:1])[:60], ha="center",
+                        va="center", fontsize=6, wrap=True, transform=ax.transAxes)  # fmt: skip
+                data = None
+            if data is not None:
+                v = float(np.abs(data).max()) or 1.0
+                im = ax.imshow(data, aspect="auto", origin="lower", cmap="RdBu_r", vmin=-v, vmax=v,
+                               interpolation="nearest")  # fmt: skip
+                fig.colorbar(im, ax=ax, fraction=0.05, pad=0.01)
+            if r == 0:
+                ax.set_title(title, fontsize=9)
+            if c == 0:
+                ax.set_ylabel(layer, fontsize=9)
+    fig.suptitle(f"{grouping} '{group}': the NAP and its variants (neurons × sorted positions)", fontsize=10)
+    return fig
+
+
 def pick_layers(napset: NapSet, n: int = 4) -> list[str]:
     """``n`` layers spread over the network, first and last included (``input`` left aside)."""
     layers = [lay for lay in napset.layers if lay != INPUT]

@@ -17,7 +17,8 @@ from nap.hardware import module_on, resolve_device, resolve_threads
 from nap.naps.api import probe_arrays, probe_labels, result_from
 from nap.naps.distributed import world
 from nap.naps.driver import checkpoint_path, plan_probe, remove_checkpoints, run_pass
-from nap.naps.geometry import Geometry, LayerGeometry, model_geometry
+from nap.naps.geometry import INPUT, Geometry, LayerGeometry, model_geometry
+from nap.naps.io import CONTROL, write_saliency
 from nap.naps.params import NapParams
 from nap.params import ParamError
 
@@ -57,6 +58,23 @@ def select_layers(geometry: Geometry, layers: list[str] | None) -> list[LayerGeo
     return [g for g in geometry.layers if g.name in layers]
 
 
+def untrained_network(recognizer: Any) -> Any:
+    """The recognizer's architecture, untrained, initialised as its training began (``naps.control``)."""
+    make = getattr(recognizer, "untrained", None)
+    if not callable(make):
+        raise ParamError(
+            f"parameter 'naps.control': the recognizer ({type(recognizer).__name__}) cannot build its "
+            "untrained network (no untrained()); set naps.control false"
+        )
+    return make()
+
+
+def control_layers(geometry: Geometry, layers: list[LayerGeometry]) -> list[LayerGeometry]:
+    """The control's layers: the trained network's, and the input window (the other baseline)."""
+    names = {g.name for g in layers} | {INPUT}
+    return [g for g in geometry.layers if g.name in names]
+
+
 def _release_checkpoint(work: Path, rank: int, size: int) -> None:
     """Each process removes its own checkpoint once the sums are merged; then all meet."""
     checkpoint_path(Path(work), rank, size).unlink(missing_ok=True)
@@ -64,6 +82,36 @@ def _release_checkpoint(work: Path, rank: int, size: int) -> None:
         import torch.distributed as dist
 
         dist.barrier()
+
+
+def saliency_arrays(
+    model: Any,
+    geometry: Geometry,
+    layers: list[LayerGeometry],
+    p: NapParams,
+    utts: list[str],
+    load: Any,
+    frame_labels: Any,
+    n_groups: dict[str, int],
+) -> tuple[dict[str, dict[str, np.ndarray]], dict[str, np.ndarray]]:
+    """Saliency-adjusted window sums (:mod:`nap.naps.variants`) on a seeded sample of labelled frames."""
+    from nap.naps.variants import saliency_sums
+
+    chosen = layers if p.saliency_layers is None else select_layers(geometry, p.saliency_layers)
+    plan = plan_probe(utts, frame_labels, p.saliency_frames or 2**62, p.seed + 1)
+    rows = plan.rows_of()
+    picked = [u for u in utts if u in rows]
+    inputs, labels = zip(*(load(u) for u in picked), strict=True) if picked else ((), ())
+    return saliency_sums(
+        model,
+        {g.name: g.module for g in chosen},
+        list(inputs),
+        list(labels),
+        n_groups,
+        geometry.receptive_field,
+        geometry.stride,
+        frames=[rows[u][0] for u in picked],
+    )
 
 
 def build_naps(
@@ -138,23 +186,60 @@ def build_naps(
     )
     seconds = time.time() - t0
     _release_checkpoint(Path(work), rank, size)
+    control_acc, control_seconds = None, 0.0
+    if p.control:  # a second pass over the same batches (cheaper than a second accumulator: see CONTROL)
+        t1 = time.time()
+        untrained = module_on(untrained_network(recognizer), device)
+        c_geometry = model_geometry(untrained)
+        (Path(work) / CONTROL).mkdir(parents=True, exist_ok=True)
+        control_acc = run_pass(
+            untrained,
+            c_geometry,
+            control_layers(c_geometry, layers),
+            utts,
+            lengths,
+            load,
+            n_groups,
+            batch_size=p.batch_size,
+            probe=plan,
+            checkpoint_dir=Path(work) / CONTROL,
+            checkpoint_s=CHECKPOINT_S,
+            rank=rank,
+            world=size,
+            progress=progress and rank == 0,
+        )
+        _release_checkpoint(Path(work) / CONTROL, rank, size)
+        control_seconds = time.time() - t1
+    saliency_seconds = 0.0
+    if p.saliency and rank == 0:
+        t2 = time.time()
+        saliency = saliency_arrays(model, geometry, layers, p, utts, load, frame_labels, n_groups)
+        saliency_seconds = time.time() - t2
     if rank != 0:
         return {}
+    extra = {
+        "skipped_groupings": missing,
+        "skipped_utterances": {"shorter than the receptive field": len(too_short)},
+        "probe": {"frames": plan.size if plan is not None else 0, "seed": p.seed},
+        "processes": size,
+    }
+    raw = probe_labels(plan, frame_labels, groupings) if plan is not None else {}
+    splits = [split[u] for u in plan.utterances] if plan is not None else []
     result = result_from(acc, groups, p.normalization, p.min_count)
     if plan is not None:
-        raw = probe_labels(plan, frame_labels, groupings)
-        splits = [split[u] for u in plan.utterances]
         result.probe = probe_arrays(acc, plan, result.kept, n_groups, raw, splits)
-    result.save(
-        Path(work),
-        {
-            "skipped_groupings": missing,
-            "skipped_utterances": {"shorter than the receptive field": len(too_short)},
-            "probe": {"frames": plan.size if plan is not None else 0, "seed": p.seed},
-            "processes": size,
-        },
-    )
+    variants: dict[str, Any] = {"contrast": p.contrast, "contrast_weighted": p.contrast_weighted}
+    if p.saliency:
+        variants["saliency"] = write_saliency(Path(work), *saliency, groups, p.normalization, p.min_count)
+    result.save(Path(work), {**extra, "variants": variants, "control": CONTROL if p.control else None})
     remove_checkpoints(Path(work))
+    if control_acc is not None:
+        control = result_from(control_acc, groups, p.normalization, p.min_count)
+        if plan is not None:
+            control.probe = probe_arrays(control_acc, plan, control.kept, n_groups, raw, splits)
+        c_variants = {"contrast": p.contrast, "contrast_weighted": p.contrast_weighted}
+        control.save(Path(work) / CONTROL, {**extra, "network": "untrained", "variants": c_variants})
+        remove_checkpoints(Path(work) / CONTROL)
     return {
         "layers": len(layers),
         "groups": {k: len(v) for k, v in result.names.items()},
@@ -167,6 +252,8 @@ def build_naps(
         "stride": geometry.stride,
         "activations": sorted({g.activation for g in layers}),
         "extraction_seconds": round(seconds, 2),
+        "control_seconds": round(control_seconds, 2),
+        "saliency_seconds": round(saliency_seconds, 2),
         "frames_per_second": round(result.frames / max(seconds, 1e-9), 1),
         "processes": size,
         "threads": resolve_threads(p.threads),

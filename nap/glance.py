@@ -26,6 +26,8 @@ GLANCE: tuple[tuple[str, tuple[str, ...], str], ...] = (
     ("naps", ("frames",), "frames behind the NAPs"),
     ("naps", ("extraction_seconds",), "seconds to extract every layer's NAPs"),
     ("cluster", ("figure4_layers",), "layers where phoneme structure is strongest"),
+    ("real_speech", ("beam_cer",), "CER, real human speech (beam search)"),
+    ("real_speech", ("cascade_accuracy",), "real-speech frames whose cascade phoneme is the aligner's"),
 )
 
 

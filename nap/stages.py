@@ -143,6 +143,18 @@ REGISTRY: dict[str, Stage] = {
             accessor="clusters",
             chapters=("06_clustering", "07_explorer"),
         ),
+        Stage(
+            name="real_speech",
+            params="nap.real_speech.params:RealSpeechParams",
+            build="nap.real_speech:build_real_speech",
+            loader="nap.real_speech:RealSpeech",
+            # the corpus for the aligner's calibration, the features for their parameters, the
+            # cluster stage for its clustering and probe settings
+            inputs=("corpus", "features", "asr", "g2p", "align", "naps", "cluster"),
+            version=1,
+            accessor="real_speech",
+            chapters=("08_real_speech",),
+        ),
     )
 }
 

@@ -30,25 +30,16 @@ from nap.asr.model import Wav2Letter
 from nap.asr.params import AsrParams
 from nap.asr.stage import prepare_all
 from nap.asr.synthetic import SyntheticCorpus
+from tests.asr_small import SMALL_ASR
 
+#: with augmentation and dropout, so that the loader's random draws are exercised
 SMALL = {
-    "channels": 32,
-    "hidden": 64,
-    "k7_layers": 1,
-    "batch_size": 8,
-    "lr": 3e-3,
-    "warmup_steps": 4,
+    **SMALL_ASR,
     "tempo": 0.1,
     "freq_shift": 2,
     "freq_masks": 1,
-    "freq_mask_width": 3,
     "time_masks": 1,
-    "time_mask_width": 5,
     "dropout": 0.1,
-    "norm": "batch",
-    "eval_utterances": 4,
-    "threads": 1,
-    "device": "cpu",
     "epochs": 3,
     "checkpoint_every": 100,
 }

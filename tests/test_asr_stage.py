@@ -10,27 +10,9 @@ from nap.asr import Recognizer, build_asr
 from nap.asr.params import AsrParams
 from nap.asr.synthetic import SyntheticCorpus
 from nap.params import ParamError
+from tests.asr_small import SMALL_ASR
 
-SMALL = {
-    "channels": 32,
-    "hidden": 64,
-    "k7_layers": 1,
-    "batch_size": 8,
-    "lr": 3e-3,
-    "warmup_steps": 4,
-    "freq_mask_width": 3,
-    "time_mask_width": 5,
-    "tempo": 0.0,
-    "freq_shift": 0,
-    "dropout": 0.0,
-    "norm": "batch",
-    "local_init": 0.0,
-    "eval_utterances": 4,
-    "threads": 1,
-    "device": "cpu",
-    "epochs": 12,
-    "beam_size": 10,
-}
+SMALL = {**SMALL_ASR, "epochs": 12}
 
 
 @pytest.fixture(scope="module")

@@ -18,28 +18,9 @@ from nap.asr.stage import prepare_all
 from nap.asr.synthetic import SyntheticCorpus
 from nap.asr.train import CHECKPOINT, MODEL, TrainingError, load_checkpoint, train
 from nap.asr.vocab import Vocab
+from tests.asr_small import SMALL_ASR
 
-SMALL = {
-    "channels": 32,
-    "hidden": 64,
-    "k7_layers": 1,
-    "batch_size": 8,
-    "lr": 3e-3,
-    "warmup_steps": 4,
-    "freq_mask_width": 3,
-    "time_mask_width": 5,
-    "tempo": 0.0,
-    "freq_shift": 0,
-    "dropout": 0.0,
-    "norm": "batch",
-    "local_init": 0.0,
-    "eval_utterances": 4,
-    "threads": 1,
-    "device": "cpu",
-    "checkpoint_every": 3,
-    "epochs": 4,
-    "beam_size": 10,
-}
+SMALL = {**SMALL_ASR, "checkpoint_every": 3, "epochs": 4}
 
 
 def small(**changes) -> AsrParams:

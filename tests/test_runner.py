@@ -27,14 +27,26 @@ ROOT = __import__("pathlib").Path(__file__).resolve().parents[1]
 def test_a_chapter_brings_the_chapters_that_show_what_depends_on_it():
     from nap.runner import with_dependents
 
-    assert with_dependents(["05"], ROOT) == ["05_naps", "06_clustering", "07_explorer", "00_introduction"]
-    assert with_dependents(["07_explorer"], ROOT) == ["06_clustering", "07_explorer", "00_introduction"]
+    assert with_dependents(["05"], ROOT) == [
+        "05_naps",
+        "06_clustering",
+        "07_explorer",
+        "08_real_speech",
+        "00_introduction",
+    ]
+    assert with_dependents(["07_explorer"], ROOT) == [
+        "06_clustering",
+        "07_explorer",
+        "08_real_speech",
+        "00_introduction",
+    ]
     assert with_dependents(["03"], ROOT) == [
         "03_g2p",
         "04_alignment",
         "05_naps",
         "06_clustering",
         "07_explorer",
+        "08_real_speech",
         "00_introduction",
     ]
 
@@ -67,7 +79,7 @@ def test_rerunning_a_chapter_with_a_changed_stage_reruns_the_chapters_downstream
     monkeypatch.setattr(schedule, "build_stages", lambda study, stages: {})
     study = Study("tiny", artifacts=tmp_path / "artifacts")
     runner.run_study(study, book=False, root=site)  # the whole study once
-    assert executed[-1] == "00_introduction" and len(executed) == 8
+    assert executed[-1] == "00_introduction" and len(executed) == 9
 
     executed.clear()
     runner.run_study(study, select=["05"], book=False, root=site)
@@ -75,12 +87,13 @@ def test_rerunning_a_chapter_with_a_changed_stage_reruns_the_chapters_downstream
 
     changed = Study("tiny", {"naps.seed": 1}, artifacts=tmp_path / "artifacts")
     runner.run_study(changed, select=["05"], book=False, root=site)
-    assert executed == ["05_naps", "06_clustering", "07_explorer", "00_introduction"]
+    assert executed == ["05_naps", "06_clustering", "07_explorer", "08_real_speech", "00_introduction"]
     assert runner.stale_chapters(changed, site) == []  # no page of the old parameters is left
     assert runner.stale_chapters(study, site) == [
         "book/05_naps",
         "book/06_clustering",
         "book/07_explorer",
+        "book/08_real_speech",
         "book/00_introduction",
     ]
 

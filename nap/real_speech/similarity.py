@@ -33,7 +33,8 @@ PROBED = ("phoneme_reference",)
 
 def _rows(naps: np.ndarray) -> np.ndarray:
     """Each group's NAP flattened and standardized (zero mean, unit norm), so a dot product is Pearson's r."""
-    x = np.asarray(naps, dtype=np.float64).reshape(len(naps), -1)
+    x = np.asarray(naps, dtype=np.float64)
+    x = x.reshape(len(x), int(np.prod(x.shape[1:])))  # not -1: no groups in common is (0, C, P)
     x = x - x.mean(1, keepdims=True)
     norm = np.linalg.norm(x, axis=1, keepdims=True)
     return np.divide(x, norm, out=np.full_like(x, np.nan), where=norm > 0)

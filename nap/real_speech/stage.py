@@ -35,6 +35,7 @@ from typing import Any
 
 import numpy as np
 
+from nap.corpus.packages import MissingPackageError
 from nap.errors import NapError
 from nap.hardware import resolve_threads
 from nap.real_speech.params import RealSpeechParams
@@ -56,11 +57,7 @@ def require_packages() -> None:
         except NapError as exc:
             problems.append(str(exc))
     if problems:
-        raise _Missing("; ".join(problems))
-
-
-class _Missing(NapError, RuntimeError):
-    """Packages the stage needs are not installed."""
+        raise MissingPackageError("; ".join(problems))
 
 
 def missing_summary(work: Path, why: str) -> dict[str, Any]:
@@ -198,7 +195,7 @@ def build_real_speech(
     start = time.time()
     try:
         require_packages()
-    except _Missing as exc:
+    except MissingPackageError as exc:
         print(f"[nap] real_speech: {exc}; the stage is left out")
         return missing_summary(work, str(exc))
 

@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import numpy as np
 
+from nap.corpus.audio import SAMPLE_RATE
 from nap.errors import NapError
 from nap.params import ParamError, StageParams, param
 from nap.store import atomic_path, read_json, write_json
@@ -44,7 +45,6 @@ from nap.store import atomic_path, read_json, write_json
 if TYPE_CHECKING:
     from nap.corpus import Corpus
 
-SAMPLE_RATE = 16000
 DATA, META, INDEX, PROGRESS = "features.f16", "features.json", "index.tsv", "progress.json"
 LAYOUT = (
     "features.f16: float16 rows (frames, n_mels) of all utterances one after another; index.tsv: id, "

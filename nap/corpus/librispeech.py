@@ -47,12 +47,11 @@ from typing import Literal
 import numpy as np
 import soundfile as sf
 
-from nap.corpus.audio import resample
+from nap.corpus.audio import SAMPLE_RATE, resample
 from nap.corpus.text import check_transcript
 from nap.errors import NapError
 from nap.store import atomic_path, stable_hash
 
-SAMPLE_RATE = 16000
 OnBadInput = Literal["error", "skip"]
 _ID = re.compile(r"^\d+-\d+-\d+$")
 

@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from nap.hardware import exact_float32
+from nap.naps.windows import add_blocks, labelled_windows
 
 
 def empirical_frames(model: nn.Module, in_channels: int, max_len: int = 4096) -> tuple[int, int]:
@@ -78,29 +79,15 @@ def reference_sums(
                 outputs_all = dict(outputs)
                 for n, m in modules.items():
                     block = (x if m == "" else outputs_all[n]).double().cpu().numpy()  # (B, C, P)
-                    for k in n_groups:
-                        if k not in sums[n]:
-                            sums[n][k] = np.zeros((n_groups[k], *block.shape[1:]))
-                        for b, labs in enumerate(owners):
-                            if labs[k] >= 0:
-                                sums[n][k][labs[k]] += block[b]
+                    add_blocks(sums[n], block, owners, n_groups)
                 windows.clear()
                 owners.clear()
 
-            for x_utt, labs in zip(inputs, labels, strict=False):
-                x_utt = torch.as_tensor(np.asarray(x_utt, dtype=np.float32))
-                n_frames = len(next(iter(labs.values())))
-                for t in range(n_frames):
-                    frame = {k: int(labs[k][t]) for k in n_groups}
-                    if all(v < 0 for v in frame.values()):
-                        continue
-                    for k, v in frame.items():
-                        if v >= 0:
-                            counts[k][v] += 1
-                    windows.append(x_utt[:, t * stride : t * stride + receptive_field])
-                    owners.append(frame)
-                    if len(windows) >= batch_windows:
-                        flush()
+            for window, frame in labelled_windows(inputs, labels, n_groups, receptive_field, stride, counts):
+                windows.append(window)
+                owners.append(frame)
+                if len(windows) >= batch_windows:
+                    flush()
             flush()
     finally:
         for h in handles:

@@ -28,6 +28,7 @@ from torch import nn
 
 from nap.hardware import exact_float32
 from nap.naps.normalize import GroupNaps, group_naps
+from nap.naps.windows import add_blocks, labelled_windows
 
 
 def contrast_indices(names: Sequence[str], contrast: Sequence[str] | None) -> np.ndarray:
@@ -107,32 +108,18 @@ def saliency_sums(
         grads = dict(zip(acts, torch.autograd.grad(target, list(acts.values())), strict=True))
         for n in modules:
             block = (acts[n] * grads[n]).detach().double().cpu().numpy()  # (B, C, P)
-            for k in n_groups:
-                if k not in sums[n]:
-                    sums[n][k] = np.zeros((n_groups[k], *block.shape[1:]))
-                for b, labs in enumerate(owners):
-                    if labs[k] >= 0:
-                        sums[n][k][labs[k]] += block[b]
+            add_blocks(sums[n], block, owners, n_groups)
         windows.clear()
         owners.clear()
 
     try:
         with exact_float32(), torch.enable_grad():
-            for i, (x_utt, labs) in enumerate(zip(inputs, labels, strict=True)):
-                x_utt = torch.as_tensor(np.asarray(x_utt, dtype=np.float32))
-                n_frames = len(next(iter(labs.values())))
-                chosen = range(n_frames) if frames is None else (int(t) for t in frames[i])
-                for t in chosen:
-                    frame = {k: int(labs[k][t]) for k in n_groups}
-                    if all(v < 0 for v in frame.values()):
-                        continue
-                    for k, v in frame.items():
-                        if v >= 0:
-                            counts[k][v] += 1
-                    windows.append(x_utt[:, t * stride : t * stride + receptive_field])
-                    owners.append(frame)
-                    if len(windows) >= batch_windows:
-                        flush()
+            windows_of = labelled_windows(inputs, labels, n_groups, receptive_field, stride, counts, frames)
+            for window, frame in windows_of:
+                windows.append(window)
+                owners.append(frame)
+                if len(windows) >= batch_windows:
+                    flush()
             flush()
     finally:
         for h in handles:

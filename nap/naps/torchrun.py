@@ -33,6 +33,7 @@ def run(study: Any, args: argparse.Namespace) -> int:
     if group is None:
         if rank == 0:
             print(f"[nap] naps: already built at {study.artifact('naps', build=False).path}")
+        _leave(size)  # all together: a process that exits with its group alive can abort in gloo
         return 0
     if size > 1:
         dist.barrier()
@@ -41,7 +42,12 @@ def run(study: Any, args: argparse.Namespace) -> int:
         print(f"[nap] naps: built with {size} process(es) at {art.path}")
     else:  # computes its share in the work folder of rank 0's build
         study.compute("naps", *group)
+    _leave(size)
+    return 0
+
+
+def _leave(size: int) -> None:
+    """Wait for every process, then close the group."""
     if size > 1:
         dist.barrier()
         dist.destroy_process_group()
-    return 0

@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from nap.hardware import exact_float32
-from nap.naps.windows import add_blocks, labelled_windows
+from nap.naps.windows import add_blocks, labelled_windows, tap
 
 
 def empirical_frames(model: nn.Module, in_channels: int, max_len: int = 4096) -> tuple[int, int]:
@@ -53,13 +53,7 @@ def reference_sums(
     ``"input"`` maps to ``""`` (the window itself). Runs where the model is, in exact float32
     (:func:`nap.hardware.exact_float32`), like the single pass it checks.
     """
-    named = dict(model.named_modules())
-    outputs: dict[str, torch.Tensor] = {}
-    handles = [
-        named[m].register_forward_hook(lambda mod, a, out, n=n: outputs.__setitem__(n, out.detach()))
-        for n, m in modules.items()
-        if m != ""
-    ]
+    outputs, handles = tap(model, modules, detach=True)
     sums: dict[str, dict[str, np.ndarray]] = {n: {} for n in modules}
     counts = {k: np.zeros(g, dtype=np.int64) for k, g in n_groups.items()}
     param = next(model.parameters(), None)

@@ -28,7 +28,7 @@ from torch import nn
 
 from nap.hardware import exact_float32
 from nap.naps.normalize import GroupNaps, group_naps
-from nap.naps.windows import add_blocks, labelled_windows
+from nap.naps.windows import add_blocks, labelled_windows, tap
 
 
 def contrast_indices(names: Sequence[str], contrast: Sequence[str] | None) -> np.ndarray:
@@ -76,14 +76,7 @@ def saliency_sums(
     restricts utterance ``i`` to those output frames (a sample); None = every labelled frame.
     ``batch_windows`` = 1 is the literal, one-window-at-a-time definition.
     """
-    named = dict(model.named_modules())
-    outputs: dict[str, torch.Tensor] = {}
-
-    handles = [
-        named[m].register_forward_hook(lambda mod, a, out, n=n: outputs.__setitem__(n, out))
-        for n, m in modules.items()
-        if m != ""
-    ]
+    outputs, handles = tap(model, modules, detach=False)  # the gradient flows through them
     sums: dict[str, dict[str, np.ndarray]] = {n: {} for n in modules}
     counts = {k: np.zeros(g, dtype=np.int64) for k, g in n_groups.items()}
     param = next(model.parameters(), None)

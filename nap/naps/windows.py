@@ -11,6 +11,7 @@ from collections.abc import Iterator, Sequence
 
 import numpy as np
 import torch
+from torch import nn
 
 
 def add_blocks(
@@ -49,3 +50,17 @@ def labelled_windows(
                 if v >= 0:
                     counts[k][v] += 1
             yield x[:, t * stride : t * stride + receptive_field], frame
+
+
+def tap(
+    model: nn.Module, modules: dict[str, str], detach: bool = True
+) -> tuple[dict[str, torch.Tensor], list[torch.utils.hooks.RemovableHandle]]:
+    """Forward hooks that keep each layer's output (``modules``: layer -> module; ``""`` = the input)."""
+    named = dict(model.named_modules())
+    outputs: dict[str, torch.Tensor] = {}
+
+    def keep(name: str):
+        return lambda mod, args, out: outputs.__setitem__(name, out.detach() if detach else out)
+
+    handles = [named[m].register_forward_hook(keep(n)) for n, m in modules.items() if m != ""]
+    return outputs, handles

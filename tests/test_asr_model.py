@@ -75,3 +75,29 @@ def test_activations_are_the_named_layers_after_relu():
     assert acts["layer02"].shape == (2, 4, (200 - 48) // 2 + 1 - 6)
     with pytest.raises(KeyError, match="layer99"):
         model.activations(x, ["layer99"])
+
+
+def test_flipped_input_grad_is_the_convolutions_gradient():
+    """FlippedInputGrad: the same function and the same gradients as Conv1d (float64 gradcheck),
+    and only the wide stride-1 layer of the network takes it, in training only."""
+    from nap.asr.model import FlippedInputGrad
+
+    torch.manual_seed(0)
+    x = torch.randn(2, 3, 40, dtype=torch.float64, requires_grad=True)
+    w = torch.randn(5, 3, 32, dtype=torch.float64, requires_grad=True)
+    b = torch.randn(5, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(FlippedInputGrad.apply, (x, w, b))
+    assert torch.autograd.gradcheck(lambda x, w: FlippedInputGrad.apply(x, w, None), (x, w))
+
+    model = Wav2Letter(Architecture(n_mels=8, channels=6, hidden=10, classes=5))
+    assert model.flip_input_grads() == ["layer09"]
+    plain = Wav2Letter(Architecture(n_mels=8, channels=6, hidden=10, classes=5))
+    plain.load_state_dict(model.state_dict())
+    feats = torch.randn(3, 8, 260)
+    for net in (model, plain):
+        net.train()
+        net(feats).square().mean().backward()
+    for (name, p), q in zip(model.named_parameters(), plain.parameters(), strict=True):
+        torch.testing.assert_close(p.grad, q.grad, rtol=1e-4, atol=1e-6, msg=name)
+    assert model.flip_input_grads(False) == []
+    assert not any(layer.flipped_input_grad for layer in model.layers())

@@ -262,6 +262,7 @@ def train(
     first_epoch = [plan(i) for i in range(steps_per_epoch)]
     arithmetic = training_precision(p, model, train_set, first_epoch, device, info)
     autocast = arithmetic.autocast
+    flipped = cpu_kernels(model, device, autocast)
     batches = StepBatches(
         train_set, plan, augmentation(p), p.seed, model.stride, model.receptive_field, info.rank, info.world
     )
@@ -323,6 +324,7 @@ def train(
             "processes": info.world,
             "threads": threads,
             **arithmetic.record(),
+            "flipped_input_grad": flipped,  # layers whose input gradient is a forward convolution
             "estimated_minutes": eta.minutes,  # this run's, from its first steps (None: too few)
             "train_utterances": len(train_set.items),
             "train_audio_seconds": round(train_set.seconds, 1),
@@ -354,6 +356,12 @@ def make_optimizer(model: Wav2Letter, p: AsrParams, device: torch.device) -> tor
 def augmentation(p: AsrParams) -> Augment:
     """The training's augmentation of each utterance's features (``asr.tempo``, SpecAugment ...)."""
     return Augment(p.tempo, p.freq_shift, p.freq_masks, p.freq_mask_width, p.time_masks, p.time_mask_width)
+
+
+def cpu_kernels(model: Wav2Letter, device: torch.device, autocast: bool) -> list[str]:
+    """Kernels for float32 training on a CPU: the wide layers' input gradients as forward
+    convolutions (:class:`nap.asr.model.FlippedInputGrad`); returns those layers' names."""
+    return model.flip_input_grads(device.type == "cpu" and not autocast)
 
 
 def training_precision(

@@ -58,6 +58,30 @@ def test_clusters_a_real_napset(tmp_path):
         for r in per.values():
             assert r["accuracy"] < r["chance"] + 0.1
 
+    # the claims under each reading of the normalization (readings.json)
+    readings = c.readings
+    assert readings["own"] == "global_mean"
+    assert list(readings["readings"]) == ["global_mean", "mean_of_groups", "whole_data"]
+    own = readings["readings"]["global_mean"]
+    assert {k: v["holds"] for k, v in own["claims"].items()} == {x.key: x.holds for x in c.claims()}
+    assert summary["claims_by_reading"]["global_mean"] == summary["claims"]
+    for g in c.groupings:
+        assert all(v in (None, 1.0) for v in own["ari_to_own"][g].values())  # a reading against itself
+        for r in ("mean_of_groups", "whole_data"):
+            aris = [v for v in readings["readings"][r]["ari_to_own"][g].values() if v is not None]
+            assert aris and all(-1.0 <= v <= 1.0 for v in aris)
+    # the rereading reclusters NAPs that differ: whole_data subtracts another window
+    whole = napset.reread("phoneme", "layer02", "whole_data")
+    assert not np.allclose(whole, napset.nap("phoneme", "layer02"), atol=1e-4)
+    moved = [
+        k
+        for k in own["claims"]
+        if len({rec["claims"][k]["holds"] for rec in readings["readings"].values()}) > 1
+    ]
+    assert readings["moved"] == sorted(moved)
+    assert len(c.readings_table().rows) == len(own["claims"])
+    assert [row[0] for row in c.readings_layer_table().rows] == c.layers
+
 
 def test_a_napset_without_probe_features_gives_no_probes(tmp_path):
     napset = small_napset(tmp_path, probe_frames=0)

@@ -68,19 +68,26 @@ def assert_equals_reference(
     g = model_geometry(model)
     chosen = g.select(layers)
     n_groups = {k: v if isinstance(v, int) else len(v) for k, v in groups.items()}
+    every = [{**lab, "every frame": np.zeros(len(next(iter(lab.values()))), np.int64)} for lab in labels]
     sums, counts = reference_sums(
         model,
         {lay.name: lay.module for lay in chosen},
         inputs,
-        labels,
-        n_groups,
+        every,
+        {**n_groups, "every frame": 1},
         *_empirical(model, g),
         batch_windows=50,
     )
+    # the mean window over every frame, labelled or not (what whole_data subtracts)
+    whole = {lay.name: sums[lay.name]["every frame"][0] / counts["every frame"][0] for lay in chosen}
+    assert res.whole is not None and res.whole[1] == counts["every frame"][0] == res.frames
+    for lay in chosen:
+        scale = max(1.0, float(np.abs(whole[lay.name]).max()))
+        assert np.abs(res.whole[0][lay.name] - whole[lay.name]).max() <= tol * scale, lay.name
     for k in groups:
         np.testing.assert_array_equal(np.asarray(counts[k])[res.kept[k]], res.counts(k))
         for lay in chosen:
-            ref = reference_naps(sums[lay.name][k], counts[k], normalization, min_count)
+            ref = reference_naps(sums[lay.name][k], counts[k], normalization, min_count, whole[lay.name])
             got = res.nap(k, lay.name)
             assert got.shape == ref.shape == (len(res.groups(k)), lay.channels, lay.positions)
             scale = max(1.0, float(np.abs(ref).max()))
@@ -122,7 +129,7 @@ SPECS = {
 
 
 @pytest.mark.parametrize("name", sorted(SPECS))
-@pytest.mark.parametrize("normalization", ["global_mean", "mean_of_groups"])
+@pytest.mark.parametrize("normalization", ["global_mean", "mean_of_groups", "whole_data"])
 def test_random_chains_equal_the_reference(name, normalization):
     torch.manual_seed(hash(name) % 1000)
     model = Chain(SPECS[name])
@@ -266,3 +273,25 @@ def test_only_chosen_layers_are_computed():
     res = extract_naps(model, inputs, labels, groups, layers=["layer03"], batch_size=2)
     # one batch of 2 (the geometry's probe passes have batch 1): the pass stopped after layer03
     assert res.layer_names == ["layer03"] and [c for c in calls if c[1] == 2] == [(3, 2)]
+
+
+def test_a_saved_napset_rereads_its_naps_under_each_normalization(tmp_path):
+    """NapSet.reread: the NAPs of another reading of Figure 1D from the stored means and whole
+    window equal those extracted under that reading (to the float32 storage of the means)."""
+    from nap.naps.io import NapSet
+
+    torch.manual_seed(3)
+    model = Chain(SPECS["stride2-first"])
+    inputs, labels, groups = random_data(model, 6, seed=11, max_extra=40)
+    extract_naps(model, inputs, labels, groups, min_count=2).save(tmp_path / "set")
+    saved = NapSet.open(tmp_path / "set")
+    assert saved.meta["whole"]["frames"] == sum(len(lab["grapheme"]) for lab in labels)
+    for normalization in ("global_mean", "mean_of_groups", "whole_data"):
+        direct = extract_naps(model, inputs, labels, groups, normalization=normalization, min_count=2)
+        for k in groups:
+            for layer in saved.layers:
+                got, want = saved.reread(k, layer, normalization), direct.nap(k, layer)
+                assert got.shape == want.shape
+                np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5 * np.abs(want).max())
+    a, b = saved.reread("phoneme", "net.0", "mean_of_groups"), saved.reread("phoneme", "net.0", "whole_data")
+    assert not np.allclose(a, b)  # the readings differ

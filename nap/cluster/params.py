@@ -54,6 +54,12 @@ class ClusterParams(StageParams):
     similarity: bool = param(
         True, "linear CKA (unbiased HSIC) between every pair of layers and the input, on the probe sample"
     )
+    readings: bool = param(
+        True,
+        "recluster and judge the claims again under each reading of Figure 1D's normalization "
+        "(naps.normalization: global_mean, mean_of_groups, whole_data) from the stored group means; "
+        "readings.json, a table in chapter 6",
+    )
     seed: int = param(0, "seed of the probe split, the frame sample, the permutations and the resamples")
 
     def check(self) -> None:

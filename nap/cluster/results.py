@@ -339,6 +339,44 @@ class Clustering:
         return table(rows, ["grouping", "class", "its types", "its types in the control task"],
                      title="control tasks: the same class sizes, random types")  # fmt: skip
 
+    @property
+    def readings(self) -> dict[str, Any]:
+        """``readings.json``: clusters, scores and claims under each reading of the normalization."""
+        return self._optional("readings.json") or {}
+
+    def readings_table(self) -> Table:
+        """Each claim's verdict under each reading of Figure 1D's normalization (the study's own
+        marked), and whether it moves."""
+        doc = self.readings
+        names = list(doc.get("readings", {}))
+        verdict = {True: "holds", False: "does not hold", None: "undetermined"}
+        keys = list(next(iter(doc["readings"].values()))["claims"]) if names else []
+        rows = [
+            [key, *(verdict[doc["readings"][r]["claims"][key]["holds"]] for r in names),
+             "moves" if key in doc.get("moved", []) else ""]
+            for key in keys
+        ]  # fmt: skip
+        heads = [f"{r} (this study)" if r == doc.get("own") else r for r in names]
+        return table(rows, ["claim", *heads, ""], title="the claims under each reading of the normalization")
+
+    def readings_layer_table(self, grouping: str | None = None) -> Table:
+        """Per layer of ``grouping`` (default: the phoneme grouping): the class agreement (pair
+        AUC) under each reading, and the adjusted Rand index of each reading's clusters to the
+        study's own."""
+        doc = self.readings
+        g = grouping or self.phoneme
+        names = list(doc.get("readings", {}))
+        rows = []
+        for lay in self.layers:
+            recs = [doc["readings"][r] for r in names]
+            aucs = [rec["class_auc"].get(g, {}).get(lay) for rec in recs]
+            aris = [rec["ari_to_own"].get(g, {}).get(lay) for r, rec in zip(names, recs, strict=True)
+                    if r != doc.get("own")]  # fmt: skip
+            rows.append([lay, *aucs, *aris])
+        others = [r for r in names if r != doc.get("own")]
+        heads = ["layer", *(f"AUC {r}" for r in names), *(f"ARI {r} vs {doc.get('own')}" for r in others)]
+        return table(rows, heads, title=f"{g}: class agreement and cluster changes under each reading")
+
     def similarity(self) -> tuple[list[str], np.ndarray]:
         """The layers and their (L, L) linear CKA matrix (empty without ``similarity.json``)."""
         doc = self._optional("similarity.json") or {}

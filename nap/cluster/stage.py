@@ -45,6 +45,11 @@
 ``claims.json``
     the paper's claims judged on these numbers (:mod:`nap.cluster.claims`), on the
     difference from the control where there is one.
+``readings.json``
+    with ``readings`` on: ``{own, readings: {r: {claims: {key: {holds, evidence}}, class_auc:
+    {g: {l: pair AUC}}, ari_to_own: {g: {l: adjusted Rand index to the own reading's
+    clusters}}}}, moved: [claims whose verdict differs between readings]}`` for each reading
+    ``r`` of ``naps.normalization`` the NAP set allows (:mod:`nap.cluster.readings`).
 ``FORMAT.md``
     this description.
 """
@@ -65,6 +70,7 @@ from nap.cluster.control import class_labels, control_mapping
 from nap.cluster.hierarchy import LayerClustering, cluster_naps
 from nap.cluster.params import ClusterParams
 from nap.cluster.probes import fit_probe, no_probe, split_utterances, too_few_utterances
+from nap.cluster.readings import Reread, moved_claims, reading_record, readings_of
 from nap.cluster.scores import class_purity, class_scores, dominant_partner, grapheme_classes, separation
 from nap.params import ParamError
 from nap.phonetics import PHONE_CLASS
@@ -347,6 +353,55 @@ def layer_scores(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {g: {lay: r["scores"] for lay, r in per.items()} for g, per in doc["results"].items()}
 
 
+def control_params(control: Any, p: ClusterParams) -> ClusterParams:
+    """``p`` for the control's NAP set: its layers among ``cluster.layers``, and the input window."""
+    wanted = None if p.layers is None else [lay for lay in control.layers if lay in p.layers or lay == INPUT]
+    return p.replace(layers=wanted) if wanted != p.layers else p
+
+
+def run_readings(
+    napset: Any,
+    p: ClusterParams,
+    own: tuple[dict[str, Any], dict[str, np.ndarray], list[Any]],
+    probes: dict[str, dict[str, Any]],
+    control_probes: dict[str, dict[str, Any]] | None,
+) -> dict[str, Any]:
+    """``readings.json``: clusters, scores and claims under each reading of the normalization
+    (:mod:`nap.cluster.readings`); ``own`` is the study's reading's (document, arrays, claims).
+    The probes do not depend on the normalization and are the same for every reading. Empty for
+    a NAP set that keeps no group means (e.g. :class:`~nap.cluster.arrays.ArrayNapSet`)."""
+    own_doc, own_arrays, own_claims = own
+    readings = readings_of(napset)
+    if not readings:  # a NAP set of arrays only (no stored means): nothing to reread
+        return {}
+    control = getattr(napset, "control", None) if control_probes is not None else None
+    out: dict[str, Any] = {"own": napset.normalization, "readings": {}}
+    for reading in readings:
+        if reading == napset.normalization:
+            doc, arrays, claims = own_doc, own_arrays, own_claims
+        else:
+            doc, arrays = run_clustering(Reread(napset, reading), p)
+            c_scores = None
+            if control is not None and reading in readings_of(control):
+                c_scores = layer_scores(
+                    run_clustering(Reread(control, reading), control_params(control, p))[0]
+                )
+            claims = evaluate_claims(
+                layer_scores(doc),
+                probes,
+                doc["layers"],
+                doc["kinds"],
+                p.phoneme_grouping,
+                p.alpha,
+                p.emergence,
+                c_scores,
+                control_probes,
+            )
+        out["readings"][reading] = reading_record(claims, doc, arrays, own_arrays)
+    out["moved"] = moved_claims(out["readings"])
+    return out
+
+
 def run_control(
     napset: Any, p: ClusterParams, work: Path
 ) -> tuple[dict[str, Any], dict[str, dict[str, Any]]] | None:
@@ -362,8 +417,7 @@ def run_control(
         return None
     folder = Path(work) / CONTROL
     folder.mkdir(exist_ok=True)
-    wanted = None if p.layers is None else [lay for lay in control.layers if lay in p.layers or lay == INPUT]
-    q = p.replace(layers=wanted) if wanted != p.layers else p
+    q = control_params(control, p)
     doc, arrays = run_clustering(control, q)
     with atomic_path(folder / "clusters.npz") as tmp:
         with open(tmp, "wb") as fh:
@@ -414,6 +468,13 @@ def build_clusters(work: Path, p: ClusterParams, napset: Any) -> dict[str, Any]:
         c_probes,
     )
     write_json(work / "claims.json", json_safe([c.to_dict() for c in claims]))
+    t0 = time.time()
+    readings: dict[str, Any] = {}
+    if p.readings:
+        readings = run_readings(napset, p, (doc, arrays, claims), probes, c_probes)
+    if readings:
+        write_json(work / "readings.json", json_safe(readings))
+    t_readings = time.time() - t0
     ph = pick_grouping(doc["kinds"], "phoneme", p.phoneme_grouping)
     fig4 = figure4_layers(scores, doc["layers"], ph) if ph else []
     summary: dict[str, Any] = {
@@ -424,7 +485,14 @@ def build_clusters(work: Path, p: ClusterParams, napset: Any) -> dict[str, Any]:
         "probe_seconds": round(t_probes, 2),
         "similarity_seconds": round(t_similarity, 2),
         "control_seconds": round(t_control, 2),
+        "readings_seconds": round(t_readings, 2),
         "claims": {c.key: c.holds for c in claims},
+        # each claim's verdict under each reading of the normalization, and those that move
+        "claims_by_reading": {
+            r: {k: c["holds"] for k, c in rec["claims"].items()}
+            for r, rec in readings.get("readings", {}).items()
+        },
+        "claims_moved_by_reading": readings.get("moved", []),
         "messages": sum(r["message"] is not None for per in doc["results"].values() for r in per.values()),
         "probe_messages": sum(r.get("message") is not None for per in probes.values() for r in per.values()),
     }

@@ -11,11 +11,11 @@ import numpy as np
 import torch
 
 from nap.naps.distributed import world
-from nap.naps.driver import ProbePlan, plan_probe, run_pass
+from nap.naps.driver import ProbePlan, plan_probe, run_pass, with_whole
 from nap.naps.extract import NapAccumulator
 from nap.naps.geometry import Geometry, GeometryError, LayerGeometry, model_geometry
 from nap.naps.io import write_napset
-from nap.naps.normalize import group_naps
+from nap.naps.normalize import WHOLE, group_naps
 
 
 @dataclass
@@ -36,6 +36,8 @@ class NapResult:
     frames: int
     utterances: int
     probe: dict[str, np.ndarray] | None = field(default=None, repr=False)
+    #: per layer the mean window over every frame (``whole_data``'s), and the number of frames
+    whole: tuple[dict[str, np.ndarray], int] | None = field(default=None, repr=False)
 
     @property
     def groupings(self) -> list[str]:
@@ -78,7 +80,13 @@ class NapResult:
     def save(self, folder: str | Path, extra: dict[str, Any] | None = None) -> Path:
         """Write the NapSet format (see :mod:`nap.naps.io`) into ``folder``."""
         write_napset(
-            Path(folder), {**self.meta(), **(extra or {})}, self.naps, self.means, self.overall, self.probe
+            Path(folder),
+            {**self.meta(), **(extra or {})},
+            self.naps,
+            self.means,
+            self.overall,
+            self.probe,
+            self.whole,
         )
         return Path(folder)
 
@@ -90,14 +98,20 @@ def result_from(
     min_count: int,
     probe_arrays: dict[str, np.ndarray] | None = None,
 ) -> NapResult:
-    """Turn an accumulator's sums into NAPs (groups below ``min_count`` frames left out)."""
+    """Turn an accumulator's sums into NAPs (groups below ``min_count`` frames left out).
+
+    With the grouping :data:`~nap.naps.normalize.WHOLE` among the accumulator's (every frame
+    one group), the result keeps each layer's mean window over every frame (``whole``), which
+    ``normalization`` ``whole_data`` subtracts.
+    """
     names, count, left_out, naps, means, overall, kept = {}, {}, {}, {}, {}, {}, {}
+    whole = whole_means(acc)
     for k, all_names in groups.items():
         counts = acc.counts[k].numpy()
         naps[k], means[k], overall[k] = {}, {}, {}
         for g in acc.layers:
             sums = acc.group_sums(g.name, k).cpu().contiguous().numpy()  # contiguous: fast sorting
-            res = group_naps(sums, counts, normalization, min_count)
+            res = group_naps(sums, counts, normalization, min_count, whole[0][g.name] if whole else None)
             naps[k][g.name], means[k][g.name], overall[k][g.name] = res.naps, res.means, res.overall
             kept[k] = res.kept
         if not acc.layers:
@@ -121,7 +135,21 @@ def result_from(
         int(acc.frames),
         int(acc.utterances),
         probe_arrays,
+        whole,
     )
+
+
+def whole_means(acc: NapAccumulator) -> tuple[dict[str, np.ndarray], int] | None:
+    """Per layer the mean window over every frame, and their number, from the accumulator's
+    :data:`~nap.naps.normalize.WHOLE` grouping (None without it, or without frames)."""
+    if WHOLE not in acc.counts:
+        return None
+    n = int(acc.counts[WHOLE][0])
+    if n == 0:
+        return None
+    return {
+        g.name: acc.group_sums(g.name, WHOLE)[0].cpu().numpy().astype(np.float64) / n for g in acc.layers
+    }, n
 
 
 def probe_arrays(
@@ -203,14 +231,15 @@ def extract_naps(
     lengths = {u: len(next(iter(labels_of(u).values()))) for u in ids}
     plan = plan_probe(ids, labels_of, probe_frames, seed) if probe_frames else None
     rank, size = world()
+    load_all, n_groups = with_whole(load, {k: len(v) for k, v in names.items()})
     acc = run_pass(
         model,
         geometry,
         chosen,
         ids,
         lengths,
-        load,
-        {k: len(v) for k, v in names.items()},
+        load_all,
+        n_groups,
         batch_size=batch_size,
         probe=plan,
         rank=rank,

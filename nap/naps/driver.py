@@ -22,6 +22,7 @@ from nap.naps.distributed import all_reduce
 from nap.naps.extract import Item, NapAccumulator, accumulate
 from nap.naps.geometry import Geometry, LayerGeometry
 from nap.naps.io import save_npz
+from nap.naps.normalize import WHOLE
 from nap.store import stable_hash
 
 #: ``load(utt_id) -> (features (in_channels, frames) float32, {grouping: labels (output frames,)})``
@@ -91,6 +92,18 @@ def _batches(
             pf, pr = probe_rows.get(u, (None, None))
             items.append(Item(torch.from_numpy(np.ascontiguousarray(feats, dtype=np.float32)), labs, pf, pr))
         yield batch, items
+
+
+def with_whole(load: Loader, n_groups: dict[str, int]) -> tuple[Loader, dict[str, int]]:
+    """``load`` and ``n_groups`` with the grouping :data:`~nap.naps.normalize.WHOLE` added: every
+    output frame in its one group, so a pass also sums the window of every frame (``whole_data``)."""
+
+    def load_all(u: str) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        feats, labels = load(u)
+        n = len(next(iter(labels.values()))) if labels else 0
+        return feats, {**labels, WHOLE: np.zeros(n, dtype=np.int64)}
+
+    return load_all, {**n_groups, WHOLE: 1}
 
 
 def checkpoint_path(folder: Path, rank: int, world: int) -> Path:

@@ -38,9 +38,10 @@ the group's mean window activations (paper Figure 1 C), minus the normalization
 - `layers`: layer names in network order (the keys of the arrays below).
 - `groupings`: grouping -> `{"groups": [...], "counts": [...], "left_out": {name: frames},
   "files": {"naps": ..., "means": ...}}`.
-- `normalization`: `global_mean` (minus the mean window over all frames of the kept
-  groups: the paper's) or `mean_of_groups` (minus the unweighted mean of the kept groups'
-  means).
+- `normalization`: `global_mean` (minus the mean window over all labelled frames of the
+  kept groups), `mean_of_groups` (minus the unweighted mean of the kept groups' means) or
+  `whole_data` (minus the mean window over every output frame, blank and unlabelled ones
+  included: `whole.npz`).
 - `min_count`: groups with fewer frames are left out (listed in `left_out`).
 - `sort`: `"ascending"`: each channel's values sorted along the positions axis.
 - `activations`: per layer, what its activations are: `relu` (after the layer's ReLU),
@@ -59,6 +60,11 @@ the group's mean window activations (paper Figure 1 C), minus the normalization
 `groups`, `counts` as above; `<layer>` (G, C, P) float32: each group's mean window
 (not normalized, not sorted); `overall__<layer>` (C, P) float64: what was subtracted.
 So `np.sort(means[layer] - means["overall__" + layer], axis=-1)` equals the NAPs.
+
+## whole.npz (`whole` in napset.json: `{"file", "frames"}`)
+`<layer>` (C, P) float64: the mean window over every output frame profiled (`frames` of
+them), labelled or not: what `whole_data` subtracts. With `means_<grouping>.npz` it gives
+the NAPs under each reading of the normalization (`nap.naps.normalize.reread`).
 
 ## Variants (`variants` in napset.json)
 - `contrast`, `contrast_weighted`: the contrastive NAPs' groups (null = every kept group)
@@ -101,10 +107,15 @@ def write_napset(
     means: dict[str, dict[str, np.ndarray]],
     overall: dict[str, dict[str, np.ndarray]],
     probe: dict[str, np.ndarray] | None,
+    whole: tuple[dict[str, np.ndarray], int] | None = None,
 ) -> None:
-    """Write the format above into ``folder`` (``meta`` is napset.json without file names)."""
+    """Write the format above into ``folder`` (``meta`` is napset.json without file names);
+    ``whole``: the mean window over every frame per layer and the number of frames."""
     folder = Path(folder)
     meta = dict(meta)
+    if whole is not None:
+        save_npz(folder / "whole.npz", {lay: a.astype(np.float64) for lay, a in whole[0].items()})
+        meta["whole"] = {"file": "whole.npz", "frames": int(whole[1])}
     meta["groupings"] = {k: dict(v) for k, v in meta["groupings"].items()}
     for k, info in meta["groupings"].items():
         groups = _str_array(list(info["groups"]))
@@ -248,6 +259,26 @@ class NapSet:
         """(C, P) float64: the window subtracted by the normalization (Figure 1 D)."""
         self._check_layer(layer)
         return self._array("means", grouping, f"overall__{layer}")
+
+    def whole(self, layer: str) -> np.ndarray | None:
+        """(C, P) float64: the mean window over every frame (what ``whole_data`` subtracts);
+        None for a NAP set written before it was kept."""
+        self._check_layer(layer)
+        entry = self.meta.get("whole")
+        if not entry:
+            return None
+        with np.load(self.path / entry["file"], allow_pickle=False) as f:
+            return f[layer]
+
+    def reread(self, grouping: str, layer: str, normalization: str) -> np.ndarray:
+        """(G, C, P) NAPs under another reading of the normalization, from the stored means
+        (:func:`nap.naps.normalize.reread`); the stored NAPs for the set's own reading."""
+        from nap.naps.normalize import reread
+
+        if normalization == self.normalization:
+            return self.nap(grouping, layer).astype(np.float64)
+        whole = self.whole(layer) if normalization == "whole_data" else None
+        return reread(self.mean(grouping, layer), self.counts(grouping), normalization, whole)
 
     def _check_layer(self, layer: str) -> None:
         if layer not in self.layers:

@@ -26,10 +26,12 @@ class NapParams(StageParams):
         "skipped and reported",
     )
     splits: list[str] | None = param(None, "corpus splits whose utterances are profiled; None = every split")
-    normalization: Literal["global_mean", "mean_of_groups"] = param(
+    normalization: Literal["global_mean", "mean_of_groups", "whole_data"] = param(
         "global_mean",
-        "subtracted from each group's mean window: the mean over all frames of the kept "
-        "groups (the paper's) or the unweighted mean of the group means",
+        "subtracted from each group's mean window: global_mean, the mean over every labelled frame of "
+        "the kept groups; mean_of_groups, the unweighted mean of the group means; whole_data, the mean "
+        "over every frame, blank and unlabelled ones included (Figure 1D's 'whole data set'). The "
+        "cluster stage judges the claims under all three (cluster readings)",
     )
     min_count: int = param(20, "groups with fewer frames are left out (and listed)")
     probe_frames: int = param(
@@ -97,6 +99,12 @@ class NapParams(StageParams):
         if self.saliency_frames < 0:
             raise ParamError(
                 f"parameter 'naps.saliency_frames' must be 0 (all) or more, got {self.saliency_frames}"
+            )
+        if self.saliency and self.normalization == "whole_data":
+            raise ParamError(
+                "parameters 'naps.saliency' and 'naps.normalization': the saliency-adjusted NAPs come "
+                "from a sample of labelled frames and have no whole-data mean; use normalization "
+                "global_mean or mean_of_groups with saliency"
             )
         for name in ("contrast", "saliency_layers"):
             if getattr(self, name) is not None and not getattr(self, name):

@@ -90,14 +90,19 @@ def reference_sums(
     return sums, counts
 
 
-def reference_naps(sums: np.ndarray, counts: np.ndarray, normalization: str, min_count: int) -> np.ndarray:
-    """The definition, spelled out: kept groups' means, minus the normalization, sorted per channel."""
+def reference_naps(
+    sums: np.ndarray, counts: np.ndarray, normalization: str, min_count: int, whole: np.ndarray | None = None
+) -> np.ndarray:
+    """The definition, spelled out: kept groups' means, minus the normalization, sorted per channel
+    (``whole``: the mean window over every frame, for ``whole_data``)."""
     kept = [g for g in range(len(counts)) if counts[g] >= max(min_count, 1)]
     if not kept:
         return np.zeros((0, *np.shape(sums)[1:]))
     means = np.stack([sums[g] / counts[g] for g in kept])
     if normalization == "global_mean":
         overall = sum(sums[g] for g in kept) / sum(counts[g] for g in kept)
+    elif normalization == "whole_data":
+        overall = whole
     else:
         overall = means.mean(axis=0)
     return np.sort(means - overall, axis=-1)

@@ -16,7 +16,7 @@ import numpy as np
 from nap.hardware import module_on, resolve_device, resolve_threads
 from nap.naps.api import probe_arrays, probe_labels, result_from
 from nap.naps.distributed import world
-from nap.naps.driver import checkpoint_path, plan_probe, remove_checkpoints, run_pass
+from nap.naps.driver import checkpoint_path, plan_probe, remove_checkpoints, run_pass, with_whole
 from nap.naps.geometry import INPUT, Geometry, LayerGeometry, model_geometry
 from nap.naps.io import CONTROL, write_saliency
 from nap.naps.params import NapParams
@@ -167,6 +167,7 @@ def build_naps(
         return prepare(features.get(u)).T, frame_labels(u)
 
     plan = plan_probe(utts, frame_labels, p.probe_frames, p.seed) if p.probe_frames else None
+    load_all, all_groups = with_whole(load, n_groups)  # also every frame's window: whole_data's mean
     t0 = time.time()
     acc = run_pass(
         model,
@@ -174,8 +175,8 @@ def build_naps(
         layers,
         utts,
         lengths,
-        load,
-        n_groups,
+        load_all,
+        all_groups,
         batch_size=p.batch_size,
         probe=plan,
         checkpoint_dir=Path(work),
@@ -198,8 +199,8 @@ def build_naps(
             control_layers(c_geometry, layers),
             utts,
             lengths,
-            load,
-            n_groups,
+            load_all,
+            all_groups,
             batch_size=p.batch_size,
             probe=plan,
             checkpoint_dir=Path(work) / CONTROL,

@@ -128,7 +128,7 @@ REGISTRY: dict[str, Stage] = {
             build="nap.naps:build_naps",
             loader="nap.naps:NapSet",
             inputs=("corpus", "features", "asr", "align"),
-            version=1,
+            version=2,  # 2: whole.npz (every frame's mean window, whole_data)
             accessor="naps",
             chapters=("05_naps",),
             torchrun="nap.naps.torchrun:run",
@@ -139,7 +139,7 @@ REGISTRY: dict[str, Stage] = {
             build="nap.cluster:build_clusters",
             loader="nap.cluster:Clustering",
             inputs=("naps",),
-            version=1,
+            version=2,  # 2: readings.json; the untrained network's probes without class probes
             accessor="clusters",
             chapters=("06_clustering", "07_explorer"),
         ),

@@ -203,3 +203,59 @@ def test_with_the_align_stage_frame_labels(tmp_path):
         NapSet.open(tmp_path / "naps").nap("phoneme", "layer02"),
         NapSet.open(tmp_path / "naps").nap("phoneme_true", "layer02"),
     )
+
+
+class PaddingRecognizer(Recognizer):
+    """A recognizer that adds ``pad`` frames of silence at both ends, as the asr stage's does."""
+
+    pad = 20
+
+    def padded(self, feats: np.ndarray) -> np.ndarray:
+        floor = feats.min(axis=0, keepdims=True)
+        edge = np.repeat(floor, self.pad, axis=0)
+        return np.concatenate([edge, feats, edge])
+
+
+def test_unpadded_naps_count_only_windows_inside_the_utterance(tmp_path):
+    """naps.unpadded: the same pass also sums each grouping over the frames whose window holds none
+    of the added silence; counted independently here from the geometry."""
+    rec, _, _ = _inputs()
+    g = model_geometry(rec.model)
+    rng = np.random.default_rng(1)
+    lengths = {f"u{i:03d}": g.receptive_field + int(rng.integers(-30, 60)) for i in range(10)}
+    pad = PaddingRecognizer.pad
+    frames = {u: g.frames(n + 2 * pad) for u, n in lengths.items()}
+    labels, features = Labels(frames), Features(lengths)
+    build_naps(tmp_path, _params(control=False), None, features, PaddingRecognizer(), labels, progress=False)
+    napset = NapSet.open(tmp_path)
+    inner = napset.unpadded
+    assert inner is not None and inner.meta["pad"] == pad
+    for k in GROUPS:
+        want = np.zeros(len(GROUPS[k]), dtype=np.int64)
+        for u, n in lengths.items():
+            start = np.arange(frames[u]) * g.stride - pad
+            inside = (start >= 0) & (start + g.receptive_field <= n)
+            lab = labels.labels(u)[k][inside]
+            want += np.bincount(lab[lab >= 0], minlength=len(GROUPS[k]))
+        kept = {name: c for name, c in zip(GROUPS[k], want, strict=True) if c >= 3}
+        assert dict(zip(inner.groups(k), inner.counts(k).tolist(), strict=True)) == kept
+        assert 0 < sum(kept.values()) < int(napset.counts(k).sum())
+    every = sum(int(((np.arange(f) * g.stride - pad >= 0) & (np.arange(f) * g.stride - pad + g.receptive_field
+                 <= lengths[u])).sum()) for u, f in frames.items())  # fmt: skip
+    assert inner.meta["whole"]["frames"] == every
+    # the cluster stage judges the claims on them as a fourth reading, with the same probes
+    from nap.cluster import Clustering, ClusterParams, build_clusters
+
+    build_clusters(
+        tmp_path / "cluster", ClusterParams(permutations=50, probe_max_iter=30, bootstrap=20), napset
+    )
+    readings = Clustering.open(tmp_path / "cluster").readings
+    assert list(readings["readings"]) == ["global_mean", "mean_of_groups", "whole_data", "unpadded_windows"]
+    unpadded = readings["readings"]["unpadded_windows"]
+    own = readings["readings"]["global_mean"]
+    assert set(unpadded["claims"]) == set(own["claims"])
+    assert set(unpadded["ari_to_own"]) == set(GROUPS)
+    # off, or a recognizer without padding: no unpadded set
+    build_naps(tmp_path / "off", _params(control=False, unpadded=False), None, features, PaddingRecognizer(),
+               labels, progress=False)  # fmt: skip
+    assert NapSet.open(tmp_path / "off").unpadded is None

@@ -56,9 +56,9 @@ def test_the_default_profile_keys_are_pinned(tmp_path):
         "asr": "557128086d81",
         "g2p": "57892a57e9c1",  # 2d7459aeb881 before the key read the g2p's version 4
         "align": "c5ba1d4abc29",
-        "naps": "6ed19585a71d",  # 7f276d12297b before whole.npz; b153c3dd3804 before naps.control, variants
-        "cluster": "cdc012429ba8",  # 9e8b552f2aee before readings; 5cd627c2d365 before intervals, controls
-        "real_speech": "33d0612c331b",  # 7095e6aa1497 before naps version 2
+        "naps": "c07c5238f2cd",  # 7f276d12297b before whole.npz, unpadded/; b153c3dd3804 before the control
+        "cluster": "9e5047da6f3e",  # 9e8b552f2aee before readings; 5cd627c2d365 before intervals, controls
+        "real_speech": "038669fb6831",  # 7095e6aa1497 before naps version 2
     }
 
 

@@ -1,13 +1,21 @@
-"""The claims under each reading of Figure 1D's normalization (``naps.normalization``).
+"""The claims under each reading of the paper's two ambiguous choices.
 
-The paper subtracts "the mean over the whole data set" from each group's mean window. The
-NAP stage's default reads it as the mean over every labelled frame of the kept groups; it
-could as well be every frame (blank and unlabelled ones too) or the plain mean of the
-groups' means (:mod:`nap.naps.normalize`). The NAP set keeps the group means and the
-whole-data window, so the cluster stage reclusters every layer under each reading
-(:class:`Reread`), judges the claims again with the same probes, seeds and control, and
-records per reading each claim's verdict, the class agreement per layer and how far each
-layer's clusters move from those of the study's own reading (adjusted Rand index).
+**Normalization** (``naps.normalization``). The paper subtracts "the mean over the whole data
+set" from each group's mean window. The NAP stage's default reads it as the mean over every
+labelled frame of the kept groups; it could as well be every frame (blank and unlabelled ones
+too) or the plain mean of the groups' means (:mod:`nap.naps.normalize`). The NAP set keeps the
+group means and the whole-data window, so every layer is clustered again under each reading
+(:class:`Reread`).
+
+**Padding** (``naps.unpadded``). §3.1 feeds the network "without adding any padding"; the
+recognizer here adds silence at both ends so every frame gets an output. The reading
+:data:`UNPADDED_READING` takes the NAPs of only the frames whose window holds none of it,
+under the study's own normalization.
+
+For each reading the claims are judged again with the same probes, seeds and control;
+``readings.json`` records each claim's verdict, the class agreement per layer and how far each
+layer's clusters move from those of the study's own reading (adjusted Rand index, on the
+groups both have).
 """
 
 from __future__ import annotations
@@ -21,25 +29,41 @@ from nap.naps.normalize import NORMALIZATIONS
 
 #: ``readings.json``'s headline score per layer: the clustering's class agreement (pair AUC)
 SCORE = "auc"
+#: the reading of the NAPs of windows without padding (``NapSet.unpadded``)
+UNPADDED_READING = "unpadded_windows"
+
+#: what the cluster stage's ``run_clustering`` returns: (document, arrays)
+Clustered = tuple[dict[str, Any], dict[str, np.ndarray]]
 
 
 class Reread:
-    """A NAP set seen under another normalization: :meth:`nap` rereads the NAPs from the stored
-    means (``NapSet.reread``); everything else is the set's own."""
+    """A NAP set seen under another normalization (None: its own): :meth:`nap` rereads the NAPs
+    from the stored means (``NapSet.reread``); the probe features come from ``probes_from``
+    (default: the set itself); everything else is the set's own."""
 
-    def __init__(self, napset: Any, normalization: str):
+    def __init__(self, napset: Any, normalization: str | None = None, probes_from: Any = None):
         self.napset, self.normalization = napset, normalization
+        self.probes_from = probes_from if probes_from is not None else napset
 
     def nap(self, grouping: str, layer: str) -> np.ndarray:
+        if self.normalization is None:
+            return self.napset.nap(grouping, layer)
         return self.napset.reread(grouping, layer, self.normalization)
+
+    def probe_features(self, layer: str) -> Any:
+        return self.probes_from.probe_features(layer)
+
+    @property
+    def probe_utterances(self) -> Any:
+        return self.probes_from.probe_utterances
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.napset, name)
 
 
 def readings_of(napset: Any) -> list[str]:
-    """The readings a NAP set can be reread under: all three where it keeps the whole-data window
-    (NAP sets written before it was kept: the two computed from the group means)."""
+    """The normalizations a NAP set can be reread under: all three where it keeps the whole-data
+    window (NAP sets written before it was kept: the two computed from the group means)."""
     if not callable(getattr(napset, "reread", None)):
         return []
     whole = bool((getattr(napset, "meta", None) or {}).get("whole"))
@@ -59,29 +83,32 @@ def class_agreement(doc: dict[str, Any]) -> dict[str, dict[str, float | None]]:
     return out
 
 
-def cluster_moves(
-    own: dict[str, np.ndarray], other: dict[str, np.ndarray]
-) -> dict[str, dict[str, float | None]]:
-    """``{grouping: {layer: adjusted Rand index}}`` between two readings' flat clusters (1 = the same)."""
-    out: dict[str, dict[str, float | None]] = {}
-    for key, labels in own.items():
-        g, lay, what = key.rsplit(".", 2)
-        if what != "clusters":
-            continue
-        theirs = other.get(key)
-        same = theirs is not None and len(labels) == len(theirs) and len(labels) > 1
-        out.setdefault(g, {})[lay] = round(float(adjusted_rand_score(labels, theirs)), 4) if same else None
-    return out
+def _ari(own: Clustered, other: Clustered, g: str, lay: str) -> float | None:
+    """ARI of two clusterings of grouping ``g`` in layer ``lay`` on their common groups."""
+    mine, theirs = own[0]["results"][g][lay], other[0]["results"].get(g, {}).get(lay)
+    a, b = own[1].get(f"{g}.{lay}.clusters"), other[1].get(f"{g}.{lay}.clusters")
+    if theirs is None or a is None or b is None or not len(a) or not len(b):
+        return None
+    ids = dict(zip(mine["names"], np.asarray(a).tolist(), strict=True))
+    other_ids = dict(zip(theirs["names"], np.asarray(b).tolist(), strict=True))
+    common = [n for n in ids if n in other_ids]
+    if len(common) < 2:
+        return None
+    return round(float(adjusted_rand_score([ids[n] for n in common], [other_ids[n] for n in common])), 4)
 
 
-def reading_record(
-    claims: list[Any], doc: dict[str, Any], arrays: dict[str, np.ndarray], own_arrays: dict[str, np.ndarray]
-) -> dict[str, Any]:
+def cluster_moves(own: Clustered, other: Clustered) -> dict[str, dict[str, float | None]]:
+    """``{grouping: {layer: adjusted Rand index}}`` between two readings' flat clusters (1 = the
+    same clusters; None: fewer than two groups in common)."""
+    return {g: {lay: _ari(own, other, g, lay) for lay in per} for g, per in own[0]["results"].items()}
+
+
+def reading_record(claims: list[Any], clustered: Clustered, own: Clustered) -> dict[str, Any]:
     """One reading's entry of ``readings.json``: verdicts, class agreement, ARI to the own reading."""
     return {
         "claims": {c.key: {"holds": c.holds, "evidence": c.evidence} for c in claims},
-        "class_auc": class_agreement(doc),
-        "ari_to_own": cluster_moves(own_arrays, arrays),
+        "class_auc": class_agreement(clustered[0]),
+        "ari_to_own": cluster_moves(own, clustered),
     }
 
 

@@ -70,7 +70,7 @@ from nap.cluster.control import class_labels, control_mapping
 from nap.cluster.hierarchy import LayerClustering, cluster_naps
 from nap.cluster.params import ClusterParams
 from nap.cluster.probes import fit_probe, no_probe, split_utterances, too_few_utterances
-from nap.cluster.readings import Reread, moved_claims, reading_record, readings_of
+from nap.cluster.readings import UNPADDED_READING, Reread, moved_claims, reading_record, readings_of
 from nap.cluster.scores import class_purity, class_scores, dominant_partner, grapheme_classes, separation
 from nap.params import ParamError
 from nap.phonetics import PHONE_CLASS
@@ -366,26 +366,34 @@ def run_readings(
     probes: dict[str, dict[str, Any]],
     control_probes: dict[str, dict[str, Any]] | None,
 ) -> dict[str, Any]:
-    """``readings.json``: clusters, scores and claims under each reading of the normalization
-    (:mod:`nap.cluster.readings`); ``own`` is the study's reading's (document, arrays, claims).
-    The probes do not depend on the normalization and are the same for every reading. Empty for
-    a NAP set that keeps no group means (e.g. :class:`~nap.cluster.arrays.ArrayNapSet`)."""
+    """``readings.json``: clusters, scores and claims under each reading of the normalization and
+    on the windows without padding (:mod:`nap.cluster.readings`); ``own`` is the study's
+    reading's (document, arrays, claims). The probes depend on neither and are the same for
+    every reading. Empty for a NAP set that keeps no group means (e.g.
+    :class:`~nap.cluster.arrays.ArrayNapSet`)."""
     own_doc, own_arrays, own_claims = own
     readings = readings_of(napset)
     if not readings:  # a NAP set of arrays only (no stored means): nothing to reread
         return {}
     control = getattr(napset, "control", None) if control_probes is not None else None
+    c_readings = readings_of(control) if control is not None else []
+    views: dict[str, tuple[Any, Any]] = {
+        r: (Reread(napset, r), Reread(control, r) if r in c_readings else None) for r in readings
+    }
+    inner = getattr(napset, "unpadded", None)
+    if inner is not None:  # windows without padding: the own normalization, the same probes
+        c_inner = getattr(control, "unpadded", None) if control is not None else None
+        c_view = Reread(c_inner, probes_from=control) if c_inner is not None else None
+        views[UNPADDED_READING] = (Reread(inner, probes_from=napset), c_view)
     out: dict[str, Any] = {"own": napset.normalization, "readings": {}}
-    for reading in readings:
+    for reading, (view, c_view) in views.items():
         if reading == napset.normalization:
             doc, arrays, claims = own_doc, own_arrays, own_claims
         else:
-            doc, arrays = run_clustering(Reread(napset, reading), p)
+            doc, arrays = run_clustering(view, p)
             c_scores = None
-            if control is not None and reading in readings_of(control):
-                c_scores = layer_scores(
-                    run_clustering(Reread(control, reading), control_params(control, p))[0]
-                )
+            if c_view is not None:
+                c_scores = layer_scores(run_clustering(c_view, control_params(control, p))[0])
             claims = evaluate_claims(
                 layer_scores(doc),
                 probes,
@@ -397,7 +405,7 @@ def run_readings(
                 c_scores,
                 control_probes,
             )
-        out["readings"][reading] = reading_record(claims, doc, arrays, own_arrays)
+        out["readings"][reading] = reading_record(claims, (doc, arrays), (own_doc, own_arrays))
     out["moved"] = moved_claims(out["readings"])
     return out
 

@@ -97,20 +97,22 @@ def result_from(
     normalization: str,
     min_count: int,
     probe_arrays: dict[str, np.ndarray] | None = None,
+    suffix: str = "",
 ) -> NapResult:
     """Turn an accumulator's sums into NAPs (groups below ``min_count`` frames left out).
 
     With the grouping :data:`~nap.naps.normalize.WHOLE` among the accumulator's (every frame
     one group), the result keeps each layer's mean window over every frame (``whole``), which
-    ``normalization`` ``whole_data`` subtracts.
+    ``normalization`` ``whole_data`` subtracts. ``suffix``: each grouping (and the whole) is
+    read from the accumulator's grouping of that name plus ``suffix`` (the unpadded copies).
     """
     names, count, left_out, naps, means, overall, kept = {}, {}, {}, {}, {}, {}, {}
-    whole = whole_means(acc)
+    whole = whole_means(acc, suffix)
     for k, all_names in groups.items():
-        counts = acc.counts[k].numpy()
+        counts = acc.counts[k + suffix].numpy()
         naps[k], means[k], overall[k] = {}, {}, {}
         for g in acc.layers:
-            sums = acc.group_sums(g.name, k).cpu().contiguous().numpy()  # contiguous: fast sorting
+            sums = acc.group_sums(g.name, k + suffix).cpu().contiguous().numpy()  # contiguous: fast sorting
             res = group_naps(sums, counts, normalization, min_count, whole[0][g.name] if whole else None)
             naps[k][g.name], means[k][g.name], overall[k][g.name] = res.naps, res.means, res.overall
             kept[k] = res.kept
@@ -139,16 +141,17 @@ def result_from(
     )
 
 
-def whole_means(acc: NapAccumulator) -> tuple[dict[str, np.ndarray], int] | None:
+def whole_means(acc: NapAccumulator, suffix: str = "") -> tuple[dict[str, np.ndarray], int] | None:
     """Per layer the mean window over every frame, and their number, from the accumulator's
-    :data:`~nap.naps.normalize.WHOLE` grouping (None without it, or without frames)."""
-    if WHOLE not in acc.counts:
+    :data:`~nap.naps.normalize.WHOLE` grouping (plus ``suffix``; None without it or without frames)."""
+    key = WHOLE + suffix
+    if key not in acc.counts:
         return None
-    n = int(acc.counts[WHOLE][0])
+    n = int(acc.counts[key][0])
     if n == 0:
         return None
     return {
-        g.name: acc.group_sums(g.name, WHOLE)[0].cpu().numpy().astype(np.float64) / n for g in acc.layers
+        g.name: acc.group_sums(g.name, key)[0].cpu().numpy().astype(np.float64) / n for g in acc.layers
     }, n
 
 

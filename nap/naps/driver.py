@@ -25,6 +25,9 @@ from nap.naps.io import save_npz
 from nap.naps.normalize import WHOLE
 from nap.store import stable_hash
 
+#: suffix of a grouping's copy labelled only where the window holds no padding (:func:`with_unpadded`)
+UNPADDED = "@unpadded"
+
 #: ``load(utt_id) -> (features (in_channels, frames) float32, {grouping: labels (output frames,)})``
 Loader = Callable[[str], tuple[np.ndarray, dict[str, np.ndarray]]]
 
@@ -104,6 +107,27 @@ def with_whole(load: Loader, n_groups: dict[str, int]) -> tuple[Loader, dict[str
         return feats, {**labels, WHOLE: np.zeros(n, dtype=np.int64)}
 
     return load_all, {**n_groups, WHOLE: 1}
+
+
+def with_unpadded(
+    load: Loader, n_groups: dict[str, int], receptive_field: int, stride: int, pad: int
+) -> tuple[Loader, dict[str, int]]:
+    """``load`` and ``n_groups`` with an :data:`UNPADDED` copy of every grouping: its labels only at
+    the output frames whose input window lies inside the utterance, none of its ``pad`` frames of
+    added silence at either end (the NAPs of the paper's unpadded input, from the same pass)."""
+
+    def load_all(u: str) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        feats, labels = load(u)
+        frames = feats.shape[-1] - 2 * pad  # the utterance without the added silence
+        out = dict(labels)
+        for k, lab in labels.items():
+            lab = np.asarray(lab)
+            start = np.arange(len(lab)) * stride - pad  # first input frame of each window
+            inside = (start >= 0) & (start + receptive_field <= frames)
+            out[k + UNPADDED] = np.where(inside, lab, -1)
+        return feats, out
+
+    return load_all, {**n_groups, **{k + UNPADDED: n for k, n in n_groups.items()}}
 
 
 def checkpoint_path(folder: Path, rank: int, world: int) -> Path:

@@ -23,6 +23,8 @@ from nap.store import atomic_path, read_json, write_json
 FORMAT_NAME = "nap-napset"
 #: The untrained-network control's NAP set: a folder of the same format inside the artifact.
 CONTROL = "control"
+#: The NAPs of the frames whose window holds no padding: a folder of the same format inside the artifact.
+UNPADDED_SET = "unpadded"
 FORMAT_VERSION = 1
 META = "napset.json"
 
@@ -79,6 +81,12 @@ the NAPs under each reading of the normalization (`nap.naps.normalize.reread`).
 ## control/ (the untrained-network control, `control` in napset.json)
 The same files for the recognizer's architecture before training (initialised with the
 asr stage's seed scheme), its layers and the input window (`input`), over the same frames.
+
+## unpadded/ (`unpadded` in napset.json: with `naps.unpadded` and a recognizer that pads)
+The same files (no probe) for only the output frames whose input window lies inside the
+utterance, none of the recognizer's added silence: the NAPs the paper's unpadded input
+("without adding any padding", §3.1) gives, from the same pass; `control/unpadded/` the same
+for the untrained network.
 
 ## probe.npz (features for linear probes)
 A seeded sample of labelled output frames (at most `probe_frames`): `utterances` (U,) str;
@@ -289,6 +297,13 @@ class NapSet:
     def control(self) -> NapSet | None:
         """The untrained network's NAP set (``naps.control``), None when it was not computed."""
         name = self.meta.get("control")
+        return NapSet(self.path / name) if name and (self.path / name / META).is_file() else None
+
+    @property
+    def unpadded(self) -> NapSet | None:
+        """The NAPs of only the frames whose window lies inside the utterance (``naps.unpadded``),
+        None when they were not computed (or the recognizer adds no padding)."""
+        name = self.meta.get("unpadded")
         return NapSet(self.path / name) if name and (self.path / name / META).is_file() else None
 
     def contrastive(

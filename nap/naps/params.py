@@ -58,6 +58,12 @@ class NapParams(StageParams):
         "stored beside the NAPs (control/), scored and probed by the cluster stage as the baseline "
         "the trained network's numbers are judged against",
     )
+    unpadded: bool = param(
+        True,
+        "also sum, in the same pass, only the frames whose input window holds none of the recognizer's "
+        "added silence (the paper's unpadded input, §3.1): NAPs in unpadded/, a reading the cluster "
+        "stage judges the claims under; nothing with a recognizer that adds no padding",
+    )
     contrast: list[str] | None = param(
         None,
         "contrastive NAPs (the authors' iNNtrospect toolbox): the groups whose mean is subtracted, "

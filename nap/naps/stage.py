@@ -16,9 +16,18 @@ import numpy as np
 from nap.hardware import module_on, resolve_device, resolve_threads
 from nap.naps.api import probe_arrays, probe_labels, result_from
 from nap.naps.distributed import world
-from nap.naps.driver import checkpoint_path, plan_probe, remove_checkpoints, run_pass, with_whole
+from nap.naps.driver import (
+    UNPADDED,
+    checkpoint_path,
+    plan_probe,
+    remove_checkpoints,
+    run_pass,
+    with_unpadded,
+    with_whole,
+)
 from nap.naps.geometry import INPUT, Geometry, LayerGeometry, model_geometry
-from nap.naps.io import CONTROL, write_saliency
+from nap.naps.io import CONTROL, UNPADDED_SET, write_saliency
+from nap.naps.normalize import WHOLE
 from nap.naps.params import NapParams
 from nap.params import ParamError
 
@@ -168,6 +177,12 @@ def build_naps(
 
     plan = plan_probe(utts, frame_labels, p.probe_frames, p.seed) if p.probe_frames else None
     load_all, all_groups = with_whole(load, n_groups)  # also every frame's window: whole_data's mean
+    pad = int(getattr(recognizer, "pad", 0) or 0)
+    unpadded = p.unpadded and pad > 0
+    if unpadded:  # and every grouping again, only where the window holds no added silence
+        load_all, all_groups = with_unpadded(
+            load_all, all_groups, geometry.receptive_field, geometry.stride, pad
+        )
     t0 = time.time()
     acc = run_pass(
         model,
@@ -232,14 +247,29 @@ def build_naps(
     variants: dict[str, Any] = {"contrast": p.contrast, "contrast_weighted": p.contrast_weighted}
     if p.saliency:
         variants["saliency"] = write_saliency(Path(work), *saliency, groups, p.normalization, p.min_count)
-    result.save(Path(work), {**extra, "variants": variants, "control": CONTROL if p.control else None})
+    inner = UNPADDED_SET if unpadded else None
+    if unpadded:
+        windows = {"windows": "inside the utterance: none of the added silence", "pad": pad}
+        result_from(acc, groups, p.normalization, p.min_count, suffix=UNPADDED).save(
+            Path(work) / UNPADDED_SET, {**extra, **windows}
+        )
+    result.save(
+        Path(work),
+        {**extra, "variants": variants, "control": CONTROL if p.control else None, "unpadded": inner},
+    )
     remove_checkpoints(Path(work))
     if control_acc is not None:
         control = result_from(control_acc, groups, p.normalization, p.min_count)
         if plan is not None:
             control.probe = probe_arrays(control_acc, plan, control.kept, n_groups, raw, splits)
         c_variants = {"contrast": p.contrast, "contrast_weighted": p.contrast_weighted}
-        control.save(Path(work) / CONTROL, {**extra, "network": "untrained", "variants": c_variants})
+        if unpadded:
+            result_from(control_acc, groups, p.normalization, p.min_count, suffix=UNPADDED).save(
+                Path(work) / CONTROL / UNPADDED_SET, {**extra, **windows, "network": "untrained"}
+            )
+        control.save(
+            Path(work) / CONTROL, {**extra, "network": "untrained", "variants": c_variants, "unpadded": inner}
+        )
         remove_checkpoints(Path(work) / CONTROL)
     return {
         "layers": len(layers),
@@ -255,6 +285,7 @@ def build_naps(
         "extraction_seconds": round(seconds, 2),
         "control_seconds": round(control_seconds, 2),
         "saliency_seconds": round(saliency_seconds, 2),
+        "unpadded_frames": int(acc.counts[WHOLE + UNPADDED][0]) if unpadded else 0,
         "frames_per_second": round(result.frames / max(seconds, 1e-9), 1),
         "processes": size,
         "threads": resolve_threads(p.threads),

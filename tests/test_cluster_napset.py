@@ -80,6 +80,11 @@ def test_clusters_a_real_napset(tmp_path):
     ]
     assert readings["moved"] == sorted(moved)
     assert len(c.readings_table().rows) == len(own["claims"])
+    text = c.summary_text()  # the introduction's paragraph, from these numbers
+    holding = sum(x.holds is True for x in c.claims())
+    assert f"Of the paper's {len(c.claims())} claims tested here, {holding} hold" in text
+    assert "A linear probe reads the phoneme of a frame best from layer0" in text
+    assert "ambiguous choices (global_mean, mean_of_groups, whole_data" in text
     assert [row[0] for row in c.readings_layer_table().rows] == c.layers
 
 

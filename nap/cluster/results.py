@@ -157,6 +157,54 @@ class Clustering:
             c.probes if c is not None else None,
         )
 
+    def summary_text(self) -> Markdown:
+        """One paragraph for the introduction, computed from this artifact: how many of the paper's
+        claims hold, which do not, the best probe of each kind with its interval against the
+        untrained network's, and which verdicts move with the paper's ambiguous choices."""
+        claims = self.claims()
+        verdicts = {
+            v: [c for c in claims if c.verdict == v] for v in ("holds", "does not hold", "undetermined")
+        }
+        parts = [
+            f"Of the paper's {len(claims)} claims tested here, {len(verdicts['holds'])} hold, "
+            f"{len(verdicts['does not hold'])} do not and {len(verdicts['undetermined'])} cannot be decided"
+        ]
+        if verdicts["does not hold"]:
+            parts[-1] += (
+                " (not holding: " + "; ".join(c.claim.rstrip(".") for c in verdicts["does not hold"]) + ")"
+            )
+        parts[-1] += "."
+        c = self.control
+        for g in (self.phoneme, self.grapheme):
+            per = self.probes.get(g or "", {})
+            accs = {lay: _nan(r.get("accuracy")) for lay, r in per.items() if lay in self.network_layers}
+            accs = {lay: a for lay, a in accs.items() if np.isfinite(a)}
+            if not accs:
+                continue
+            best = max(accs, key=accs.__getitem__)
+            r = per[best]
+            text = f"A linear probe reads the {g} of a frame best from {best}: {accs[best]:.3f}"
+            if np.isfinite(_nan(r.get("ci_low"))):
+                text += f" (95 % interval over speakers {_nan(r['ci_low']):.3f}–{_nan(r['ci_high']):.3f})"
+            base = (c.probes.get(g or "", {}).get(best) if c is not None else None) or {}
+            if np.isfinite(_nan(base.get("accuracy"))):
+                text += f", against {_nan(base['accuracy']):.3f} for the untrained network"
+            parts.append(text + f", chance {_nan(r.get('chance')):.3f}.")
+        moved = self.readings.get("moved")
+        if moved is not None:
+            readings = ", ".join(self.readings.get("readings", {}))
+            if moved:
+                parts.append(
+                    f"Verdicts that change with the paper's ambiguous choices ({readings}): "
+                    + ", ".join(f"`{k}`" for k in moved)
+                    + "; the others stand under every reading (chapter 6)."
+                )
+            else:
+                parts.append(
+                    f"No verdict changes with the paper's ambiguous choices ({readings}; chapter 6)."
+                )
+        return Markdown(" ".join(parts))
+
     def claims_text(self) -> Markdown:
         """The claims with verdicts and numbers, as Markdown for the chapter."""
         return Markdown(claims_markdown(self.claims()))

@@ -353,6 +353,27 @@ def layer_scores(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {g: {lay: r["scores"] for lay, r in per.items()} for g, per in doc["results"].items()}
 
 
+def judge_claims(
+    doc: dict[str, Any],
+    probes: dict[str, dict[str, Any]],
+    p: ClusterParams,
+    control_scores: dict[str, dict[str, Any]] | None,
+    control_probes: dict[str, dict[str, Any]] | None,
+) -> list[Any]:
+    """The paper's claims on a clustering document's scores and the probes (:mod:`claims`)."""
+    return evaluate_claims(
+        layer_scores(doc),
+        probes,
+        doc["layers"],
+        doc["kinds"],
+        p.phoneme_grouping,
+        p.alpha,
+        p.emergence,
+        control_scores,
+        control_probes,
+    )
+
+
 def control_params(control: Any, p: ClusterParams) -> ClusterParams:
     """``p`` for the control's NAP set: its layers among ``cluster.layers``, and the input window."""
     wanted = None if p.layers is None else [lay for lay in control.layers if lay in p.layers or lay == INPUT]
@@ -394,17 +415,7 @@ def run_readings(
             c_scores = None
             if c_view is not None:
                 c_scores = layer_scores(run_clustering(c_view, control_params(control, p))[0])
-            claims = evaluate_claims(
-                layer_scores(doc),
-                probes,
-                doc["layers"],
-                doc["kinds"],
-                p.phoneme_grouping,
-                p.alpha,
-                p.emergence,
-                c_scores,
-                control_probes,
-            )
+            claims = judge_claims(doc, probes, p, c_scores, control_probes)
         out["readings"][reading] = reading_record(claims, (doc, arrays), (own_doc, own_arrays))
     out["moved"] = moved_claims(out["readings"])
     return out
@@ -464,17 +475,7 @@ def build_clusters(work: Path, p: ClusterParams, napset: Any) -> dict[str, Any]:
     scores = layer_scores(doc)
     c_scores = layer_scores(control[0]) if control else None
     c_probes = control[1] if control else None
-    claims = evaluate_claims(
-        scores,
-        probes,
-        doc["layers"],
-        doc["kinds"],
-        p.phoneme_grouping,
-        p.alpha,
-        p.emergence,
-        c_scores,
-        c_probes,
-    )
+    claims = judge_claims(doc, probes, p, c_scores, c_probes)
     write_json(work / "claims.json", json_safe([c.to_dict() for c in claims]))
     t0 = time.time()
     readings: dict[str, Any] = {}

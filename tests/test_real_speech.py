@@ -94,6 +94,13 @@ def test_the_cross_domain_probe_matches_labels_by_name():
     out = sim.cross_probe((xs, ys, ["AA", "S"]), (xr, yr, ["S", "AA"]), {"probe_max_iter": 100})
     assert out["accuracy"] == 1.0 and out["n_train"] == 200 and out["n_test"] == 45
     assert out["n_classes"] == 2 and out["message"] is None
+    # with the real frames' utterances: the accuracy's bootstrap interval, here a perfect probe's
+    units = np.repeat(np.arange(10), 5)
+    out = sim.cross_probe((xs, ys, ["AA", "S"]), (xr, yr, ["S", "AA"]), {"probe_max_iter": 100}, 1, units)
+    assert out["ci_low"] == out["ci_high"] == 1.0
+    yr[5:10] = 1 - yr[5:10]  # utterance 1 now mislabelled: errors concentrated in one unit
+    out = sim.cross_probe((xs, ys, ["AA", "S"]), (xr, yr, ["S", "AA"]), {"probe_max_iter": 100}, 1, units)
+    assert out["accuracy"] == round(40 / 45, 4) and out["ci_low"] < out["accuracy"] < out["ci_high"] == 1.0
 
 
 def test_missing_packages_give_a_summary_that_says_what_to_install(tmp_path, monkeypatch):
@@ -141,7 +148,8 @@ def test_the_stage_on_the_tiny_profile(tiny_study):
     per_layer = s["cross_domain_phoneme_reference"]
     assert list(per_layer) == layers
     assert set(per_layer[layers[-1]]) == {
-        "match_r", "other_r", "retrieval", "ari", "probe_accuracy", "probe_chance"
+        "match_r", "other_r", "retrieval", "ari", "probe_accuracy", "probe_ci_low", "probe_ci_high",
+        "probe_chance",
     }  # fmt: skip
     assert all(row["probe_accuracy"] is None for row in s["cross_domain_phoneme"].values())  # not probed
     assert len(result.reference_phones()) == s["reference_aligned"]

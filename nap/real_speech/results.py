@@ -14,6 +14,8 @@ COLUMNS = (
     ("retrieval", "nearest is same"),
     ("ari", "clustering ARI"),
     ("probe_accuracy", "probe syn→real"),
+    ("probe_ci_low", "95 % from"),
+    ("probe_ci_high", "to"),
     ("probe_chance", "probe chance"),
 )
 
@@ -184,6 +186,7 @@ class RealSpeech:
             axes[1].plot(x, col("ari"), marker="s", ls=":", label=f"{g}: clustering ARI")
             if any(r.get("probe_accuracy") is not None for r in per_layer.values()):
                 axes[2].plot(x, col("probe_accuracy"), marker="o", label=f"{g}: probe syn→real")
+                axes[2].fill_between(x, col("probe_ci_low"), col("probe_ci_high"), alpha=0.2)
                 axes[2].plot(x, col("probe_chance"), ls="--", label=f"{g}: chance")
             for ax in axes:
                 ax.set_xticks(list(x), layers, rotation=60, fontsize=7)

@@ -14,7 +14,9 @@ Three numbers per layer and phoneme grouping, on the phonemes both NAP sets have
 * **cross-domain probe** (for :data:`PROBED`) — a linear probe
   (:func:`nap.cluster.probes.fit_probe`, the cluster stage's settings) trained on the naps
   stage's synthetic probe sample and tested on real frames; ``chance`` is answering the
-  synthetic frames' most frequent phoneme.
+  synthetic frames' most frequent phoneme. Its accuracy has a 95 % interval from
+  ``bootstrap`` resamples of the real test utterances (``ci_low``, ``ci_high``; the real
+  corpus has few speakers, so utterances are the unit).
 """
 
 from __future__ import annotations
@@ -94,9 +96,13 @@ def cross_probe(
     real: tuple[np.ndarray, np.ndarray, Sequence[str]],
     settings: Mapping[str, Any],
     threads: int = 1,
+    real_units: np.ndarray | None = None,
+    tag: str = "cross_probe",
 ) -> dict[str, Any]:
     """A probe trained on ``synthetic`` frames and tested on ``real`` frames: each is (features (n, C),
-    label (n,) index into its names or -1, names). Labels are matched by name."""
+    label (n,) index into its names or -1, names). Labels are matched by name. With
+    ``real_units`` (the real frames' utterance index) the accuracy gets its bootstrap interval."""
+    from nap.cluster.bootstrap import mean_intervals, rng_for
     from nap.cluster.probes import fit_probe
 
     (xs, ys, ns), (xr, yr, nr) = synthetic, real
@@ -110,17 +116,36 @@ def cross_probe(
     x = np.concatenate([np.asarray(xs, np.float32), np.asarray(xr, np.float32)])
     y = np.concatenate([relabel(ys, ns), relabel(yr, nr)])
     test = np.arange(len(x)) >= len(xs)
-    record = fit_probe(
+    seed = int(settings.get("seed", 0))
+    answers = fit_probe(
         x,
         y,
         test,
         c=float(settings.get("probe_C", 1.0)),
         max_iter=int(settings.get("probe_max_iter", 300)),
         max_train=int(settings.get("probe_max_train", 12000)),
-        seed=int(settings.get("seed", 0)),
+        seed=seed,
         threads=threads,
-    ).record
-    keep = ("accuracy", "balanced_accuracy", "chance", "n_train", "n_test", "n_classes", "message")
+    )
+    record = dict(answers.record)
+    resamples = int(settings.get("bootstrap", 1000))
+    if real_units is not None and len(answers.test) and resamples > 0:
+        correct = (answers.predicted == y[answers.test]).astype(float)
+        units = np.asarray(real_units)[answers.test - len(xs)]
+        ((record["ci_low"], record["ci_high"]),) = mean_intervals(
+            correct[None], units, resamples, rng_for(seed, tag)
+        )
+    keep = (
+        "accuracy",
+        "ci_low",
+        "ci_high",
+        "balanced_accuracy",
+        "chance",
+        "n_train",
+        "n_test",
+        "n_classes",
+        "message",
+    )
     return {
         k: (round(v, 4) if isinstance(v, float) and np.isfinite(v) else v)
         for k, v in record.items()
@@ -150,8 +175,10 @@ def compare(
             row.update(clustering_agreement(a, b, common, settings))
             if probes and mine in PROBED and _has_probe(real) and _has_probe(synthetic):
                 xs, ls, _, _ = synthetic.probe_features(layer)
-                xr, lr, _, _ = real.probe_features(layer)
-                row["probe"] = cross_probe((xs, ls[theirs], sn), (xr, lr[mine], rn), settings, threads)
+                xr, lr, ur, _ = real.probe_features(layer)
+                row["probe"] = cross_probe(
+                    (xs, ls[theirs], sn), (xr, lr[mine], rn), settings, threads, ur, f"cross/{mine}/{layer}"
+                )
             per_layer[layer] = row
         out[mine] = per_layer
     return out

@@ -354,6 +354,8 @@ def summary(
                 "retrieval": row["retrieval"],
                 "ari": row.get("ari"),
                 "probe_accuracy": row.get("probe", {}).get("accuracy"),
+                "probe_ci_low": row.get("probe", {}).get("ci_low"),
+                "probe_ci_high": row.get("probe", {}).get("ci_high"),
                 "probe_chance": row.get("probe", {}).get("chance"),
             }
             for layer, row in per_layer.items()

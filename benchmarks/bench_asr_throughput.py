@@ -121,7 +121,8 @@ def run_side(side: str, args: argparse.Namespace) -> dict:
         steps = StepBatches(data, plan, T.augmentation(p), p.seed, model.stride, model.receptive_field)
         arithmetic = T.training_precision(p, model, data, [plan(i) for i in range(len(batches))], device)
         precision, autocast = arithmetic.precision, arithmetic.autocast
-        T.cpu_kernels(model, device, autocast)
+        longest = max(f.shape[0] for f in batches[0][0]) + 2 * data.pad
+        T.cpu_kernels(model, device, autocast, longest, len(batches[0][0]))
         model.train()
         if side == "nap":
             workers = loader_workers(p.loader_workers, device)

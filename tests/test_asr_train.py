@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import torch
 
+from nap.asr import train as T
 from nap.asr.data import ctc_min_frames, epoch_batches, prepare
 from nap.asr.model import Architecture, Wav2Letter
 from nap.asr.params import AsrParams
@@ -52,9 +53,15 @@ def test_training_lowers_the_loss_and_records_curves(tmp_path, synth):
         for split in ("test_sentences", "test_voices"):
             assert np.isfinite(e[split]["loss"]) and 0 <= e[split]["cer"] <= 2
     assert evals[-1]["test_sentences"]["loss"] < evals[0]["test_sentences"]["loss"]
-    # float32 on a CPU: the k32 layer's input gradient is a forward convolution (not under bfloat16)
+    # float32 on a CPU: the k32 layer's input gradient was timed both ways and the faster kept
     wide = f"layer{int(SMALL['k7_layers']) + 2:02d}"  # k48, the k7 layers, then k32
-    assert record["flipped_input_grad"] == ([wide] if record["precision"] == "float32" else [])
+    if record["precision"] == "float32":
+        ms = record["input_grad_ms"][wide]
+        assert set(record["input_grad_ms"]) == {wide} and ms["onednn"] > 0 and ms["flipped"] > 0
+        faster = ms["flipped"] <= T.FLIP_MARGIN * ms["onednn"]
+        assert record["flipped_input_grad"] == ([wide] if faster else [])
+    else:
+        assert record["flipped_input_grad"] == [] and record["input_grad_ms"] == {}
     assert not (tmp_path / CHECKPOINT).exists() and (tmp_path / MODEL).exists()
     assert run(tmp_path, small(epochs=8), synth) == record  # finished: read back, not retrained
 
@@ -180,3 +187,28 @@ def test_batches_are_bucketed_by_length_and_fixed_by_seed_and_epoch(synth):
     assert sorted(i for b in a for i in b) == list(range(len(train_set.items)))
     frames = [[train_set.items[i].frames for i in b] for b in a]
     assert all(f == sorted(f) for f in frames)
+
+
+def test_cpu_kernels_keep_the_input_gradient_that_measures_clearly_faster(monkeypatch):
+    """cpu_kernels: a wide layer goes through FlippedInputGrad only when its timing beats oneDNN's
+    by FLIP_MARGIN; never on a GPU or under bfloat16 autocast (the timings are faked here)."""
+    model = Wav2Letter(Architecture(n_mels=8, channels=6, hidden=10, classes=5))
+    seen = []
+
+    def fake(conv, batch, frames):
+        seen.append((conv.in_channels, conv.out_channels, conv.kernel_size[0], batch, frames))
+        return timing
+
+    monkeypatch.setattr(T, "input_grad_ms", fake)
+    cpu = torch.device("cpu")
+    timing = {"onednn": 10.0, "flipped": 5.0}
+    chosen, ms = T.cpu_kernels(model, cpu, False, 300, 4)
+    assert chosen == ["layer09"] and ms == {"layer09": timing}
+    assert model.layer09.flipped_input_grad and not model.layer08.flipped_input_grad
+    # the k32 layer's input: 300 frames through k48 stride 2 (127), then seven k7 layers (85)
+    assert seen == [(6, 10, 32, 4, 85)]
+    timing = {"onednn": 10.0, "flipped": 9.0}  # faster, but within the margin: oneDNN stays
+    assert T.cpu_kernels(model, cpu, False, 300, 4)[0] == [] and not model.layer09.flipped_input_grad
+    timing = {"onednn": 10.0, "flipped": 1.0}
+    assert T.cpu_kernels(model, cpu, True, 300, 4) == ([], {})  # bfloat16 autocast: not measured
+    assert T.cpu_kernels(model, torch.device("meta"), False, 300, 4) == ([], {})

@@ -30,6 +30,8 @@ class FlippedInputGrad(torch.autograd.Function):
     ms, the same product as a forward convolution 253 ms, and the whole network's training
     step (1.72 s) loses ~0.3 s to it; for k7 and k1 the two are equal (22 / 19 ms, 29 / 29 ms).
     Same sums in another order: relative difference ~1e-5. The weight gradient is oneDNN's.
+    Which way is faster depends on the shape and the CPU (at the paper's widths, 250 → 2000,
+    oneDNN's was faster there), so training measures both (:func:`nap.asr.train.cpu_kernels`).
     """
 
     @staticmethod
@@ -39,13 +41,17 @@ class FlippedInputGrad(torch.autograd.Function):
         return nn.functional.conv1d(x, weight, bias)
 
     @staticmethod
+    def input_grad(grad: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+        """The input gradient from the output gradient: ``conv1d(pad(grad, k - 1), flip(weight)ᵀ)``."""
+        k = weight.shape[2]
+        return nn.functional.conv1d(nn.functional.pad(grad, (k - 1, k - 1)), weight.flip(2).transpose(0, 1))
+
+    @staticmethod
     def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
         x, weight = ctx.saved_tensors
-        k = weight.shape[2]
         grad_x = grad_w = grad_b = None
         if ctx.needs_input_grad[0]:
-            flipped = weight.flip(2).transpose(0, 1)
-            grad_x = nn.functional.conv1d(nn.functional.pad(grad, (k - 1, k - 1)), flipped)
+            grad_x = FlippedInputGrad.input_grad(grad, weight)
         want_w = ctx.needs_input_grad[1]
         want_b = ctx.has_bias and ctx.needs_input_grad[2]
         if want_w or want_b:
@@ -164,17 +170,28 @@ class Wav2Letter(nn.Module):
             x = layer(x)
         return x
 
-    def flip_input_grads(self, enabled: bool = True) -> list[str]:
-        """Train the stride-1 layers of kernels ≥ :data:`FLIPPED_GRAD_KERNEL` through
-        :class:`FlippedInputGrad` (for float32 on a CPU); returns their names."""
-        names = []
+    def wide_layers(self) -> list[str]:
+        """The stride-1, unpadded, undilated layers of kernels ≥ :data:`FLIPPED_GRAD_KERNEL`: those
+        :class:`FlippedInputGrad` may train."""
+        return [
+            name
+            for name, layer in zip(self.layer_names, self.layers(), strict=True)
+            if layer.conv.kernel_size[0] >= FLIPPED_GRAD_KERNEL
+            and layer.conv.stride[0] == 1
+            and layer.conv.dilation[0] == 1
+            and layer.conv.padding[0] == 0
+        ]
+
+    def flip_input_grads(self, layers: Iterable[str] | bool = True) -> list[str]:
+        """Train ``layers`` (True: every :meth:`wide_layers` one; False: none) through
+        :class:`FlippedInputGrad`; returns their names."""
+        wide = self.wide_layers()
+        chosen = set(wide if layers is True else [] if layers is False else layers)
+        if chosen - set(wide):
+            raise ValueError(f"layers {sorted(chosen - set(wide))} are not among the wide layers {wide}")
         for name, layer in zip(self.layer_names, self.layers(), strict=True):
-            conv = layer.conv
-            wide = conv.kernel_size[0] >= FLIPPED_GRAD_KERNEL and conv.stride[0] == 1
-            layer.flipped_input_grad = enabled and wide and conv.dilation[0] == 1 and conv.padding[0] == 0
-            if layer.flipped_input_grad:
-                names.append(name)
-        return names
+            layer.flipped_input_grad = name in chosen
+        return [n for n in self.layer_names if n in chosen]
 
     def activations(
         self, x: torch.Tensor, layers: Iterable[str] | None = None

@@ -104,3 +104,26 @@ def test_tiny_study_chapter_six(tiny_study):
     assert len(fig4) == min(2, len(c.layers))
     assert str(c.claims_text()).count("- **") == len(c.claims())
     assert c.figure([c.layers[0], c.layers[-1]], scale="row")._repr_png_()[:4] == b"\x89PNG"
+
+
+def test_a_reread_view_maps_the_probe_labels_onto_its_own_groups():
+    """The unpadded windows' NAP set keeps fewer groups than the set whose probe sample it borrows:
+    the labels are mapped by name, and a group it left out becomes -1."""
+    from nap.cluster.readings import Reread
+
+    class Set:
+        def __init__(self, groups, labels=None):
+            self.groupings, self._groups, self._labels = list(groups), groups, labels
+
+        def groups(self, g):
+            return self._groups[g]
+
+        def probe_features(self, layer):
+            return np.zeros((5, 2)), self._labels, np.arange(5), np.arange(5)
+
+    full = Set({"phoneme": ["AA", "B", "S"]}, {"phoneme": np.array([0, 1, 2, -1, 2])})
+    fewer = Set({"phoneme": ["AA", "S"]})  # B had too few frames
+    _, labels, _, _ = Reread(fewer, probes_from=full).probe_features("layer01")
+    assert labels["phoneme"].tolist() == [0, -1, 1, -1, 1]
+    _, same, _, _ = Reread(full).probe_features("layer01")
+    assert same["phoneme"].tolist() == [0, 1, 2, -1, 2]

@@ -329,7 +329,7 @@ def train(
             "threads": threads,
             **arithmetic.record(),
             "flipped_input_grad": flipped,  # layers whose input gradient is a forward convolution
-            "input_grad_ms": kernel_ms,  # the timings behind that choice (cpu_kernels)
+            "input_grad_milliseconds": kernel_ms,  # the timings behind that choice (cpu_kernels)
             "estimated_minutes": eta.minutes,  # this run's, from its first steps (None: too few)
             "train_utterances": len(train_set.items),
             "train_audio_seconds": round(train_set.seconds, 1),
@@ -366,6 +366,14 @@ def augmentation(p: AsrParams) -> Augment:
 #: a wide layer trains through FlippedInputGrad when its input gradient measures at most this
 #: share of oneDNN's: a clear margin, so the choice does not flip with timing noise
 FLIP_MARGIN = 0.8
+#: ... and oneDNN's takes at least this many milliseconds: smaller layers (tests, tiny
+#: profiles) keep oneDNN's, where a timing says little and a choice could differ between runs
+FLIP_MIN_MS = 20.0
+
+
+def flip_wins(ms: dict[str, float]) -> bool:
+    """Whether the flipped input gradient is clearly faster than oneDNN's in the timings ``ms``."""
+    return ms["onednn"] >= FLIP_MIN_MS and ms["flipped"] <= FLIP_MARGIN * ms["onednn"]
 
 
 def cpu_kernels(
@@ -373,7 +381,7 @@ def cpu_kernels(
 ) -> tuple[list[str], dict[str, dict[str, float]]]:
     """Kernels for float32 training on a CPU: each wide layer's input gradient as oneDNN computes it
     or as a forward convolution (:class:`nap.asr.model.FlippedInputGrad`), whichever measures
-    faster by :data:`FLIP_MARGIN`, on random tensors of that layer's shapes for a batch of
+    faster by :data:`FLIP_MARGIN` (:func:`flip_wins`), on random tensors of that layer's shapes for a batch of
     ``batch`` inputs of ``frames`` frames (one warm-up, then the median of 3). Which way wins
     depends on the shape and the CPU: on an AVX2 EPYC, 1 thread, the default widths' k32 layer
     (192 → 768) took 535-563 ms in oneDNN and 253 ms flipped; at the paper's widths (250 →
@@ -389,7 +397,7 @@ def cpu_kernels(
         conv = layer.conv
         if name in wide:
             timings[name] = input_grad_ms(conv, batch, n)
-            if timings[name]["flipped"] <= FLIP_MARGIN * timings[name]["onednn"]:
+            if flip_wins(timings[name]):
                 chosen.append(name)
         d, k, s = conv.dilation[0], conv.kernel_size[0], conv.stride[0]
         n = max((n - d * (k - 1) - 1) // s + 1, 1)

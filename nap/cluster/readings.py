@@ -51,7 +51,19 @@ class Reread:
         return self.napset.reread(grouping, layer, self.normalization)
 
     def probe_features(self, layer: str) -> Any:
-        return self.probes_from.probe_features(layer)
+        """The probe sample of ``probes_from``, its labels mapped onto this set's groups by name
+        (a group this set left out, e.g. with too few frames without padding, maps to -1)."""
+        x, labels, utt, frame = self.probes_from.probe_features(layer)
+        if self.probes_from is self.napset:
+            return x, labels, utt, frame
+        mapped = {}
+        for g, lab in labels.items():
+            if g not in self.napset.groupings:
+                continue
+            mine = {n: i for i, n in enumerate(self.napset.groups(g))}
+            table = np.array([mine.get(n, -1) for n in self.probes_from.groups(g)] + [-1], dtype=np.int64)
+            mapped[g] = table[np.asarray(lab, dtype=np.int64)]  # -1 stays -1 (the last entry)
+        return x, mapped, utt, frame
 
     @property
     def probe_utterances(self) -> Any:

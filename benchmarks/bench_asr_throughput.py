@@ -119,10 +119,10 @@ def run_side(side: str, args: argparse.Namespace) -> dict:
             return list(range(step * size, (step + 1) * size))
 
         steps = StepBatches(data, plan, T.augmentation(p), p.seed, model.stride, model.receptive_field)
-        arithmetic = T.training_precision(p, model, data, [plan(i) for i in range(len(batches))], device)
+        planned = [plan(i) for i in range(len(batches))]
+        arithmetic = T.training_precision(p, model, data, planned, device)
         precision, autocast = arithmetic.precision, arithmetic.autocast
-        longest = max(f.shape[0] for f in batches[0][0]) + 2 * data.pad
-        T.cpu_kernels(model, device, autocast, longest, len(batches[0][0]))
+        T.choose_kernels(model, device, autocast, data, planned)
         model.train()
         if side == "nap":
             workers = loader_workers(p.loader_workers, device)

@@ -263,10 +263,7 @@ def train(
     first_epoch = [plan(i) for i in range(steps_per_epoch)]
     arithmetic = training_precision(p, model, train_set, first_epoch, device, info)
     autocast = arithmetic.autocast
-    by_length = sorted(first_epoch, key=lambda b: (max(train_set.items[i].frames for i in b), b))
-    median = by_length[len(by_length) // 2]  # the batch the kernels are chosen on
-    frames = max(train_set.items[i].frames for i in median) + 2 * train_set.pad
-    flipped, kernel_ms = cpu_kernels(model, device, autocast, frames, len(median))
+    flipped, kernel_ms = choose_kernels(model, device, autocast, train_set, first_epoch)
     batches = StepBatches(
         train_set, plan, augmentation(p), p.seed, model.stride, model.receptive_field, info.rank, info.world
     )
@@ -376,6 +373,22 @@ def flip_wins(ms: dict[str, float]) -> bool:
     return ms["onednn"] >= FLIP_MIN_MS and ms["flipped"] <= FLIP_MARGIN * ms["onednn"]
 
 
+def median_batch(data: Examples, batches: list[list[int]]) -> list[int]:
+    """The batch of median length (its longest utterance) among ``batches``: what the precision
+    and the kernels are measured on."""
+    by_length = sorted(batches, key=lambda b: (max(data.items[i].frames for i in b), b))
+    return by_length[len(by_length) // 2]
+
+
+def choose_kernels(
+    model: Wav2Letter, device: torch.device, autocast: bool, data: Examples, batches: list[list[int]]
+) -> tuple[list[str], dict[str, dict[str, float]]]:
+    """:func:`cpu_kernels` on the shapes of :func:`median_batch` of ``batches`` (silence included)."""
+    median = median_batch(data, batches)
+    frames = max(data.items[i].frames for i in median) + 2 * data.pad
+    return cpu_kernels(model, device, autocast, frames, len(median))
+
+
 def cpu_kernels(
     model: Wav2Letter, device: torch.device, autocast: bool, frames: int, batch: int
 ) -> tuple[list[str], dict[str, dict[str, float]]]:
@@ -451,8 +464,7 @@ def training_precision(
     info = info or D.DistInfo()
     if device.type != "cuda":
         return resolve_precision(p.precision, device, "asr.precision")
-    by_length = sorted(batches, key=lambda b: (max(data.items[i].frames for i in b), b))
-    x = collate(data, by_length[len(by_length) // 2])[0].to(device)
+    x = collate(data, median_batch(data, batches))[0].to(device)
 
     def measure(autocast: bool) -> None:
         saved = [b.detach().clone() for b in model.buffers()]

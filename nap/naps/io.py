@@ -296,14 +296,17 @@ class NapSet:
     @cached_property
     def control(self) -> NapSet | None:
         """The untrained network's NAP set (``naps.control``), None when it was not computed."""
-        name = self.meta.get("control")
-        return NapSet(self.path / name) if name and (self.path / name / META).is_file() else None
+        return self._inner("control")
 
     @property
     def unpadded(self) -> NapSet | None:
         """The NAPs of only the frames whose window lies inside the utterance (``naps.unpadded``),
         None when they were not computed (or the recognizer adds no padding)."""
-        name = self.meta.get("unpadded")
+        return self._inner("unpadded")
+
+    def _inner(self, key: str) -> NapSet | None:
+        """The NAP set in the folder napset.json names under ``key``, None without one."""
+        name = self.meta.get(key)
         return NapSet(self.path / name) if name and (self.path / name / META).is_file() else None
 
     def contrastive(

@@ -248,11 +248,16 @@ def build_naps(
     if p.saliency:
         variants["saliency"] = write_saliency(Path(work), *saliency, groups, p.normalization, p.min_count)
     inner = UNPADDED_SET if unpadded else None
-    if unpadded:
-        windows = {"windows": "inside the utterance: none of the added silence", "pad": pad}
-        result_from(acc, groups, p.normalization, p.min_count, suffix=UNPADDED).save(
-            Path(work) / UNPADDED_SET, {**extra, **windows}
-        )
+    windows = {**extra, "windows": "inside the utterance: none of the added silence", "pad": pad}
+
+    def save_unpadded(sums: Any, folder: Path, meta: dict[str, Any]) -> None:
+        """The unpadded copies' NAPs of accumulator ``sums`` into ``folder``/unpadded."""
+        if unpadded:
+            result_from(sums, groups, p.normalization, p.min_count, suffix=UNPADDED).save(
+                folder / inner, meta
+            )
+
+    save_unpadded(acc, Path(work), windows)
     result.save(
         Path(work),
         {**extra, "variants": variants, "control": CONTROL if p.control else None, "unpadded": inner},
@@ -263,10 +268,7 @@ def build_naps(
         if plan is not None:
             control.probe = probe_arrays(control_acc, plan, control.kept, n_groups, raw, splits)
         c_variants = {"contrast": p.contrast, "contrast_weighted": p.contrast_weighted}
-        if unpadded:
-            result_from(control_acc, groups, p.normalization, p.min_count, suffix=UNPADDED).save(
-                Path(work) / CONTROL / UNPADDED_SET, {**extra, **windows, "network": "untrained"}
-            )
+        save_unpadded(control_acc, Path(work) / CONTROL, {**windows, "network": "untrained"})
         control.save(
             Path(work) / CONTROL, {**extra, "network": "untrained", "variants": c_variants, "unpadded": inner}
         )

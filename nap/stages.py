@@ -139,7 +139,7 @@ REGISTRY: dict[str, Stage] = {
             build="nap.cluster:build_clusters",
             loader="nap.cluster:Clustering",
             inputs=("naps",),
-            version=2,  # 2: readings.json; the untrained network's probes without class probes
+            version=3,  # 2: readings.json, untrained network without class probes; 3: probes on 1 thread
             accessor="clusters",
             chapters=("06_clustering", "07_explorer"),
         ),

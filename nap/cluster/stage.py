@@ -56,6 +56,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 import zlib
 from pathlib import Path
@@ -263,6 +264,43 @@ def control_tasks(
     return out
 
 
+def probe_layer(
+    x: np.ndarray,
+    labels: dict[str, np.ndarray],
+    utt: np.ndarray,
+    units: tuple[np.ndarray, str],
+    tasks: dict[str, tuple[np.ndarray, np.ndarray] | None],
+    p: ClusterParams,
+    layer: str,
+) -> dict[str, Any]:
+    """One layer's probes: per grouping in ``tasks``, its probe with interval and, where ``tasks``
+    gives a (class, control) labelling of the frames, its ``class_probe``.
+
+    A module-level function of arrays, so worker processes can run layers side by side.
+    """
+    why = too_few_utterances(utt)
+    if why:  # e.g. no frame labelled: a message in place of every probe of the layer
+        return {g: no_probe(why) for g in tasks}
+    test = split_utterances(utt, p.probe_test_fraction, p.seed)
+    unit, kind = units
+    per: dict[str, Any] = {}
+    for g, class_task in tasks.items():
+        y = np.asarray(labels[g])
+        record, idx, pred, _ = fit_probe(
+            x, y, test, c=p.probe_C, max_iter=p.probe_max_iter, max_train=p.probe_max_train, seed=p.seed
+        )
+        per[g] = with_interval(record, pred == y[idx], unit[idx], kind, p, f"probe/{g}/{layer}")
+        if class_task is not None:
+            task, control = class_task
+            per[g]["class_probe"] = class_probe(x, task, control, test, unit, p, f"class/{g}/{layer}")
+    return per
+
+
+def _probe_job(job: tuple[Any, ...]) -> tuple[str, dict[str, Any]]:
+    layer = job[-1]
+    return layer, json_safe(probe_layer(*job))
+
+
 def run_probes(
     napset: Any,
     p: ClusterParams,
@@ -275,48 +313,49 @@ def run_probes(
     A NAP set without probe features (``naps.probe_frames`` = 0) gives no probes, not an error;
     probe features of fewer than two utterances (no frame labelled) give probes whose
     ``message`` says why they have no accuracy. Each probe gets its speaker-bootstrap interval;
-    a grouping in ``controls`` (:func:`control_tasks`) also gets a ``class_probe``.
+    a grouping in ``controls`` (:func:`control_tasks`) also gets a ``class_probe``. Layers are
+    probed side by side in ``cluster.workers`` processes, each fit on one BLAS thread
+    (:func:`nap.cluster.probes.fit_probe`), so the result does not depend on the workers.
     """
     groupings = _selected(p.probe_groupings, list(napset.groupings), "probe_groupings")
     controls = controls or {}
     out: dict[str, dict[str, Any]] = {g: {} for g in groupings}
+    done: dict[str, dict[str, Any]] = {}
+    folder = work / "probes"
+
+    def job(layer: str) -> tuple[Any, ...]:
+        x, labels, utt, _ = napset.probe_features(layer)
+        utt = np.asarray(utt)
+        tasks: dict[str, tuple[np.ndarray, np.ndarray] | None] = {}
+        for g in (g for g in groupings if g in labels):
+            y, names = np.asarray(labels[g]), napset.groups(g)
+            tasks[g] = None
+            if g in controls:
+                task, control = (class_labels(y, names, controls[g][k])[0] for k in ("classes", "control"))
+                tasks[g] = (task, control)
+        return x, labels, utt, probe_units(napset, utt), tasks, p, layer
+
     for layer in layers:
-        done = work / "probes" / f"{layer}.json"
-        if done.is_file():
-            per = read_json(done)
+        if (folder / f"{layer}.json").is_file():
+            done[layer] = read_json(folder / f"{layer}.json")
+    try:
+        jobs = [job(layer) for layer in layers if layer not in done]
+    except FileNotFoundError as exc:
+        print(f"[nap] cluster: no linear probes: {exc}")
+        return {}
+    processes = min(p.processes, len(jobs))
+    with contextlib.ExitStack() as stack:
+        if processes > 1:
+            from nap.procs import pool
+
+            results = stack.enter_context(pool(processes)).imap_unordered(_probe_job, jobs)
         else:
-            try:
-                x, labels, utt, _ = napset.probe_features(layer)
-            except FileNotFoundError as exc:
-                print(f"[nap] cluster: no linear probes: {exc}")
-                return {}
-            why = too_few_utterances(np.asarray(utt))
-            if why:  # e.g. no frame labelled: a message in place of every probe of the layer
-                per = {g: no_probe(why) for g in groupings if g in labels}
-            else:
-                test = split_utterances(np.asarray(utt), p.probe_test_fraction, p.seed)
-                units, kind = probe_units(napset, np.asarray(utt))
-                per = {}
-                for g in (g for g in groupings if g in labels):
-                    y = np.asarray(labels[g])
-                    record, idx, pred, _ = fit_probe(
-                        x,
-                        y,
-                        test,
-                        c=p.probe_C,
-                        max_iter=p.probe_max_iter,
-                        max_train=p.probe_max_train,
-                        seed=p.seed,
-                    )
-                    per[g] = with_interval(record, pred == y[idx], units[idx], kind, p, f"probe/{g}/{layer}")
-                    if g in controls:
-                        names = napset.groups(g)
-                        task, _ = class_labels(y, names, controls[g]["classes"])
-                        control, _ = class_labels(y, names, controls[g]["control"])
-                        tag = f"class/{g}/{layer}"
-                        per[g]["class_probe"] = class_probe(x, task, control, test, units, p, tag)
-            write_json(done, json_safe(per))
-        for g, r in per.items():
+            results = map(_probe_job, jobs)
+        for layer, per in results:
+            write_json(folder / f"{layer}.json", per)
+            done[layer] = per
+    for layer in layers:
+        for g, r in done[layer].items():
             out[g][layer] = r
     return out
 

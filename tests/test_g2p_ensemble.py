@@ -74,6 +74,22 @@ def test_an_ensemble_of_copies_decodes_like_the_network():
     )
 
 
+def test_forced_decoding_encodes_each_word_once_for_its_candidates():
+    """Rows point candidates at their word: the same scores and attention as repeating the words."""
+    net = TwoWay(Ensemble([_net(0), _net(1)]), _net(2))
+    letters = _letters("cat", "dog")
+    v = Vocab().phone_index
+    codes = [[v["K"], v["AE"], v["T"]], [v["K"], v["AA"]], [v["D"], v["AO"], v["G"]]]
+    rows = torch.tensor([0, 0, 1])
+    once = force_decode(net, letters, codes, rows)
+    repeated = force_decode(net, letters[rows], codes)
+    for a, b in zip(once, repeated, strict=True):
+        assert a.codes == b.codes and a.score == pytest.approx(b.score, abs=1e-5)
+        torch.testing.assert_close(a.attention, b.attention)
+    with pytest.raises(ValueError, match="3 words but 2 pronunciations"):
+        force_decode(net, letters, codes[:2], rows)
+
+
 def test_an_ensemble_needs_members_of_one_size():
     with pytest.raises(ValueError, match="same sizes"):
         Ensemble([_net(0), G2PNet(NetConfig(CFG.n_letters, CFG.n_phones, embedding=4))])

@@ -124,7 +124,7 @@ def rerank(net: TwoWay, letters: Tensor, beam: int = 5) -> list[Decoded]:
         for lh, rh in zip(left, right, strict=True)
     ]
     rows = torch.tensor([i for i, c in enumerate(candidates) for _ in c], device=letters.device)
-    scored = iter(force_decode(net, letters[rows], [list(c) for cs in candidates for c in cs]))
+    scored = iter(force_decode(net, letters, [list(c) for cs in candidates for c in cs], rows))
     out = []
     for cs in candidates:
         options = [next(scored) for _ in cs]
@@ -133,15 +133,23 @@ def rerank(net: TwoWay, letters: Tensor, beam: int = 5) -> list[Decoded]:
 
 
 @torch.no_grad()
-def force_decode(net: Net | TwoWay, letters: Tensor, codes: list[list[int]]) -> list[Decoded]:
-    """Teacher-forced decoding of given phone codes: their attention (T, L) and log-probability."""
-    if len(codes) != letters.shape[0]:
-        raise ValueError(f"{letters.shape[0]} words but {len(codes)} pronunciations")
+def force_decode(
+    net: Net | TwoWay, letters: Tensor, codes: list[list[int]], rows: Tensor | None = None
+) -> list[Decoded]:
+    """Teacher-forced decoding of given phone codes: their attention (T, L) and log-probability.
+
+    ``codes[b]`` is a pronunciation of word ``rows[b]`` of ``letters`` (default: of word ``b``);
+    each word is encoded once however many pronunciations it has.
+    """
+    if len(codes) != (letters.shape[0] if rows is None else len(rows)):
+        raise ValueError(
+            f"{letters.shape[0] if rows is None else len(rows)} words but {len(codes)} pronunciations"
+        )
     if any(len(c) == 0 for c in codes):
         raise ValueError("a pronunciation to force-decode must have at least one phone")
     if isinstance(net, TwoWay):
-        left = force_decode(net.left, letters, codes)
-        right = force_decode(net.right, letters, [list(c)[::-1] for c in codes])
+        left = force_decode(net.left, letters, codes, rows)
+        right = force_decode(net.right, letters, [list(c)[::-1] for c in codes], rows)
         return [
             Decoded(a.codes, (a.attention + b.attention.flip(0)) / 2, a.score + b.score)
             for a, b in zip(left, right, strict=True)
@@ -151,7 +159,7 @@ def force_decode(net: Net | TwoWay, letters: Tensor, codes: list[list[int]]) -> 
     for r, c in enumerate(codes):
         target[r, : len(c) + 1] = torch.tensor([*c, Vocab.EOS])
     target = target.to(letters.device)
-    logits, attn = net(letters, target)
+    logits, attn = net(letters, target, rows)
     logp = torch.log_softmax(logits, dim=-1).gather(2, target.unsqueeze(2)).squeeze(2)
     attn, logp = attn.cpu(), logp.cpu()
     out = []

@@ -86,13 +86,17 @@ class G2PNet(nn.Module):
         h, c = state
         return h[:, index].contiguous(), c[:, index].contiguous()
 
-    def forward(self, letters: Tensor, target: Tensor) -> tuple[Tensor, Tensor]:
+    def forward(self, letters: Tensor, target: Tensor, rows: Tensor | None = None) -> tuple[Tensor, Tensor]:
         """Teacher-forced logits (B, T, n_phones) and attention (B, T, L) for ``target`` (B, T).
 
         ``target`` ends with </s> (then 0-padding); the decoder reads <s> and ``target[:, :-1]``.
+        With ``rows`` (B,), target row ``b`` belongs to word ``rows[b]`` of ``letters``: each word
+        is encoded once for all its candidate pronunciations.
         """
         enc, keys, state = self.encode(letters)
-        bos = torch.ones((letters.shape[0], 1), dtype=torch.long, device=letters.device)
+        if rows is not None:
+            enc, keys, state = enc[rows], keys[rows], self.select(state, rows)
+        bos = torch.ones((target.shape[0], 1), dtype=torch.long, device=letters.device)
         inputs = torch.cat([bos, target[:, :-1]], dim=1)
         dec, _ = self.decoder(self.drop(self.phone_embedding(inputs)), state)
         return self.attend(dec, enc, keys)
@@ -138,8 +142,8 @@ class Ensemble(nn.Module):
         c = torch.cat([o[1][1] for o in outs], dim=-1)
         return logp, (h, c), attn
 
-    def forward(self, letters: Tensor, target: Tensor) -> tuple[Tensor, Tensor]:
-        outs = [n(letters, target) for n in self.nets]
+    def forward(self, letters: Tensor, target: Tensor, rows: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        outs = [n(letters, target, rows) for n in self.nets]
         return self._mean([o[0] for o in outs], [o[1] for o in outs])
 
 

@@ -18,6 +18,42 @@ from nap.cluster.control import class_labels, control_mapping
 from nap.params import ParamError
 
 
+# -- speaker-fold intervals of the clustering scores ------------------------------------------
+def _fold_set(noise: float, folds: int = 6):
+    """Phoneme NAPs with a class centroid and a phone's own part; each fold adds its own noise."""
+    from nap.naps.folds import Folds
+    from nap.phonetics import PHONE_CLASS
+
+    names = ["AA", "IY", "UW", "EH", "P", "T", "K", "B", "S", "F", "Z", "M", "N"]
+    classes = {n: PHONE_CLASS[n] for n in names}
+    rng = np.random.default_rng(0)
+    centroid = {c: rng.standard_normal((6, 4)) for c in set(classes.values())}
+    base = np.stack([centroid[classes[n]] + 0.5 * rng.standard_normal((6, 4)) for n in names])
+    means = base[None] + noise * rng.standard_normal((folds, *base.shape))
+    return Folds(means, np.full((folds, len(names)), 10), None, None), names, classes
+
+
+def test_agreement_intervals_collapse_when_the_folds_agree_and_cover_the_score_when_not():
+    from nap.cluster.agreement import agreement_intervals
+    from nap.cluster.hierarchy import cluster_naps
+    from nap.cluster.scores import class_scores
+
+    cut = {"percentile": 80.0, "method": "complete", "metric": "euclidean"}
+    same, names, classes = _fold_set(noise=0.0)
+    point = class_scores(cluster_naps(same.naps(np.ones(6), "global_mean"), names, **cut), classes)
+    iv = agreement_intervals(same, names, "global_mean", {"classes": classes}, cut, 40, 0, "t")["classes"]
+    assert iv["units"] == "speaker folds" and iv["n_units"] == 6 and iv["resamples_used"] == 40
+    for score in ("auc", "ari", "silhouette"):
+        assert iv[f"{score}_ci_low"] == pytest.approx(point[score]) == pytest.approx(iv[f"{score}_ci_high"])
+    noisy, _, _ = _fold_set(noise=1.5)
+    point = class_scores(cluster_naps(noisy.naps(np.ones(6), "global_mean"), names, **cut), classes)
+    args = (names, "global_mean", {"classes": classes}, cut, 200, 0, "t")
+    iv = agreement_intervals(noisy, *args)["classes"]
+    assert iv["auc_ci_low"] < point["auc"] < iv["auc_ci_high"] and iv["auc_ci_high"] - iv["auc_ci_low"] > 0.02
+    assert agreement_intervals(noisy, *args)["classes"] == iv  # seeded
+    assert agreement_intervals(None, names, "global_mean", {"classes": classes}, cut, 200, 0, "t") == {}
+
+
 # -- bootstrap ---------------------------------------------------------------------------------
 def test_speakers_from_utterance_ids_else_utterances():
     assert speaker_of("101-1-0003") == "101" and speaker_of("84-121123-0000") == "84"

@@ -249,7 +249,10 @@ def test_unpadded_naps_count_only_windows_inside_the_utterance(tmp_path):
     build_clusters(
         tmp_path / "cluster", ClusterParams(permutations=50, probe_max_iter=30, bootstrap=20), napset
     )
-    readings = Clustering.open(tmp_path / "cluster").readings
+    clustering = Clustering.open(tmp_path / "cluster")
+    scores = clustering.doc["results"]["phoneme"]["layer03"]["scores"]["classes"]  # speaker-fold intervals
+    assert scores["n_units"] == 8 and "auc_ci_low" in scores  # (P0..P4 have no phonetic class: no AUC)
+    readings = clustering.readings
     assert list(readings["readings"]) == ["global_mean", "mean_of_groups", "whole_data", "unpadded_windows"]
     unpadded = readings["readings"]["unpadded_windows"]
     own = readings["readings"]["global_mean"]
@@ -259,3 +262,52 @@ def test_unpadded_naps_count_only_windows_inside_the_utterance(tmp_path):
     build_naps(tmp_path / "off", _params(control=False, unpadded=False), None, features, PaddingRecognizer(),
                labels, progress=False)  # fmt: skip
     assert NapSet.open(tmp_path / "off").unpadded is None
+
+
+def test_speaker_folds_add_up_and_a_resample_is_the_naps_of_its_speakers(tmp_path):
+    """naps.folds: each fold's sums are those of its speakers alone; drawing folds once each gives
+    the stored NAPs, and leaving folds out gives the NAPs of the other speakers' utterances."""
+    from nap.naps.folds import speaker_folds
+
+    rec, feats, labels = _inputs()
+    for normalization in ("global_mean", "whole_data"):
+        p = _params(folds=3, control=False, normalization=normalization, probe_frames=0)
+        work = tmp_path / normalization
+        build_naps(work, p, None, feats, rec, labels, progress=False)
+        napset = NapSet.open(work)
+        assert napset.meta["folds"]["folds"] == 3
+        fold = speaker_folds([u for u in labels.utterances if u != "u999"], 3, p.seed)
+        assert sorted(np.bincount(list(fold.values())).tolist()) == [4, 4, 4]  # one speaker per utterance
+        keep = [u for u, f in fold.items() if f != 2]
+        sub = Labels({u: len(labels.labels(u)["grapheme"]) for u in keep})
+        build_naps(tmp_path / f"sub-{normalization}", p.replace(folds=0), None, feats, rec, sub, False)
+        part = NapSet.open(tmp_path / f"sub-{normalization}")
+        compared = 0
+        for k in napset.groupings:
+            for lay in ("layer01", "layer06"):
+                folds = napset.folds(k, lay)
+                np.testing.assert_array_equal(folds.counts.sum(0), napset.counts(k))
+                every = folds.naps(np.ones(3), normalization)
+                scale = np.abs(napset.nap(k, lay)).max()
+                # the fold means are stored in float16: three digits
+                np.testing.assert_allclose(every, napset.nap(k, lay), atol=4e-3 * scale)
+                if part.groups(k) == napset.groups(k):
+                    left = folds.naps(np.array([1.0, 1.0, 0.0]), normalization)
+                    np.testing.assert_allclose(left, part.nap(k, lay), atol=4e-3 * scale)
+                    compared += 1
+        assert compared >= 2
+        assert NapSet.open(tmp_path / f"sub-{normalization}").folds("grapheme", "layer01") is None
+
+
+def test_speaker_folds_keep_a_speaker_together():
+    from nap.naps.folds import speaker_folds, speaker_of
+
+    utts = [f"{s}-1-{i:04d}" for s in ("101", "202", "303", "404", "505") for i in range(3)] + ["odd"]
+    fold = speaker_folds(utts, 2, seed=0)
+    for s in ("101", "202", "303", "404", "505"):
+        assert len({fold[u] for u in utts if speaker_of(u) == s}) == 1
+    assert sorted(np.bincount([fold[u] for u in utts if u != "odd"] + [fold["odd"]] * 3).tolist()) == [9, 9]
+    assert fold == speaker_folds(list(reversed(utts)), 2, seed=0)  # the order of the ids does not matter
+    assert fold != speaker_folds(utts, 2, seed=1) or fold == speaker_folds(utts, 2, seed=2)
+    with pytest.raises(ParamError, match="naps.folds"):
+        NapParams(folds=1).check()

@@ -17,22 +17,15 @@ speaker, i.e. the bootstrap falls back to utterances.
 
 from __future__ import annotations
 
-import re
 import zlib
 from collections.abc import Sequence
 
 import numpy as np
 
+from nap.naps.folds import speaker_of
+
 #: The coverage of the intervals.
 LEVEL = 0.95
-
-_UTTERANCE_ID = re.compile(r"^([^-]+)-[^-]+-\d+$")
-
-
-def speaker_of(utterance: str) -> str | None:
-    """The speaker of a ``<speaker>-<chapter>-<number>`` utterance id; None for ids of another form."""
-    m = _UTTERANCE_ID.match(utterance)
-    return m.group(1) if m else None
 
 
 def resampling_units(utt_index: np.ndarray, utterances: Sequence[str] | None) -> tuple[np.ndarray, str]:

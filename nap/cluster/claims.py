@@ -17,7 +17,8 @@ training), the claims about what the network *learned* are judged on the differe
 it: the emergence of phonemes and graphemes on the probe accuracy's gain over the
 untrained network's at the same layer (not over chance), and the clustering claims
 (phonetic classes, vowels, vowel letters, phonemes sharing a grapheme) need, besides
-significance, a pair AUC above the untrained network's at the same layer. Random
+significance, a pair AUC above the untrained network's at the same layer (with the
+speaker-fold interval of :mod:`nap.cluster.agreement`, the interval's lower end above it). Random
 convolutions of a spectrogram already separate phones, so structure the untrained network
 shows too is not evidence of learning. Two claims stay absolute, with the control's numbers
 beside them: the first layer's lack of structure (a statement about the trained layer, which
@@ -182,13 +183,17 @@ def _above_control(
     score: dict[str, Any], control: dict[str, dict[str, Any]] | None, lay: str, which: str
 ) -> tuple[bool | None, str]:
     """Is the pair AUC above the untrained network's at the same layer? (None: no control number),
-    and the evidence's words for it."""
+    and the evidence's words for it. With a speaker-fold interval on the AUC
+    (:mod:`nap.cluster.agreement`), its lower end must lie above the untrained network's AUC."""
+    low = _num(score.get("auc_ci_low"))
+    words = "" if math.isnan(low) else f" [{_fmt(low)}, {_fmt(score.get('auc_ci_high'))}]"
     if control is None:
-        return True, ""
+        return True, words
     c = ((control.get(lay) or {}).get(which) or {}).get("auc")
     if c is None or math.isnan(_num(c)) or math.isnan(_num(score.get("auc"))):
-        return None, ", untrained AUC n/a"
-    return _num(score["auc"]) > _num(c), f", untrained AUC {_fmt(c)}"
+        return None, f"{words}, untrained AUC n/a"
+    above = (low if not math.isnan(low) else _num(score["auc"])) > _num(c)
+    return above, f"{words}, untrained AUC {_fmt(c)}"
 
 
 def _at_layers(

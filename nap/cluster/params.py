@@ -47,6 +47,11 @@ class ClusterParams(StageParams):
         "speaker resamples (utterances where no speaker is known) behind the 95 % intervals of the "
         "probe accuracies and selectivities; 0 = no intervals",
     )
+    agreement_resamples: int = param(
+        200,
+        "speaker-fold resamples behind the 95 % intervals of the clustering scores (AUC, ARI, "
+        "silhouette; needs naps.folds); each reclusters every layer; 0 = no intervals",
+    )
     control_tasks: bool = param(
         True,
         "also probe each grouping's classes (phonetic class, vowel letter) and a control task: the same "
@@ -97,6 +102,11 @@ class ClusterParams(StageParams):
         if self.bootstrap < 0:
             raise ParamError(
                 f"parameter 'cluster.bootstrap' must be 0 (no intervals) or more, got {self.bootstrap}"
+            )
+        if self.agreement_resamples < 0:
+            raise ParamError(
+                f"parameter 'cluster.agreement_resamples' must be 0 (no intervals) or more, got "
+                f"{self.agreement_resamples}"
             )
         if self.probe_max_train < 10:
             raise ParamError(f"parameter 'cluster.probe_max_train' must be ≥ 10, got {self.probe_max_train}")

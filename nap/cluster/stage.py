@@ -56,14 +56,15 @@
 
 from __future__ import annotations
 
-import contextlib
 import time
 import zlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from nap.cluster.agreement import agreement_intervals
 from nap.cluster.bootstrap import mean_intervals, resampling_units, rng_for
 from nap.cluster.cka import cka_matrix
 from nap.cluster.claims import CONTROL, INPUT, evaluate_claims, figure4_layers, pick_grouping
@@ -296,6 +297,49 @@ def probe_layer(
     return per
 
 
+def layer_map(fn: Any, jobs: list[tuple[Any, ...]], processes: int) -> Iterator[tuple[str, Any]]:
+    """``fn(job)`` = (layer, result) for each job, in up to ``processes`` spawned processes (as they end)."""
+    processes = min(processes, len(jobs))
+    if processes <= 1:
+        yield from map(fn, jobs)
+        return
+    from nap.procs import pool
+
+    with pool(processes) as workers:
+        yield from workers.imap_unordered(fn, jobs)
+
+
+def _agreement_job(job: tuple[Any, ...]) -> tuple[str, dict[str, Any]]:
+    layer, per_grouping = job[0], job[1]
+    return layer, {g: agreement_intervals(*args) for g, args in per_grouping.items()}
+
+
+def run_agreement(napset: Any, doc: dict[str, Any], p: ClusterParams) -> int:
+    """Add speaker-fold intervals to every clustering's class and vowel scores in ``doc``
+    (:mod:`nap.cluster.agreement`); returns how many clusterings got them (0 without folds)."""
+    if p.agreement_resamples <= 0 or not hasattr(napset, "folds"):
+        return 0
+    cut = {"percentile": p.percentile, "method": p.linkage, "metric": p.metric}
+    jobs = []
+    for layer in doc["layers"]:
+        per: dict[str, tuple[Any, ...]] = {}
+        for g in doc["groupings"]:
+            folds = napset.folds(g, layer)
+            if folds is not None:
+                tables = {"classes": doc["classes"][g], "vowels": vowel_labels(doc["classes"][g])}
+                args = (napset.groups(g), napset.normalization, tables, cut, p.agreement_resamples)
+                per[g] = (folds, *args, p.seed, f"agreement/{g}/{layer}")
+        if per:
+            jobs.append((layer, per))
+    done = 0
+    for layer, per in layer_map(_agreement_job, jobs, p.processes):
+        for g, tables in per.items():
+            for t, rec in tables.items():
+                doc["results"][g][layer]["scores"][t].update(rec)
+                done += 1
+    return done
+
+
 def _probe_job(job: tuple[Any, ...]) -> tuple[str, dict[str, Any]]:
     layer = job[-1]
     return layer, json_safe(probe_layer(*job))
@@ -343,17 +387,9 @@ def run_probes(
     except FileNotFoundError as exc:
         print(f"[nap] cluster: no linear probes: {exc}")
         return {}
-    processes = min(p.processes, len(jobs))
-    with contextlib.ExitStack() as stack:
-        if processes > 1:
-            from nap.procs import pool
-
-            results = stack.enter_context(pool(processes)).imap_unordered(_probe_job, jobs)
-        else:
-            results = map(_probe_job, jobs)
-        for layer, per in results:
-            write_json(folder / f"{layer}.json", per)
-            done[layer] = per
+    for layer, per in layer_map(_probe_job, jobs, p.processes):
+        write_json(folder / f"{layer}.json", per)
+        done[layer] = per
     for layer in layers:
         for g, r in done[layer].items():
             out[g][layer] = r
@@ -491,23 +527,26 @@ def build_clusters(work: Path, p: ClusterParams, napset: Any) -> dict[str, Any]:
     work = Path(work)
     start = time.time()
     doc, arrays = run_clustering(napset, p)
+    t0 = time.time()
+    agreement = run_agreement(napset, doc, p)
+    t_agreement = time.time() - t0
     with atomic_path(work / "clusters.npz") as tmp:
         with open(tmp, "wb") as fh:
             np.savez_compressed(fh, **arrays)
     write_json(work / "clusters.json", json_safe(doc))
     with atomic_path(work / "FORMAT.md") as tmp:
         tmp.write_text("# The cluster stage's files\n\n" + (__doc__ or "").split("\n\n", 1)[1])
-    t_cluster = time.time() - start
+    t_cluster = time.time() - start - t_agreement
     probes: dict[str, dict[str, Any]] = {}
     controls = control_tasks(napset, doc["groupings"], doc["classes"], p.seed) if p.control_tasks else {}
     if p.probes:
         probes = run_probes(napset, p, doc["layers"], work, controls)
     write_json(work / "probes.json", json_safe(probes))
     write_json(work / "controls.json", controls)
-    t_probes = time.time() - start - t_cluster
+    t_probes = time.time() - start - t_cluster - t_agreement
     if p.similarity:
         write_json(work / "similarity.json", json_safe(run_similarity(napset, doc["layers"])))
-    t_similarity = time.time() - start - t_cluster - t_probes
+    t_similarity = time.time() - start - t_cluster - t_agreement - t_probes
     t0 = time.time()
     control = run_control(napset, p, work)
     t_control = time.time() - t0
@@ -530,6 +569,8 @@ def build_clusters(work: Path, p: ClusterParams, napset: Any) -> dict[str, Any]:
         "layers": len(doc["layers"]),
         "figure4_layers": fig4,
         "cluster_seconds": round(t_cluster, 2),
+        "agreement_seconds": round(t_agreement, 2),
+        "agreement_intervals": agreement,
         "probe_seconds": round(t_probes, 2),
         "similarity_seconds": round(t_similarity, 2),
         "control_seconds": round(t_control, 2),

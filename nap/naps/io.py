@@ -288,6 +288,15 @@ class NapSet:
         whole = self.whole(layer) if normalization == "whole_data" else None
         return reread(self.mean(grouping, layer), self.counts(grouping), normalization, whole)
 
+    def folds(self, grouping: str, layer: str) -> Any:
+        """The speaker folds' means of ``grouping`` in ``layer`` (:class:`nap.naps.folds.Folds`), from
+        which speaker resamples' NAPs are made; None for a NAP set without them (``naps.folds`` 0)."""
+        from nap.naps.folds import read_folds
+
+        self._check_layer(layer)
+        entry = self.meta.get("folds")
+        return read_folds(self.path, grouping, layer) if entry else None
+
     def _check_layer(self, layer: str) -> None:
         if layer not in self.layers:
             raise KeyError(f"no layer {layer!r} in {self.path}; layers: {self.layers}")

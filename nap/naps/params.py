@@ -85,7 +85,12 @@ class NapParams(StageParams):
     saliency_frames: int = param(
         2000, "labelled frames (a seeded sample, as the probe's) behind the saliency-adjusted NAPs; 0 = all"
     )
-    seed: int = param(0, "seed of the probe sample (and of the saliency sample)")
+    folds: int = param(
+        8,
+        "groups of speakers whose NAP sums are also kept apart (folds.npz), so the cluster stage can "
+        "resample speakers for intervals on its agreement scores; 0 = none",
+    )
+    seed: int = param(0, "seed of the probe sample, the saliency sample and the speaker folds")
 
     def check(self) -> None:
         check_threads(self.threads, "naps.threads")
@@ -96,6 +101,8 @@ class NapParams(StageParams):
             raise ParamError(f"parameter 'naps.probe_frames' must be 0 or more, got {self.probe_frames}")
         if self.batch_size < 1:
             raise ParamError(f"parameter 'naps.batch_size' must be at least 1, got {self.batch_size}")
+        if self.folds < 0 or self.folds == 1:
+            raise ParamError(f"parameter 'naps.folds' must be 0 (none) or at least 2, got {self.folds}")
         if not self.groupings:
             raise ParamError("parameter 'naps.groupings' must name at least one grouping")
         for name in ("groupings", "layers", "splits", "contrast", "saliency_layers"):

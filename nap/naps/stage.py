@@ -25,8 +25,10 @@ from nap.naps.driver import (
     with_unpadded,
     with_whole,
 )
+from nap.naps.folds import FILE as FOLDS_FILE
+from nap.naps.folds import fold_arrays, speaker_folds, with_folds
 from nap.naps.geometry import INPUT, Geometry, LayerGeometry, model_geometry
-from nap.naps.io import CONTROL, UNPADDED_SET, write_saliency
+from nap.naps.io import CONTROL, UNPADDED_SET, save_npz, write_saliency
 from nap.naps.normalize import WHOLE
 from nap.naps.params import NapParams
 from nap.params import ParamError
@@ -183,6 +185,10 @@ def build_naps(
         load_all, all_groups = with_unpadded(
             load_all, all_groups, geometry.receptive_field, geometry.stride, pad
         )
+    load_pass, pass_groups = load_all, all_groups
+    if p.folds:  # the trained network's groupings (and every frame) also summed per speaker fold
+        fold_of = speaker_folds(utts, p.folds, p.seed)
+        load_pass, pass_groups = with_folds(load_all, all_groups, fold_of, p.folds, [*n_groups, WHOLE])
     t0 = time.time()
     acc = run_pass(
         model,
@@ -190,8 +196,8 @@ def build_naps(
         layers,
         utts,
         lengths,
-        load_all,
-        all_groups,
+        load_pass,
+        pass_groups,
         batch_size=p.batch_size,
         probe=plan,
         checkpoint_dir=Path(work),
@@ -258,9 +264,20 @@ def build_naps(
             )
 
     save_unpadded(acc, Path(work), windows)
+    folds = None
+    if p.folds:
+        kept = {**result.kept, WHOLE: np.zeros(1, dtype=np.int64)}
+        save_npz(Path(work) / FOLDS_FILE, fold_arrays(acc, kept, p.folds))
+        folds = {"file": FOLDS_FILE, "folds": p.folds, "seed": p.seed}
     result.save(
         Path(work),
-        {**extra, "variants": variants, "control": CONTROL if p.control else None, "unpadded": inner},
+        {
+            **extra,
+            "variants": variants,
+            "control": CONTROL if p.control else None,
+            "unpadded": inner,
+            "folds": folds,
+        },
     )
     remove_checkpoints(Path(work))
     if control_acc is not None:

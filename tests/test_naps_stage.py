@@ -282,10 +282,14 @@ def test_speaker_folds_add_up_and_a_resample_is_the_naps_of_its_speakers(tmp_pat
         sub = Labels({u: len(labels.labels(u)["grapheme"]) for u in keep})
         build_naps(tmp_path / f"sub-{normalization}", p.replace(folds=0), None, feats, rec, sub, False)
         part = NapSet.open(tmp_path / f"sub-{normalization}")
+        build_naps(tmp_path / f"plain-{normalization}", p.replace(folds=0), None, feats, rec, labels, False)
+        plain = NapSet.open(tmp_path / f"plain-{normalization}")
         compared = 0
         for k in napset.groupings:
             for lay in ("layer01", "layer06"):
                 folds = napset.folds(k, lay)
+                # summed per fold, then over the folds: the NAPs of a pass without folds
+                np.testing.assert_allclose(napset.nap(k, lay), plain.nap(k, lay), rtol=1e-5, atol=1e-6)
                 np.testing.assert_array_equal(folds.counts.sum(0), napset.counts(k))
                 every = folds.naps(np.ones(3), normalization)
                 scale = np.abs(napset.nap(k, lay)).max()

@@ -249,6 +249,10 @@ def plot_scores(
                 p = [s.get("p") for s in got]
                 sig = np.array([q is not None and q < alpha for q in p])
                 ax_s.plot(x, y, ls=ls, color=colour, label=f"{g}: {label}")
+                lo = np.array([_nan(s.get("auc_ci_low")) for s in got], dtype=float)
+                hi = np.array([_nan(s.get("auc_ci_high")) for s in got], dtype=float)
+                if np.isfinite(lo).any():  # the AUC's 95 % interval (speaker-fold bootstrap)
+                    ax_s.fill_between(x, lo, hi, color=colour, alpha=0.15, lw=0)
                 ax_s.scatter(x[sig], y[sig], color=colour, zorder=3, s=22)
                 ax_s.scatter(x[~sig], y[~sig], facecolors="white", edgecolors=colour, zorder=3, s=22)
                 if c_scores.get(g):

@@ -26,6 +26,12 @@ from nap.display import Markdown, Table, table
 from nap.store import StoreError, read_json
 
 
+def _interval(score: dict[str, Any], name: str) -> str:
+    """``[low, high]`` of a score's speaker-fold interval (:mod:`nap.cluster.agreement`); — without."""
+    lo, hi = _nan(score.get(f"{name}_ci_low")), _nan(score.get(f"{name}_ci_high"))
+    return "—" if not (np.isfinite(lo) and np.isfinite(hi)) else f"[{lo:.2f}, {hi:.2f}]"
+
+
 def _nan(x: Any) -> float:
     return float("nan") if x is None else float(x)
 
@@ -249,7 +255,8 @@ class Clustering:
         )
 
     def score_table(self, grouping: str) -> Table:
-        """Per layer: clusters, class agreement (AUC, p, ARI), vowel separation and probe accuracy;
+        """Per layer: clusters, class agreement (AUC with its speaker-fold interval, p, ARI), vowel
+        separation and probe accuracy;
         with the untrained-network control, its class (or vowel) AUC and probe accuracy beside them,
         and its input-window row."""
         c = self.control
@@ -267,6 +274,7 @@ class Clustering:
                 lay,
                 s.get("separation", {}).get("n_clusters", 0),
                 cls.get("auc", float("nan")),
+                _interval(cls, "auc"),
                 cls.get("p"),
                 cls.get("ari", float("nan")),
                 vow.get("auc", float("nan")),
@@ -283,6 +291,7 @@ class Clustering:
             "layer",
             "clusters",
             "class AUC",
+            "95 % interval",
             "p",
             "class ARI",
             "vowel AUC",

@@ -619,14 +619,20 @@ def per_layer_numbers(
 
     With the untrained-network control: its probe accuracy and interval (``untrained``,
     ``untrained_ci_low``, ``untrained_ci_high``), and the NAP clustering's class agreement
-    (pair AUC, ``class_auc``) beside the control's (``untrained_class_auc``)."""
+    (pair AUC, ``class_auc``, with its speaker-fold interval ``class_auc_ci_low``…) beside the
+    control's (``untrained_class_auc``)."""
     out = {k: _round(record.get(k)) for k in ("accuracy", "ci_low", "ci_high")}
     if untrained is not None:
         out["untrained"] = _round(untrained.get("accuracy"))
         out["untrained_ci_low"] = _round(untrained.get("ci_low"))
         out["untrained_ci_high"] = _round(untrained.get("ci_high"))
         which = "classes" if "classes" in (scores or {}) else "vowels"
-        out["class_auc"] = _round(((scores or {}).get(which) or {}).get("auc"))
+        auc = (scores or {}).get(which) or {}
+        out["class_auc"] = _round(auc.get("auc"))
+        out["class_auc_ci_low"], out["class_auc_ci_high"] = (
+            _round(auc.get("auc_ci_low")),
+            _round(auc.get("auc_ci_high")),
+        )
         out["untrained_class_auc"] = _round(((untrained_scores or {}).get(which) or {}).get("auc"))
     cp = record.get("class_probe")
     if cp:

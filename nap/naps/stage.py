@@ -26,7 +26,7 @@ from nap.naps.driver import (
     with_whole,
 )
 from nap.naps.folds import FILE as FOLDS_FILE
-from nap.naps.folds import fold_arrays, speaker_folds, with_folds
+from nap.naps.folds import FoldTotals, fold_arrays, speaker_folds, with_folds
 from nap.naps.geometry import INPUT, Geometry, LayerGeometry, model_geometry
 from nap.naps.io import CONTROL, UNPADDED_SET, save_npz, write_saliency
 from nap.naps.normalize import WHOLE
@@ -186,9 +186,10 @@ def build_naps(
             load_all, all_groups, geometry.receptive_field, geometry.stride, pad
         )
     load_pass, pass_groups = load_all, all_groups
-    if p.folds:  # the trained network's groupings (and every frame) also summed per speaker fold
+    folded = [*n_groups, WHOLE]
+    if p.folds:  # the trained network's groupings (and every frame) summed per speaker fold
         fold_of = speaker_folds(utts, p.folds, p.seed)
-        load_pass, pass_groups = with_folds(load_all, all_groups, fold_of, p.folds, [*n_groups, WHOLE])
+        load_pass, pass_groups = with_folds(load_all, all_groups, fold_of, p.folds, folded)
     t0 = time.time()
     acc = run_pass(
         model,
@@ -207,6 +208,8 @@ def build_naps(
         progress=progress and rank == 0,
     )
     seconds = time.time() - t0
+    if p.folds:
+        acc = FoldTotals(acc, p.folds, folded)
     _release_checkpoint(Path(work), rank, size)
     control_acc, control_seconds = None, 0.0
     if p.control:  # a second pass over the same batches (cheaper than a second accumulator: see CONTROL)

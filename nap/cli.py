@@ -142,6 +142,22 @@ def _with_intervals(numbers: dict[str, Any]) -> str:
     return ", ".join(parts)
 
 
+def cmd_seeds(args: argparse.Namespace) -> int:
+    """Train and profile one recognizer per seed; write the spread across them (:mod:`nap.seeds`)."""
+    from nap.seeds import claims_table, read_spread, run_seeds, spread_table
+
+    for seed in args.seeds:
+        check_seed(seed, "nap seeds")
+    study = _study(args)
+    path = run_seeds(study, args.seeds)
+    doc = read_spread(study) or {}
+    for g in doc.get("layers", {}):
+        print(spread_table(doc, g))
+    print(claims_table(doc))
+    print(f"[nap] seeds: {path}; rerun the chapters (nap run 06) to show it in the book")
+    return 0
+
+
 def cmd_gc(args: argparse.Namespace) -> int:
     """List, and with ``--yes`` delete, the folders of the store no build of these parameters uses."""
     from nap.display import table
@@ -234,6 +250,17 @@ def parser() -> argparse.ArgumentParser:
     _add_common(p)
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(func=cmd_results)
+
+    p = sub.add_parser(
+        "seeds",
+        help="train and profile one recognizer per seed (asr.seed) and report the spread of the "
+        "per-layer scores and verdicts (each seed is a whole recognizer: meant for GPUs)",
+    )
+    p.add_argument(
+        "seeds", nargs="+", type=int, metavar="SEED", help="at least two recognizer seeds, e.g. 0 1 2"
+    )
+    _add_common(p)
+    p.set_defaults(func=cmd_seeds)
 
     p = sub.add_parser(
         "gc",

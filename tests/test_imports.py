@@ -23,6 +23,7 @@ SPINE = (
     "nap.study",
     "nap.schedule",
     "nap.runner",
+    "nap.seeds",
     "nap.cli",
     "nap.__main__",
     "nap.distributed",

@@ -134,12 +134,13 @@ class _Batch:
 
     b: np.ndarray  # (n,) utterance index in the batch
     t: np.ndarray  # (n,) output frame
-    starts: np.ndarray  # (sum G,) first entry of each (grouping, group)
+    starts: np.ndarray  # (n_present,) first entry of each (grouping, group) with frames in the batch
+    present: np.ndarray  # (n_present,) those groups' rows in the sums (of sum G)
     counts: dict[str, np.ndarray]
     probe: Index | None  # (b, t, row) of sampled frames
     frames: int  # output frames of the batch's utterances
     utterances: int
-    #: off the CPU: (b, t, starts) and the probe's (b, t, row) as int64 tensors on the device
+    #: off the CPU: (b, t, starts, present) and the probe's (b, t, row) as int64 tensors on the device
     on_device: tuple[torch.Tensor, ...] | None = None
 
     @property
@@ -318,17 +319,21 @@ class NapAccumulator:
         key = np.concatenate(keys) if keys else np.zeros(0, np.int64)
         perm = np.argsort(key, kind="stable")
         n_per = np.bincount(key, minlength=self.total_groups)
+        present = np.flatnonzero(n_per)  # bags only for these: a dense output of every group's
+        # bag costs memory traffic in proportion to all groups (speaker folds multiply them)
         batch = _Batch(
             np.concatenate(bs)[perm],
             np.concatenate(ts)[perm],
-            (np.cumsum(n_per) - n_per).astype(np.int64),
+            (np.cumsum(n_per) - n_per)[present].astype(np.int64),
+            present.astype(np.int64),
             counts,
             self._probe_index(items),
             int(sum(lengths)),
             len(items),
         )
         if not self.on_cpu:
-            batch.on_device = self._to_device(batch.b, batch.t, batch.starts, *(batch.probe or ()))
+            arrays = (batch.b, batch.t, batch.starts, batch.present, *(batch.probe or ()))
+            batch.on_device = self._to_device(*arrays)
         self._batch = batch
 
     def _to_device(self, *arrays: np.ndarray) -> tuple[torch.Tensor, ...]:
@@ -358,7 +363,7 @@ class NapAccumulator:
             for i in range(a.shape[0]):  # 2-D transposing copies: a 3-D one is many times slower
                 rows[i * length : (i + 1) * length].copy_(a[i].t())
             p = np.arange(g.positions, dtype=np.int64)
-            index = (batch.b, batch.t, batch.starts, *(batch.probe or ()))
+            index = (batch.b, batch.t, batch.starts, batch.present, *(batch.probe or ()))
         else:  # one copy kernel; the indices from the batch's index already on the device
             rows.view(a.shape[0], length, a.shape[1]).copy_(a.transpose(1, 2))
             p, index = self._arange(g.positions), batch.on_device or ()
@@ -366,13 +371,14 @@ class NapAccumulator:
             idx, offsets = _bags(g, length, batch.n, p, *index[:3])
             if self.on_cpu:
                 idx, offsets = torch.from_numpy(idx), torch.from_numpy(offsets)
-            out = F.embedding_bag(idx, rows, offsets, mode="sum").view(g.positions, self.total_groups, -1)
-            if name in self._partial:
-                self._partial[name].add_(out)
-            else:
-                self._partial[name] = out
+            present = torch.from_numpy(batch.present) if self.on_cpu else index[3]
+            out = F.embedding_bag(idx, rows, offsets, mode="sum").view(g.positions, len(batch.present), -1)
+            if name not in self._partial:
+                shape = (g.positions, self.total_groups, a.shape[1])
+                self._partial[name] = torch.zeros(shape, dtype=out.dtype, device=self.device)
+            self._partial[name].index_add_(1, present, out)
         if batch.probe is not None:
-            b, t, dest = index[3:]
+            b, t, dest = index[4:]
             idx = _probe_bags(g, length, p, b, t)
             idx = torch.from_numpy(idx) if self.on_cpu else idx
             offsets = torch.arange(0, idx.numel(), g.positions, device=self.device)

@@ -75,9 +75,15 @@ def plan_probe(
     return ProbePlan(list(utterances), all_utt[pick], all_frame[pick])
 
 
-def length_order(utterances: Sequence[str], lengths: dict[str, int]) -> list[str]:
-    """Utterances sorted by length, then id: batches of similar lengths, the same on every run."""
-    return sorted(utterances, key=lambda u: (lengths[u], u))
+def length_order(
+    utterances: Sequence[str], lengths: dict[str, int], part: dict[str, int] | None = None
+) -> list[str]:
+    """Utterances sorted by length, then id: batches of similar lengths, the same on every run.
+
+    With ``part`` (e.g. each utterance's speaker fold), by part first: a batch then adds to the
+    sums of one part's groups only.
+    """
+    return sorted(utterances, key=lambda u: ((part or {}).get(u, 0), lengths[u], u))
 
 
 def _batches(
@@ -150,9 +156,13 @@ def run_pass(
     rank: int = 0,
     world: int = 1,
     progress: bool = True,
+    part: dict[str, int] | None = None,
 ) -> NapAccumulator:
-    """Accumulate window sums over ``utterances`` (this process's shard), then over all processes."""
-    names = length_order(utterances, lengths)[rank::world]
+    """Accumulate window sums over ``utterances`` (this process's shard), then over all processes.
+
+    ``part``: batches are formed within each part's utterances (:func:`length_order`).
+    """
+    names = length_order(utterances, lengths, part)[rank::world]
     param = next(model.parameters(), None)
     device = param.device if param is not None else torch.device("cpu")
     acc = NapAccumulator(geometry, layers, n_groups, probe.size if probe is not None else 0, device=device)

@@ -192,7 +192,8 @@ class NapAccumulator:
             start += n
         self.total_groups = start
         self._sums: dict[str, torch.Tensor] = {}  # allocated at the first flush: no zero-fill
-        self._partial: dict[str, torch.Tensor] = {}
+        self._partial: dict[str, torch.Tensor] = {}  # float32, kept between flushes (zeroed where used)
+        self._touched = np.zeros(self.total_groups, dtype=bool)  # groups added to since the last flush
         self._pending = 0
         self._batch: _Batch | None = None
         self.device = torch.device(device)  # window sums stay where the activations are (CPU or GPU)
@@ -233,13 +234,21 @@ class NapAccumulator:
         return self._sums
 
     def flush(self) -> None:
-        """Move the float32 partial sums into the float64 sums (and the probe rows to the CPU)."""
+        """Move the float32 partial sums into the float64 sums (and the probe rows to the CPU).
+
+        Only the groups the batches since the last flush had frames of are moved and zeroed: with
+        speaker folds most groups are untouched between two flushes."""
+        rows = np.flatnonzero(self._touched)
+        index = torch.from_numpy(rows).to(self.device)
         for name, part in self._partial.items():
-            if name in self._sums:
-                self._sums[name].add_(part.double())  # same-dtype add: a mixed-dtype add_ is far slower
-            else:
+            if name not in self._sums:
                 self._sums[name] = part.double()
-        self._partial = {}
+            elif len(rows) == self.total_groups:
+                self._sums[name].add_(part.double())  # same-dtype add: a mixed-dtype add_ is far slower
+            elif len(rows):
+                self._sums[name].index_add_(1, index, part.index_select(1, index).double())
+            part.index_fill_(1, index, 0.0)
+        self._touched[:] = False
         self._pending = 0
         self._flush_probe()
 
@@ -401,6 +410,7 @@ class NapAccumulator:
             raise RuntimeError("NapAccumulator.end without begin()")
         for k, c in batch.counts.items():
             self.counts[k] += torch.from_numpy(c.astype(np.int64))
+        self._touched[batch.present] = True
         if batch.probe is not None:
             self.probe_filled[torch.from_numpy(batch.probe[2])] += 1
         self.frames += batch.frames

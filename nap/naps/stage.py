@@ -186,7 +186,7 @@ def build_naps(
             load_all, all_groups, geometry.receptive_field, geometry.stride, pad
         )
     load_pass, pass_groups = load_all, all_groups
-    folded = [*n_groups, WHOLE]
+    folded, fold_of = [*n_groups, WHOLE], None
     if p.folds:  # the trained network's groupings (and every frame) summed per speaker fold
         fold_of = speaker_folds(utts, p.folds, p.seed)
         load_pass, pass_groups = with_folds(load_all, all_groups, fold_of, p.folds, folded)
@@ -206,6 +206,7 @@ def build_naps(
         rank=rank,
         world=size,
         progress=progress and rank == 0,
+        part=fold_of,  # batches of one fold: each adds to one fold's sums
     )
     seconds = time.time() - t0
     if p.folds:

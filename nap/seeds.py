@@ -139,3 +139,15 @@ def claims_table(doc: dict[str, Any]) -> Any:
         for key, rec in doc.get("claims", {}).items()
     ]
     return table(rows, ["claim", "holds for", "verdict per seed"], title="claims across recognizer seeds")
+
+
+def report(study: Any) -> list[Any]:
+    """What chapter 6 shows: the spread tables when ``nap seeds`` was run for ``study``'s
+    parameters, else a note saying how to run it."""
+    from nap.display import Markdown
+
+    doc = read_spread(study)
+    if doc is None:
+        name = spread_path(study).name
+        return [Markdown(f"*Not run for these parameters (`seeds/{name}`): one recognizer only.*")]
+    return [*(spread_table(doc, g) for g in doc.get("layers", {})), claims_table(doc)]

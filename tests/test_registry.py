@@ -56,9 +56,9 @@ def test_the_default_profile_keys_are_pinned(tmp_path):
         "asr": "557128086d81",
         "g2p": "57892a57e9c1",  # 2d7459aeb881 before the key read the g2p's version 4
         "align": "c5ba1d4abc29",
-        "naps": "c07c5238f2cd",  # 7f276d12297b before whole.npz, unpadded/; b153c3dd3804 before the control
-        "cluster": "9e5047da6f3e",  # 9e8b552f2aee before readings; 5cd627c2d365 before intervals, controls
-        "real_speech": "038669fb6831",  # 7095e6aa1497 before naps version 2
+        "naps": "5199c5d654e3",  # c07c5238f2cd before folds.npz; 7f276d12297b before whole.npz, unpadded/
+        "cluster": "8539a3b5a2fe",  # 9e5047da6f3e before agreement intervals; 9e8b552f2aee before readings
+        "real_speech": "0d6133e0691b",  # 038669fb6831 before naps version 3
     }
 
 

@@ -31,34 +31,6 @@ from nap.cluster.scores import class_scores
 SCORES = ("ari", "ari_k", "auc", "silhouette")
 
 
-def resampled_scores(
-    folds: Any,
-    names: list[str],
-    normalization: str,
-    tables: dict[str, dict[str, str | None]],
-    cut: dict[str, Any],
-    resamples: int,
-    rng: np.random.Generator,
-) -> dict[str, np.ndarray]:
-    """``{f"{table}.{score}": (resamples,)}``: each class table's scores on each resample's
-    clustering (NaN where a resample leaves a group without frames). ``cut``: the keyword
-    arguments of :func:`nap.cluster.hierarchy.cluster_naps` (percentile, method, metric)."""
-    drawn = np.flatnonzero(folds.counts.sum(axis=1) > 0)  # folds without a speaker are no units
-    out = {f"{t}.{s}": np.full(resamples, np.nan) for t in tables for s in SCORES}
-    for r, w in enumerate(unit_weights(len(drawn), resamples, rng)):
-        weights = np.zeros(folds.counts.shape[0])
-        weights[drawn] = w
-        naps = folds.naps(weights, normalization)
-        if naps is None:
-            continue
-        result = cluster_naps(naps, names, **cut)
-        for t, classes in tables.items():
-            scores = class_scores(result, classes)
-            for s in SCORES:
-                out[f"{t}.{s}"][r] = scores[s]
-    return out
-
-
 def agreement_intervals(
     folds: Any,
     names: list[str],
@@ -69,16 +41,30 @@ def agreement_intervals(
     seed: int,
     tag: str,
 ) -> dict[str, dict[str, Any]]:
-    """Per class table, ``{<score>_ci_low, <score>_ci_high}`` for each of :data:`SCORES`, with
-    ``units`` ("speaker folds"), ``n_units`` and ``resamples_used``; empty without folds."""
+    """Per class table (``tables``: name -> each group's class), ``{<score>_ci_low,
+    <score>_ci_high}`` for each of :data:`SCORES`, with ``units`` ("speaker folds"), ``n_units``
+    and ``resamples_used``; empty without folds. ``cut``: the keyword arguments of
+    :func:`nap.cluster.hierarchy.cluster_naps` (percentile, method, metric). A resample that
+    leaves a group without frames scores NaN and is left out."""
     if folds is None or resamples <= 0:
         return {}
-    draws = resampled_scores(folds, names, normalization, tables, cut, resamples, rng_for(seed, tag))
+    drawn = np.flatnonzero(folds.counts.sum(axis=1) > 0)  # folds without a speaker are no units
+    draws = {f"{t}.{s}": np.full(resamples, np.nan) for t in tables for s in SCORES}
+    for r, w in enumerate(unit_weights(len(drawn), resamples, rng_for(seed, tag))):
+        weights = np.zeros(folds.counts.shape[0])
+        weights[drawn] = w
+        naps = folds.naps(weights, normalization)
+        if naps is None:
+            continue
+        result = cluster_naps(naps, names, **cut)
+        for t, classes in tables.items():
+            scores = class_scores(result, classes)
+            for s in SCORES:
+                draws[f"{t}.{s}"][r] = scores[s]
     out: dict[str, dict[str, Any]] = {}
     for t in tables:
         used = int(np.isfinite(draws[f"{t}.auc"]).sum())
-        n_units = int((folds.counts.sum(axis=1) > 0).sum())
-        rec: dict[str, Any] = {"units": "speaker folds", "n_units": n_units, "resamples_used": used}
+        rec: dict[str, Any] = {"units": "speaker folds", "n_units": len(drawn), "resamples_used": used}
         for s in SCORES:
             rec[f"{s}_ci_low"], rec[f"{s}_ci_high"] = percentile_interval(draws[f"{t}.{s}"])
         out[t] = rec

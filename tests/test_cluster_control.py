@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
+
 from nap.cluster import Clustering, ClusterParams, build_clusters
 from nap.cluster.arrays import synthetic_napset
 from nap.cluster.claims import evaluate_claims
@@ -83,3 +85,18 @@ def test_claims_are_judged_on_the_difference_from_the_control():
     assert claims["graphemes_output"].holds is plain["graphemes_output"].holds
     assert "untrained network: 0.10" in claims["graphemes_output"].evidence
     assert claims["no_structure_first_layer"].holds is plain["no_structure_first_layer"].holds
+
+
+def test_the_control_has_its_own_layer_similarity(tmp_path):
+    """The untrained network's CKA matrix, computed like the trained one's and drawn as its own."""
+    from nap.cluster.cka import cka_matrix
+
+    napset = synthetic_napset(n_layers=3, channels=6, positions=3, frames=400, utterances=12, seed=1)
+    napset.control = synthetic_napset(n_layers=3, channels=6, positions=3, frames=400, utterances=12, seed=7)
+    build_clusters(tmp_path, ClusterParams.from_dict({**FAST, "similarity": True}), napset)
+    control = Clustering.open(tmp_path).control
+    layers, matrix = control.similarity()
+    assert layers == napset.control.layers
+    want = cka_matrix({lay: napset.control.probe_features(lay)[0] for lay in layers})
+    np.testing.assert_allclose(matrix, want, atol=1e-12)
+    assert "untrained network" in control.similarity_figure().axes[0].get_title()

@@ -285,7 +285,11 @@ def plot_scores(
 
 
 def plot_similarity(
-    matrix: np.ndarray, layers: Sequence[str], n_frames: int = 0, message: str | None = None
+    matrix: np.ndarray,
+    layers: Sequence[str],
+    n_frames: int = 0,
+    message: str | None = None,
+    network: str = "",
 ) -> Figure:
     """The layers' linear CKA as a matrix (rows and columns in layer order, the input window first)."""
     matrix = np.asarray(matrix, dtype=float)
@@ -308,6 +312,6 @@ def plot_similarity(
                     ax.text(j, i, f"{matrix[i, j]:.2f}", ha="center", va="center", fontsize=6,
                             color="black" if dark else "white")  # fmt: skip
     ax.set_xlabel("layer")
-    ax.set_title(f"linear CKA (unbiased HSIC) on {n_frames} probe frames", fontsize=10)
+    ax.set_title(f"{network}linear CKA (unbiased HSIC) on {n_frames} probe frames", fontsize=10)
     fig.colorbar(image, ax=ax, fraction=0.05, label="CKA")
     return fig

@@ -445,7 +445,8 @@ class Clustering:
         if doc is None:
             return plot_similarity(np.zeros((0, 0)), [], message="no layer similarity in this artifact")
         layers, matrix = self.similarity()
-        return plot_similarity(matrix, layers, int(doc.get("n_frames", 0)), doc.get("message"))
+        network = "untrained network: " if self.path.name == CONTROL else ""
+        return plot_similarity(matrix, layers, int(doc.get("n_frames", 0)), doc.get("message"), network)
 
     def messages(self) -> list[str]:
         """Every clustering that could not be made, with its reason."""

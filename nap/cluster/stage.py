@@ -39,9 +39,9 @@
     (:mod:`nap.cluster.cka`); empty, with ``message``, without probe features.
 ``control/``
     with the untrained-network control (``naps.control``): ``clusters.json``,
-    ``clusters.npz`` and ``probes.json`` as above for the untrained network's NAP set (its
-    layers and the input window), with the same parameters and seeds; its probes have no
-    ``class_probe`` (selectivity is the trained network's).
+    ``clusters.npz``, ``probes.json`` and ``similarity.json`` as above for the untrained
+    network's NAP set (its layers and the input window), with the same parameters and seeds;
+    its probes have no ``class_probe`` (selectivity is the trained network's).
 ``claims.json``
     the paper's claims judged on these numbers (:mod:`nap.cluster.claims`), on the
     difference from the control where there is one.
@@ -519,6 +519,8 @@ def run_control(
     write_json(folder / "clusters.json", json_safe(doc))
     probes = run_probes(control, q, doc["layers"], folder) if p.probes else {}
     write_json(folder / "probes.json", json_safe(probes))
+    if p.similarity:
+        write_json(folder / "similarity.json", json_safe(run_similarity(control, doc["layers"])))
     return doc, probes
 
 

@@ -312,7 +312,7 @@ def test_the_device_path_waits_for_the_device_only_at_flush_time(device_path, mo
     spy(NapAccumulator, "_to_device", lambda name, args: copies.append(len(args)))
     for acts, items in batches:
         acc.add(acts, items)
-    assert trips == [] and copies == [6, 6, 6]  # b, t, starts and the probe's b, t, rows
+    assert trips == [] and copies == [7, 7, 7]  # b, t, starts, present groups and the probe's b, t, rows
     acc.flush()
     assert trips and set(trips) == {"cpu"}  # the probe rows, once per layer and batch
     assert int(acc.probe_filled.sum()) == 18 and bool((acc.probe["layer01"] != 0).all())

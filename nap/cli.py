@@ -154,7 +154,7 @@ def cmd_seeds(args: argparse.Namespace) -> int:
     for g in doc.get("layers", {}):
         print(spread_table(doc, g))
     print(claims_table(doc))
-    print(f"[nap] seeds: {path}; rerun the chapters (nap run 06) to show it in the book")
+    print(f"[nap] seeds: {path}; `nap run 06` with the same options shows it in the book")
     return 0
 
 

@@ -117,17 +117,21 @@ def code_hash(root: Path) -> str:
 
 def chapter_stamp(nb: Path, study: Study, code: str) -> str:
     """What an executed chapter depends on: its notebook, the code, the keys of the stages it
-    shows and the artifact folder it read them from (another store holds other files)."""
+    shows and the artifact folder it read them from (another store holds other files); for
+    chapter 6 also the spread across recognizer seeds (:mod:`nap.seeds`), if any."""
+    from nap import seeds
+
     number = nb.name[:2]
     keys = {s: study.key(s) for s in CHAPTER_STAGES.get(number, tuple(study.profile.stages))}
-    return stable_hash(
-        {
-            "notebook": hashlib.sha256(nb.read_bytes()).hexdigest(),
-            "code": code,
-            "keys": keys,
-            "artifacts": str(study.store.root),
-        }
-    )
+    stamp = {
+        "notebook": hashlib.sha256(nb.read_bytes()).hexdigest(),
+        "code": code,
+        "keys": keys,
+        "artifacts": str(study.store.root),
+    }
+    if number == seeds.CHAPTER:  # the spread across recognizer seeds, written by `nap seeds`
+        stamp["seeds"] = seeds.spread_digest(study)
+    return stable_hash(stamp)
 
 
 def execute_chapter(nb: Path, out: Path, parameters: dict[str, Any], cwd: Path) -> float:

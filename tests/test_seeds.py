@@ -43,3 +43,20 @@ def test_seed_studies_share_everything_before_the_recognizer(tmp_path):
     assert "Not run" in note
     with pytest.raises(ParamError, match="at least 2 different seeds"):
         seeds.run_seeds(study, [3, 3])
+
+
+def test_a_spread_makes_chapter_6_stale(tmp_path):
+    from pathlib import Path
+
+    from nap.runner import chapter_stamp
+    from nap.store import write_json
+
+    study = Study("tiny", artifacts=tmp_path)
+    chapters = Path(__file__).resolve().parents[1] / "chapters"
+    six, five = chapters / "06_clustering.ipynb", chapters / "05_naps.ipynb"
+    before = chapter_stamp(six, study, "code"), chapter_stamp(five, study, "code")
+    path = seeds.spread_path(study)
+    path.parent.mkdir(parents=True)
+    write_json(path, seeds.spread({0: _summary(0.6, 0.3), 1: _summary(0.7, 0.4)}, {}))
+    assert chapter_stamp(six, study, "code") != before[0] and chapter_stamp(five, study, "code") == before[1]
+    assert len(seeds.report(study)) == 2  # the phoneme table and the claims table

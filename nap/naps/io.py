@@ -68,6 +68,14 @@ So `np.sort(means[layer] - means["overall__" + layer], axis=-1)` equals the NAPs
 them), labelled or not: what `whole_data` subtracts. With `means_<grouping>.npz` it gives
 the NAPs under each reading of the normalization (`nap.naps.normalize.reread`).
 
+## folds.npz (`folds` in napset.json: `{"file", "folds", "seed"}`; with `naps.folds` > 0)
+The speakers dealt to `folds` disjoint folds (`nap.naps.folds.speaker_folds`): per grouping
+`<grouping>.<layer>` (F, G, C, P) float16 (float32 where out of float16's range): each fold's
+mean window of the kept groups (0 where a fold has no frame of a group), and
+`<grouping>.counts` (F, G) int64 frames; `__whole__.<layer>` and `__whole__.counts` the same
+for every frame. Reweighted folds give the NAPs of a resample of speakers
+(`NapSet.folds(...).naps(weights, normalization)`): the cluster stage's intervals.
+
 ## Variants (`variants` in napset.json)
 - `contrast`, `contrast_weighted`: the contrastive NAPs' groups (null = every kept group)
   and weighting; they are computed from `means_<grouping>.npz` when read: of the chosen

@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from nap.params import ParamError
 from nap.store import read_json, stable_hash, write_json
 
 FOLDER = "seeds"
@@ -86,8 +87,6 @@ def run_seeds(study: Any, seeds: Sequence[int]) -> Path:
     from nap.schedule import build_stages
 
     if len(set(seeds)) < 2:
-        from nap.params import ParamError
-
         raise ParamError(f"nap seeds needs at least 2 different seeds, got {list(seeds)}")
     summaries, claims = {}, {}
     for seed in seeds:

@@ -297,21 +297,27 @@ def probe_layer(
     return per
 
 
-def layer_map(fn: Any, jobs: list[tuple[Any, ...]], processes: int) -> Iterator[tuple[str, Any]]:
-    """``fn(job)`` = (layer, result) for each job, in up to ``processes`` spawned processes (as they end)."""
+def _call(job: tuple[str, Any, tuple[Any, ...]]) -> tuple[str, Any]:
+    layer, fn, args = job
+    return layer, json_safe(fn(*args))
+
+
+def layer_map(jobs: list[tuple[str, Any, tuple[Any, ...]]], processes: int) -> Iterator[tuple[str, Any]]:
+    """(layer, ``fn(*args)``) for each job ``(layer, fn, args)`` (``fn`` a module-level function),
+    in up to ``processes`` spawned processes, as they end."""
     processes = min(processes, len(jobs))
     if processes <= 1:
-        yield from map(fn, jobs)
+        yield from map(_call, jobs)
         return
     from nap.procs import pool
 
     with pool(processes) as workers:
-        yield from workers.imap_unordered(fn, jobs)
+        yield from workers.imap_unordered(_call, jobs)
 
 
-def _agreement_job(job: tuple[Any, ...]) -> tuple[str, dict[str, Any]]:
-    layer, per_grouping = job[0], job[1]
-    return layer, {g: agreement_intervals(*args) for g, args in per_grouping.items()}
+def layer_agreement(per_grouping: dict[str, tuple[Any, ...]]) -> dict[str, Any]:
+    """One layer's clustering-score intervals per grouping (:func:`agreement_intervals`' arguments)."""
+    return {g: agreement_intervals(*args) for g, args in per_grouping.items()}
 
 
 def run_agreement(napset: Any, doc: dict[str, Any], p: ClusterParams) -> int:
@@ -330,19 +336,14 @@ def run_agreement(napset: Any, doc: dict[str, Any], p: ClusterParams) -> int:
                 args = (napset.groups(g), napset.normalization, tables, cut, p.agreement_resamples)
                 per[g] = (folds, *args, p.seed, f"agreement/{g}/{layer}")
         if per:
-            jobs.append((layer, per))
+            jobs.append((layer, layer_agreement, (per,)))
     done = 0
-    for layer, per in layer_map(_agreement_job, jobs, p.processes):
+    for layer, per in layer_map(jobs, p.processes):
         for g, tables in per.items():
             for t, rec in tables.items():
                 doc["results"][g][layer]["scores"][t].update(rec)
                 done += 1
     return done
-
-
-def _probe_job(job: tuple[Any, ...]) -> tuple[str, dict[str, Any]]:
-    layer = job[-1]
-    return layer, json_safe(probe_layer(*job))
 
 
 def run_probes(
@@ -367,7 +368,7 @@ def run_probes(
     done: dict[str, dict[str, Any]] = {}
     folder = work / "probes"
 
-    def job(layer: str) -> tuple[Any, ...]:
+    def job(layer: str) -> tuple[str, Any, tuple[Any, ...]]:
         x, labels, utt, _ = napset.probe_features(layer)
         utt = np.asarray(utt)
         tasks: dict[str, tuple[np.ndarray, np.ndarray] | None] = {}
@@ -377,7 +378,7 @@ def run_probes(
             if g in controls:
                 task, control = (class_labels(y, names, controls[g][k])[0] for k in ("classes", "control"))
                 tasks[g] = (task, control)
-        return x, labels, utt, probe_units(napset, utt), tasks, p, layer
+        return layer, probe_layer, (x, labels, utt, probe_units(napset, utt), tasks, p, layer)
 
     for layer in layers:
         if (folder / f"{layer}.json").is_file():
@@ -387,7 +388,7 @@ def run_probes(
     except FileNotFoundError as exc:
         print(f"[nap] cluster: no linear probes: {exc}")
         return {}
-    for layer, per in layer_map(_probe_job, jobs, p.processes):
+    for layer, per in layer_map(jobs, p.processes):
         write_json(folder / f"{layer}.json", per)
         done[layer] = per
     for layer in layers:

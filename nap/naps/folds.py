@@ -81,40 +81,41 @@ class FoldTotals:
     def __init__(self, acc: Any, folds: int, groupings: Sequence[str]):
         self.acc, self.folds, self.folded = acc, folds, list(groupings)
         self.n_groups = {**acc.n_groups, **{k: acc.n_groups[k + FOLDS] // folds for k in groupings}}
-        self.counts = {
-            **acc.counts,
-            **{k: acc.counts[k + FOLDS].reshape(folds, self.n_groups[k]).sum(0) for k in groupings},
-        }
+        self.counts = {**acc.counts, **{k: self.fold_counts(k).sum(0) for k in groupings}}
+
+    def fold_counts(self, grouping: str) -> Any:
+        """(F, G) int64 tensor: frames of each fold's groups."""
+        return self.acc.counts[grouping + FOLDS].reshape(self.folds, -1)
+
+    def fold_sums(self, layer: str, grouping: str) -> Any:
+        """(F, G, C, P) float64 window sums of each fold's groups (a tensor where the sums are)."""
+        sums = self.acc.group_sums(layer, grouping + FOLDS)
+        return sums.reshape(self.folds, -1, *sums.shape[1:])
 
     def group_sums(self, layer: str, grouping: str) -> Any:
         """(G, C, P) float64 sums of the grouping's windows (over its folds where folded)."""
         if grouping not in self.folded:
             return self.acc.group_sums(layer, grouping)
-        sums = self.acc.group_sums(layer, grouping + FOLDS)
-        return sums.reshape(self.folds, self.n_groups[grouping], *sums.shape[1:]).sum(0)
+        return self.fold_sums(layer, grouping).sum(0)
+
+    def fold_arrays(self, kept: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """``folds.npz``'s arrays: for each grouping ``k`` in ``kept`` (its kept groups) and layer
+        ``l``, ``k.l`` (F, G_kept, C, P) float16 means (0 where a fold has no frame of a group;
+        float32 where out of float16's range) and ``k.counts`` (F, G_kept) int64."""
+        out: dict[str, np.ndarray] = {"folds": np.asarray(self.folds)}
+        for k, groups in kept.items():
+            counts = self.fold_counts(k).numpy()[:, groups].astype(np.int64)
+            out[f"{k}.counts"] = counts
+            for g in self.acc.layers:
+                sums = self.fold_sums(g.name, k).cpu().numpy()[:, groups]
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    means = np.nan_to_num(sums / counts[:, :, None, None], nan=0.0)
+                small = np.abs(means).max(initial=0.0) < 6e4  # float16's range
+                out[f"{k}.{g.name}"] = means.astype(np.float16 if small else np.float32)
+        return out
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.acc, name)
-
-
-def fold_arrays(acc: Any, kept: dict[str, np.ndarray], folds: int) -> dict[str, np.ndarray]:
-    """``folds.npz``'s arrays from an accumulator of a pass :func:`with_folds` extended: for each
-    grouping ``k`` in ``kept`` (its kept groups) and layer ``l``, ``k.l`` (F, G_kept, C, P) float16
-    means (0 where a fold has no frame of a group) and ``k.counts`` (F, G_kept) int64."""
-    out: dict[str, np.ndarray] = {"folds": np.asarray(folds)}
-    for k, groups in kept.items():
-        n = acc.n_groups[k]
-        counts = acc.counts[k + FOLDS].numpy().reshape(folds, n)[:, groups]
-        out[f"{k}.counts"] = counts.astype(np.int64)
-        for g in acc.layers:
-            sums = acc.group_sums(g.name, k + FOLDS).cpu().numpy()  # (F * G, C, P)
-            sums = sums.reshape(folds, n, *sums.shape[1:])[:, groups]
-            with np.errstate(invalid="ignore", divide="ignore"):
-                means = sums / counts[:, :, None, None]
-            means = np.nan_to_num(means, nan=0.0)
-            small = np.abs(means).max(initial=0.0) < 6e4  # float16's range
-            out[f"{k}.{g.name}"] = means.astype(np.float16 if small else np.float32)
-    return out
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ from nap.naps.driver import (
     with_whole,
 )
 from nap.naps.folds import FILE as FOLDS_FILE
-from nap.naps.folds import FoldTotals, fold_arrays, speaker_folds, with_folds
+from nap.naps.folds import FoldTotals, speaker_folds, with_folds
 from nap.naps.geometry import INPUT, Geometry, LayerGeometry, model_geometry
 from nap.naps.io import CONTROL, UNPADDED_SET, save_npz, write_saliency
 from nap.naps.normalize import WHOLE
@@ -269,9 +269,9 @@ def build_naps(
 
     save_unpadded(acc, Path(work), windows)
     folds = None
-    if p.folds:
+    if isinstance(acc, FoldTotals):
         kept = {**result.kept, WHOLE: np.zeros(1, dtype=np.int64)}
-        save_npz(Path(work) / FOLDS_FILE, fold_arrays(acc, kept, p.folds))
+        save_npz(Path(work) / FOLDS_FILE, acc.fold_arrays(kept))
         folds = {"file": FOLDS_FILE, "folds": p.folds, "seed": p.seed}
     result.save(
         Path(work),

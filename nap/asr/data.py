@@ -23,7 +23,9 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from nap.asr.channel import Channel
 from nap.asr.vocab import Vocab
+from nap.features import FeatureParams
 from nap.hardware import cores
 
 #: batches sorted by length inside groups of this many batches, then the batches shuffled
@@ -67,6 +69,7 @@ class Examples:
     skipped_ids: dict[str, list[str]] = field(default_factory=dict)
     cache: dict[str, np.ndarray] | None = None
     pad: int = 0  # frames of silence added at each end by ``collate``
+    feature_params: FeatureParams | None = None  # how the features were made (channel augmentation)
 
     def features(self, utt_id: str) -> np.ndarray:
         if self.cache is not None:
@@ -199,8 +202,9 @@ class Augment:
 
     ``tempo``: frames resampled in time by a factor in [1 - tempo, 1 + tempo] (speaking
     rate); ``shift``: mel bands moved up or down by up to this many (voice pitch and vocal
-    tract length), the edge band repeated; SpecAugment's frequency and time masks (set to
-    the utterance's mean).
+    tract length), the edge band repeated; ``channel``: telephone band-limiting and noise
+    (:class:`nap.asr.channel.Channel`); SpecAugment's frequency and time masks (set to the
+    utterance's mean).
     """
 
     tempo: float = 0.0
@@ -209,6 +213,7 @@ class Augment:
     freq_width: int = 0
     time_masks: int = 0
     time_width: int = 0
+    channel: Channel = Channel()
 
     def __call__(self, feats: np.ndarray, seed: int, min_frames: int = 0) -> np.ndarray:
         """Augmented copy of ``feats`` (frames, n_mels); at least ``min_frames`` frames are kept."""
@@ -228,6 +233,8 @@ class Augment:
                 x = np.concatenate([np.repeat(x[:, :1], s, axis=1), x[:, :-s]], axis=1)
             elif s < 0:
                 x = np.concatenate([x[:, -s:], np.repeat(x[:, -1:], -s, axis=1)], axis=1)
+        if self.channel.active:
+            x = self.channel(x, rng)
         if (self.freq_masks and self.freq_width) or (self.time_masks and self.time_width):
             x = np.array(x, dtype=np.float32, copy=True)
             fill = float(x.mean())

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 from nap.hardware import DEVICE_HELP, check_device
 from nap.params import ParamError, StageParams, check_threads, param
@@ -46,6 +46,22 @@ class AsrParams(StageParams):
     grad_clip: float = param(1.0, "clip the gradient's global norm to this; 0 = off")
     tempo: float = param(0.1, "augmentation: speaking rate changed by up to this fraction (frames resampled)")
     freq_shift: int = param(4, "augmentation: mel bands shifted up or down by up to this many (voice pitch)")
+    band_limit: float = param(
+        0.0,
+        "augmentation: share of training utterances band-limited like telephone audio (power above a "
+        "cut-off drawn from band_limit_hz removed; the real-speech chapter's Asterisk prompts are 8 kHz)",
+    )
+    band_limit_hz: list[float] = param(
+        [3400.0, 4000.0], "augmentation: range of the band-limit's cut-off, Hz"
+    )
+    noise: float = param(
+        0.0,
+        "augmentation: share of training utterances given stationary noise (random colour; the "
+        "embedded corpus has digital silence where recordings have a noise floor)",
+    )
+    noise_snr_db: list[float] = param(
+        [10.0, 30.0], "augmentation: range of the noise's SNR, dB against the utterance's mean mel power"
+    )
     dropout: float = param(
         0.0, "dropout on the input of every layer but the first, while training (paper profile: 0.1)"
     )
@@ -119,6 +135,16 @@ class AsrParams(StageParams):
     eval_every: int = param(0, "steps between held-out CER checks for the learning curves (0: each epoch)")
     eval_utterances: int = param(64, "utterances per held-out split in the learning-curve checks")
 
+    def key_dict(self) -> dict[str, Any]:
+        """The keyed parameters; without the channel augmentation's ranges while it is off, so
+        recognizers trained before it existed keep their keys."""
+        out = super().key_dict()
+        if not self.band_limit:
+            del out["band_limit"], out["band_limit_hz"]
+        if not self.noise:
+            del out["noise"], out["noise_snr_db"]
+        return out
+
     def check(self) -> None:
         positive = (
             "channels",
@@ -155,6 +181,15 @@ class AsrParams(StageParams):
             raise ParamError(f"parameter 'asr.tempo' must be in [0, 1), got {self.tempo}")
         if self.freq_shift < 0:
             raise ParamError(f"parameter 'asr.freq_shift' must be >= 0, got {self.freq_shift}")
+        for name in ("band_limit", "noise"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise ParamError(
+                    f"parameter 'asr.{name}' is a share of utterances in [0, 1], got {getattr(self, name)}"
+                )
+        for name, top in (("band_limit_hz", 8000.0), ("noise_snr_db", 100.0)):
+            bounds = getattr(self, name)
+            if len(bounds) != 2 or not -top <= bounds[0] <= bounds[1] <= top:
+                raise ParamError(f"parameter 'asr.{name}' must be [low, high] with low <= high, got {bounds}")
         if not 0 <= self.dropout < 1:
             raise ParamError(f"parameter 'asr.dropout' must be in [0, 1), got {self.dropout}")
         if self.local_init < 0:

@@ -71,6 +71,7 @@ def prepare_all(
     train_set = prepare(
         train_pairs, features.get, vocab, model.output_frames, int(p.max_seconds / hop), pad=pad
     )
+    train_set.feature_params = getattr(features, "params", None)
     eval_sets: dict[str, tuple[Examples, list[int]]] = {}
     if curves and p.eval_utterances:
         for split in TEST_SPLITS:

@@ -37,6 +37,7 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from nap.asr import distributed as D
+from nap.asr.channel import Channel
 from nap.asr.data import (
     Augment,
     EpochPlan,
@@ -53,6 +54,7 @@ from nap.asr.params import AsrParams
 from nap.asr.vocab import Vocab
 from nap.errors import NapError
 from nap.eta import Eta
+from nap.features import FeatureParams
 from nap.hardware import Arithmetic, resolve_precision, resolve_threads
 from nap.learning_rate import warmup_cosine
 from nap.store import atomic_path, load_weights_file, read_json, write_json
@@ -265,7 +267,14 @@ def train(
     autocast = arithmetic.autocast
     flipped, kernel_ms = choose_kernels(model, device, autocast, train_set, first_epoch)
     batches = StepBatches(
-        train_set, plan, augmentation(p), p.seed, model.stride, model.receptive_field, info.rank, info.world
+        train_set,
+        plan,
+        augmentation(p, train_set.feature_params),
+        p.seed,
+        model.stride,
+        model.receptive_field,
+        info.rank,
+        info.world,
     )
     workers = loader_workers(p.loader_workers, device, int(os.environ.get("LOCAL_WORLD_SIZE", "1")))
     eta = Eta(
@@ -355,9 +364,15 @@ def make_optimizer(model: Wav2Letter, p: AsrParams, device: torch.device) -> tor
     return torch.optim.AdamW(model.parameters(), lr=p.lr, weight_decay=p.weight_decay, fused=fused)
 
 
-def augmentation(p: AsrParams) -> Augment:
-    """The training's augmentation of each utterance's features (``asr.tempo``, SpecAugment ...)."""
-    return Augment(p.tempo, p.freq_shift, p.freq_masks, p.freq_mask_width, p.time_masks, p.time_mask_width)
+def augmentation(p: AsrParams, features: FeatureParams | None = None) -> Augment:
+    """The training's augmentation of each utterance's features (``asr.tempo``, SpecAugment ...)
+    made with ``features`` (default: the features stage's defaults)."""
+    channel = Channel(
+        p.band_limit, tuple(p.band_limit_hz), p.noise, tuple(p.noise_snr_db), features or FeatureParams()
+    )
+    return Augment(
+        p.tempo, p.freq_shift, p.freq_masks, p.freq_mask_width, p.time_masks, p.time_mask_width, channel
+    )
 
 
 #: a wide layer trains through FlippedInputGrad when its input gradient measures at most this

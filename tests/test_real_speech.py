@@ -20,6 +20,7 @@ from nap.real_speech import similarity as sim
 from nap.stages import REGISTRY
 from nap.store import SUMMARY, StoreError
 from nap.study import Study
+from tests.conftest import ROOT
 
 have_packages = pytest.mark.skipif(
     bool(packages.missing_files(real.FILES) or packages.missing_modules(ra.PACKAGES)),
@@ -157,3 +158,32 @@ def test_the_stage_on_the_tiny_profile(tiny_study):
     assert len(result.features()) == 8 and len(result.corpus()) == 506
     assert "CER greedy / beam" in str(result.headline_table())
     assert str(result.calibration_table()) and str(result.similarity_table())
+
+
+@have_packages
+def test_the_variants_benchmark_scores_like_the_stage(tiny_study, monkeypatch):
+    """benchmarks/bench_asr_variants.py on the study's own recognizer gives the stage's real-speech
+    numbers (same code, same utterances), stores them where chapter 8 finds them, and tabulates."""
+    import importlib.util
+
+    from nap.real_speech.results import load_variants, variants_table
+
+    path = ROOT / "benchmarks" / "bench_asr_variants.py"
+    spec = importlib.util.spec_from_file_location("bench_asr_variants", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    root = tiny_study.store.root
+    assert load_variants(root) is None or "variants" in load_variants(root)
+    monkeypatch.setattr(bench, "VARIANTS", {"study": {}})
+    assert bench.main(["--profile", "tiny", "--artifacts", str(root)]) == 0
+    result = load_variants(root)
+    row = result["variants"]["study"]
+    s = tiny_study.real_speech().summary
+    assert row["asr"] == tiny_study.artifact("asr").path.name
+    assert (row["real"]["all"]["beam_cer"], row["real"]["all"]["greedy_cer"]) == (
+        s["beam_cer"],
+        s["greedy_cer"],
+    )
+    assert row["synthetic"]["test_sentences_beam_cer"] == tiny_study.summary("asr")["test_sentences_beam_cer"]
+    text = str(variants_table(result))
+    assert "as the study" in text and "asterisk prompts" in text

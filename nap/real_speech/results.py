@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -224,3 +225,33 @@ def _pct(x: Any) -> str:
 
 def _num(x: Any) -> str:
     return "n/a" if x is None else f"{float(x):.3f}"
+
+
+#: where ``benchmarks/bench_asr_variants.py`` stores its result, under ``<artifacts>/benchmarks/``
+VARIANTS_FILE = "asr-variants.json"
+
+
+def load_variants(artifacts_root: str | Path) -> dict[str, Any] | None:
+    """The recognizer-variants benchmark of the store at ``artifacts_root``, or None when not run."""
+    path = Path(artifacts_root) / "benchmarks" / VARIANTS_FILE
+    return read_json(path) if path.is_file() else None
+
+
+def variants_table(result: dict[str, Any]) -> Any:
+    """One row per recognizer variant: its changes, synthetic held-out and real-speech beam CER."""
+    from nap.corpus.real import SPEAKERS
+    from nap.display import table
+
+    speakers = sorted({s for v in result["variants"].values() for s in v["real"]["speakers"]})
+    rows = []
+    for name, v in result["variants"].items():
+        changes = ", ".join(f"{k}={json.dumps(x)}" for k, x in v["changes"].items()) or "as the study"
+        per_speaker = [_pct(v["real"]["speakers"].get(s, {}).get("beam_cer")) for s in speakers]
+        rows.append(
+            (name, changes, _pct(v["synthetic"]["test_sentences_beam_cer"]),
+             _pct(v["synthetic"]["test_voices_beam_cer"]), _pct(v["real"]["all"]["beam_cer"]), *per_speaker,
+             f"{v['train_minutes']} min, {v['precision']}, {v['cpu_capability']}")
+        )  # fmt: skip
+    heads = ["variant", "changes", "held-out sentences", "held-out voices", "real speech",
+             *(SPEAKERS.get(s, s).split(",")[0] for s in speakers), "training"]  # fmt: skip
+    return table(rows, heads, title="Beam CER of recognizer variants (benchmarks/bench_asr_variants.py)")

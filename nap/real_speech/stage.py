@@ -141,7 +141,40 @@ def calibration(corpus: Any, p: RealSpeechParams) -> dict[str, Any]:
     return {"splits": list(p.calibration_splits), **calibrate(items)}
 
 
+def real_corpus(folder: Path, features: Any, p: RealSpeechParams) -> tuple[Any, list[Any], Any]:
+    """The real corpus in ``folder/corpus`` (built once), the studied utterances
+    (``real_speech.max_utterances``) and their features in ``folder/features``, computed with
+    the feature parameters ``features``."""
+    from nap.corpus import Corpus
+    from nap.corpus.real import build_real, open_real
+    from nap.features import Features, build_features
+
+    folder = Path(folder)
+    if not (folder / "corpus" / "corpus.json").is_file():
+        build_real(folder / "corpus")
+    real = open_real(folder / "corpus")
+    utts = select(real.utterances, p)
+    if not (folder / "features" / "features.json").is_file():  # of the studied utterances
+        (folder / "features").mkdir(parents=True, exist_ok=True)
+        build_features(folder / "features", features, Corpus(real.path, utts, real.info), progress=False)
+    return real, utts, Features.open(folder / "features")
+
+
 # -- the recognizer and the cascade --------------------------------------------------------------
+def transcribe(
+    recognizer: Any, feats: Any, utts: list[Any]
+) -> tuple[Any, list[Any], list[str], list[str], list[str]]:
+    """The recognizer on ``utts``: (its adapter, logits, greedy and beam transcripts, the
+    normalized true transcripts)."""
+    from nap.align.adapters import RecognizerAdapter
+    from nap.align.cascade import normalize_transcript
+
+    rec = RecognizerAdapter(recognizer, feats)
+    logits = rec.logits([feats.get(u.id) for u in utts])
+    truths = [normalize_transcript(u.text) for u in utts]
+    return rec, logits, rec.decode(logits, "greedy"), rec.decode(logits, "beam"), truths
+
+
 def recognition(utts: list[Any], greedy: list[str], beam: list[str], truths: list[str]) -> dict[str, Any]:
     """CER and WER of both decoders, overall and per speaker, with every transcript."""
     from nap.asr.metrics import cer, wer
@@ -201,13 +234,10 @@ def build_real_speech(
 
     import torch
 
-    from nap.align.adapters import G2PLetters, RecognizerAdapter
-    from nap.align.cascade import PHONEMES, normalize_transcript
+    from nap.align.adapters import G2PLetters
+    from nap.align.cascade import PHONEMES
     from nap.align.params import AlignParams
     from nap.align.stage import FRAME_ARRAYS, label_utterance, shift_phonemes
-    from nap.corpus import Corpus
-    from nap.corpus.real import build_real, open_real
-    from nap.features import Features, build_features
     from nap.naps import NapSet, extract_naps
     from nap.naps.stage import network_input
     from nap.real_speech.similarity import compare
@@ -218,14 +248,7 @@ def build_real_speech(
 
     # a. the real corpus and its features (the features stage's parameters)
     t = time.time()
-    if not (work / "corpus" / "corpus.json").is_file():
-        build_real(work / "corpus")
-    real = open_real(work / "corpus")
-    utts = select(real.utterances, p)
-    if not (work / "features" / "features.json").is_file():  # of the studied utterances
-        (work / "features").mkdir(exist_ok=True)
-        build_features(work / "features", features.params, Corpus(real.path, utts, real.info), progress=False)
-    feats = Features.open(work / "features")
+    real, utts, feats = real_corpus(work, features.params, p)
     timing["corpus_and_features"] = time.time() - t
 
     # b. reference phones, and the aligner's calibration on synthetic speech
@@ -248,10 +271,7 @@ def build_real_speech(
     # c. the recognizer on real speech
     t = time.time()
     align_p = stage_params(labels, AlignParams)
-    rec = RecognizerAdapter(recognizer, feats)
-    logits = rec.logits([feats.get(u.id) for u in utts])
-    greedy, beam = rec.decode(logits, "greedy"), rec.decode(logits, "beam")
-    truths = [normalize_transcript(u.text) for u in utts]
+    rec, logits, greedy, beam, truths = transcribe(recognizer, feats, utts)
     asr = recognition(utts, greedy, beam, truths)
     write_json(work / "recognition.json", asr)
     timing["recognition"] = time.time() - t

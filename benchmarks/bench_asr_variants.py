@@ -3,9 +3,11 @@
 Each variant is the profile plus some parameter changes (e.g. the channel augmentation off,
 or the piper voice in the training corpus). Every variant's recognizer is built through the
 study's own stages, in the same artifact store (so one already built is reused by its key),
-and scored with the real-speech chapter's code on the same real utterances: CER and WER of
-the greedy and beam decoders, overall and per speaker (the Asterisk prompts are 8 kHz
-telephone audio; the two LibriVox and "cards" speakers are wide-band, 10 utterances only).
+and scored on the same utterances: the profile's held-out synthetic splits (a variant with
+another corpus is evaluated on the profile's, with chapter 2's code) and, with the real-speech
+chapter's code, the real utterances: CER and WER of the greedy and beam decoders, overall and
+per speaker (the Asterisk prompts are 8 kHz telephone audio; the two LibriVox and "cards"
+speakers are wide-band, 10 utterances only).
 The result goes to ``<artifacts>/benchmarks/asr-variants.json``, where chapter 8 shows it.
 Not part of the default study or CI: each variant trains a recognizer (on 2 AVX2 cores ~50
 min; a variant with piper also synthesizes its corpus).
@@ -29,37 +31,47 @@ from nap.real_speech.results import VARIANTS_FILE
 #: name -> parameter changes to the profile (the study's own recognizer first)
 VARIANTS: dict[str, dict[str, Any]] = {
     "study": {},
-    "no channel augmentation": {"asr.band_limit": 0.0, "asr.noise": 0.0},
+    "channel augmentation": {"asr.band_limit": 0.3, "asr.noise": 0.3},
     "with the piper voice": {"corpus.engines": ["espeak", "flite", "piper"], "corpus.piper_voices": 4},
 }
+
+
+#: the held-out synthetic scores kept per variant (chapter 2's splits)
+SYNTHETIC = ("test_sentences_beam_cer", "test_voices_beam_cer")
 
 
 def run_variant(profile: str, changes: dict[str, Any], artifacts: str | None) -> dict[str, Any]:
     """Build the variant's recognizer (reused when built) and score it on real speech."""
     import nap
+    from nap.asr.stage import evaluate
     from nap.real_speech.params import RealSpeechParams
     from nap.real_speech.stage import real_corpus, recognition, require_packages, transcribe
 
     require_packages()
+    base = nap.Study(profile, {}, artifacts)
     study = nap.Study(profile, changes, artifacts)
     asr = study.artifact("asr")
-    features = study.load("features")
-    p = study.params("real_speech")
+    summary = asr.summary
+    synthetic = {k: summary.get(k) for k in SYNTHETIC}
+    if study.key("corpus") != base.key("corpus"):  # scored on the profile's held-out utterances
+        evaluation = evaluate(
+            study.load("asr"), base.load("corpus"), base.load("features"), study.params("asr")
+        )
+        synthetic = {f"{split}_beam_cer": res["beam"]["cer"] for split, res in evaluation["splits"].items()}
+    p = base.params("real_speech")
     assert isinstance(p, RealSpeechParams)
-    _, utts, feats = real_corpus(
-        study.store.root / "benchmarks" / f"real-{study.key('features')}", features.params, p
-    )
+    folder = base.store.root / "benchmarks" / f"real-{base.key('features')}"
+    _, utts, feats = real_corpus(folder, base.load("features").params, p)
     t0 = time.time()
     _, _, greedy, beam, truths = transcribe(study.load("asr"), feats, utts)
     real = recognition(utts, greedy, beam, truths)
-    summary = asr.summary
     return {
         "changes": changes,
         "asr": asr.path.name,
         "train_minutes": summary.get("train_minutes"),
         "precision": summary.get("precision"),
         "cpu_capability": summary.get("cpu_capability"),
-        "synthetic": {k: summary.get(k) for k in ("test_sentences_beam_cer", "test_voices_beam_cer")},
+        "synthetic": {k: None if v is None else round(v, 4) for k, v in synthetic.items()},
         "real": {"all": real["all"], "speakers": real["speakers"]},
         "real_seconds": round(time.time() - t0, 1),
     }

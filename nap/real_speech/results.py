@@ -99,6 +99,20 @@ class RealSpeech:
         self._json("reference.json")
         return read_phones(self.path / "reference_phones.tsv")
 
+    def variants(self) -> dict[str, Any] | None:
+        """The recognizer-variants benchmark of this artifact's store, or None when not run."""
+        return load_variants(self.path.parent)
+
+    def variants_table(self) -> Any:
+        """The recognizer-variants benchmark as a table (see :func:`variants_table`)."""
+        result = self.variants()
+        if result is None:
+            raise StoreError(
+                f"no recognizer-variants benchmark in {self.path.parent}: "
+                "run benchmarks/bench_asr_variants.py"
+            )
+        return variants_table(result)
+
     # -- tables and figures ---------------------------------------------------------------
     def headline_table(self) -> Any:
         """Recognition, cascade and aligner numbers on one table."""

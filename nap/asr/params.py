@@ -49,7 +49,9 @@ class AsrParams(StageParams):
     band_limit: float = param(
         0.0,
         "augmentation: share of training utterances band-limited like telephone audio (power above a "
-        "cut-off drawn from band_limit_hz removed; the real-speech chapter's Asterisk prompts are 8 kHz)",
+        "cut-off drawn from band_limit_hz removed; the real-speech chapter's Asterisk prompts are 8 kHz). "
+        "Default corpus, 0.3 with noise 0.3: real-speech beam CER 70.3 -> 64.2 %, but held-out synthetic "
+        "sentences 11.2 -> 17.2 % (the 50-minute training underfits): off by default",
     )
     band_limit_hz: list[float] = param(
         [3400.0, 4000.0], "augmentation: range of the band-limit's cut-off, Hz"

@@ -26,8 +26,6 @@ import json
 import time
 from typing import Any
 
-from nap.real_speech.results import VARIANTS_FILE
-
 #: name -> parameter changes to the profile (the study's own recognizer first)
 VARIANTS: dict[str, dict[str, Any]] = {
     "study": {},
@@ -92,10 +90,10 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     variants = {name: json.loads(text) for name, text in args.variant} if args.variant else VARIANTS
     import nap
-    from nap.real_speech.results import variants_table
+    from nap.real_speech.results import variants_path, variants_table
     from nap.store import read_json, write_json
 
-    out = nap.Study(args.profile, {}, args.artifacts).store.root / "benchmarks" / VARIANTS_FILE
+    out = variants_path(nap.Study(args.profile, {}, args.artifacts).store.root)
     result = read_json(out) if out.is_file() else {"variants": {}}
     for name, changes in variants.items():
         print(f"[bench] {name}: {changes or 'the profile as it is'}", flush=True)

@@ -115,12 +115,26 @@ def code_hash(root: Path) -> str:
     return digest.hexdigest()[:16]
 
 
+def shown_files(number: str, study: Study) -> list[Path]:
+    """Files a chapter shows where they exist, written outside the stages: the spread across
+    recognizer seeds (chapter 6, ``nap seeds``), the Phonetisaurus benchmark (chapter 3) and
+    the recognizer variants (chapter 8), both from ``benchmarks/``."""
+    from nap import seeds
+    from nap.g2p.report import benchmark_path
+    from nap.real_speech.results import variants_path
+
+    files = {
+        seeds.CHAPTER: lambda: [seeds.spread_path(study)],
+        "03": lambda: [benchmark_path(study.store.folder("g2p", study.key("g2p")))],
+        "08": lambda: [variants_path(study.store.root)],
+    }
+    return files[number]() if number in files else []
+
+
 def chapter_stamp(nb: Path, study: Study, code: str) -> str:
     """What an executed chapter depends on: its notebook, the code, the keys of the stages it
-    shows and the artifact folder it read them from (another store holds other files); for
-    chapter 6 also the spread across recognizer seeds (:mod:`nap.seeds`), if any."""
-    from nap import seeds
-
+    shows, the artifact folder it read them from (another store holds other files), and the
+    files it shows that no stage writes (:func:`shown_files`), so a new benchmark reruns it."""
     number = nb.name[:2]
     keys = {s: study.key(s) for s in CHAPTER_STAGES.get(number, tuple(study.profile.stages))}
     stamp = {
@@ -128,9 +142,11 @@ def chapter_stamp(nb: Path, study: Study, code: str) -> str:
         "code": code,
         "keys": keys,
         "artifacts": str(study.store.root),
+        "files": {
+            f.name: hashlib.sha256(f.read_bytes()).hexdigest() if f.is_file() else None
+            for f in shown_files(number, study)
+        },
     }
-    if number == seeds.CHAPTER:  # the spread across recognizer seeds, written by `nap seeds`
-        stamp["seeds"] = seeds.spread_digest(study)
     return stable_hash(stamp)
 
 

@@ -24,7 +24,7 @@ from nap.params import ParamError
 from nap.store import read_json, stable_hash, write_json
 
 FOLDER = "seeds"
-#: the chapter that shows the spread (its stamp reads the spread's file: see :func:`spread_digest`)
+#: the chapter that shows the spread (its stamp reads the spread's file: :func:`nap.runner.shown_files`)
 CHAPTER = "06"
 
 
@@ -99,15 +99,6 @@ def run_seeds(study: Any, seeds: Sequence[int]) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     write_json(path, spread(summaries, claims))
     return path
-
-
-def spread_digest(study: Any) -> str | None:
-    """A digest of the spread's file (None without one): a new ``nap seeds`` run makes chapter 6
-    stale, though no stage it shows changed."""
-    import hashlib
-
-    path = spread_path(study)
-    return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None
 
 
 def read_spread(study: Any) -> dict[str, Any] | None:

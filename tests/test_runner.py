@@ -157,3 +157,25 @@ def test_the_site_is_built_clean_without_pages_of_other_parameters(tmp_path):
     assert not (index.parent / "book" / "00_introduction.html").exists()
     assert "book/01_data.html" in index.read_text()
     assert (index.parent / "book" / "02_asr.html").is_file()
+
+
+def test_a_new_benchmark_makes_its_chapter_stale(tmp_path):
+    """Chapters 3 and 8 show benchmark files no stage writes: a new one reruns them, no other."""
+    from nap.g2p.report import benchmark_path
+    from nap.real_speech.results import variants_path
+    from nap.runner import chapter_stamp
+    from nap.study import Study
+
+    study = Study("tiny", artifacts=tmp_path)
+    chapters = {nb.name[:2]: nb for nb in (ROOT / "chapters").glob("0*.ipynb")}
+    before = {n: chapter_stamp(nb, study, "code") for n, nb in chapters.items()}
+    written = {
+        "03": benchmark_path(study.store.folder("g2p", study.key("g2p"))),
+        "08": variants_path(study.store.root),
+    }
+    for number, path in written.items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text('{"variants": {}}')
+        after = {n: chapter_stamp(nb, study, "code") for n, nb in chapters.items()}
+        assert {n for n in chapters if after[n] != before[n]} == {number}
+        before = after

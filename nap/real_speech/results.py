@@ -245,9 +245,14 @@ def _num(x: Any) -> str:
 VARIANTS_FILE = "asr-variants.json"
 
 
+def variants_path(artifacts_root: str | Path) -> Path:
+    """Where the recognizer-variants benchmark of the store at ``artifacts_root`` is written."""
+    return Path(artifacts_root) / "benchmarks" / VARIANTS_FILE
+
+
 def load_variants(artifacts_root: str | Path) -> dict[str, Any] | None:
     """The recognizer-variants benchmark of the store at ``artifacts_root``, or None when not run."""
-    path = Path(artifacts_root) / "benchmarks" / VARIANTS_FILE
+    path = variants_path(artifacts_root)
     return read_json(path) if path.is_file() else None
 
 

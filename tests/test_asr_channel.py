@@ -113,5 +113,7 @@ def test_bad_channel_settings_are_refused():
     for change in ({"band_limit": 1.5}, {"noise": -0.1}, {"band_limit_hz": [4000.0, 3000.0]}):
         with pytest.raises(ParamError, match=next(iter(change))):
             AsrParams().replace(**change).check()
+    with pytest.raises(ParamError, match="40 bands, their parameters say 128"):
+        Channel(noise=1.0)(np.zeros((50, 40), np.float32), np.random.default_rng(0))
     with pytest.raises(ParamError, match="normalize"):
         augmentation(AsrParams().replace(noise=0.1), FeatureParams(normalize="band"))

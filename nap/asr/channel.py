@@ -70,6 +70,11 @@ class Channel:
         noisy = bool(rng.random() < self.noise) if self.noise > 0 else False
         if not (limit or noisy):
             return x
+        if x.shape[1] != self.features.n_mels:
+            raise ParamError(
+                f"asr.band_limit/asr.noise: the features have {x.shape[1]} bands, their parameters say "
+                f"{self.features.n_mels} (features.n_mels); the channel needs the features' own parameters"
+            )
         power = self._power(x)
         if noisy:
             snr = rng.uniform(*self.snr_db)

@@ -38,7 +38,11 @@ class CorpusParams(StageParams):
     )
     test_flite_voices: int = param(2, "synth: held-out flite voice configurations")
     piper_voices: int = param(
-        0, "synth, with engine piper: training voice configurations of piper (rate + noise scales)"
+        0,
+        "synth, with engine piper: training voice configurations of piper (rate + noise scales). "
+        "Default corpus with 4 (45 of 440 min; AVX2, 2 cores): real-speech beam CER 70.3 -> 69.6 %, "
+        "held-out espeak/flite sentences 11.2 -> 12.2 %; the default recognizer reads held-out "
+        "sentences in the piper voice at 57.1 % CER, one trained with it at 27.2 %",
     )
     test_piper_voices: int = param(
         0,

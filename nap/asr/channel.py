@@ -19,16 +19,18 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
-from nap.features import FeatureParams
+from nap.features import FeatureParams, normalize
 from nap.params import ParamError
 
 #: the typical standard deviation, in nats, of an utterance's log mel powers (see above)
 LOG_SCALE = 5.0
 
 
+@lru_cache(maxsize=8)
 def band_centres_hz(p: FeatureParams) -> tuple[float, ...]:
     """Centre frequency of every mel band of features made with ``p`` (HTK mel scale)."""
     mel = lambda f: 2595.0 * math.log10(1.0 + f / 700.0)  # noqa: E731
@@ -94,7 +96,4 @@ class Channel:
         return np.maximum(np.exp(log) - floor, 0.0)
 
     def _features(self, power: np.ndarray) -> np.ndarray:
-        log = np.log(power + self.features.log_floor)
-        if self.features.normalize == "utterance":
-            log = (log - log.mean()) / max(float(log.std()), 1e-5)
-        return log.astype(np.float32)
+        return normalize(np.log(power + self.features.log_floor), self.features)

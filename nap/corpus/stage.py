@@ -302,7 +302,7 @@ def build_corpus(work: Path, p: CorpusParams) -> dict[str, Any]:
             minutes=p.minutes,
             seed=p.seed,
             workers=workers(),
-            engines=list(p.engines),
+            engines=p.engines_used,
             espeak_voices=p.espeak_voices,
             flite_voices=p.flite_voices,
             test_espeak_voices=p.test_espeak_voices,

@@ -183,3 +183,42 @@ def test_the_decoding_parameters_are_those_the_network_is_reused_across():
         "lm_bonus",
     )
     assert "eval_utterances" not in AsrParams.decoding_params()  # changes the learning curves
+
+
+def test_error_rates_per_engine_partition_each_split_and_mark_the_engines_never_heard():
+    """Chapter 2's per-engine table: a held-out engine (piper by default) is one the training split lacks."""
+    from types import SimpleNamespace
+
+    from nap.asr import plots
+    from nap.asr.metrics import cer, wer
+
+    def utt(uid: str, split: str, voice: str) -> SimpleNamespace:
+        return SimpleNamespace(id=uid, split=split, voice=voice)
+
+    utts = [utt("t1", "train", "espeak en-us m1 rate 150"), utt("t2", "train", "flite kal rate 1")]
+    utts += [utt("v1", "test_voices", "espeak de m3 rate 170"), utt("v2", "test_voices", "piper joe rate 1")]
+    utts += [utt("v3", "test_voices", "piper joe rate 0.9"), utt("s1", "test_sentences", "flite kal rate 1")]
+    splits = {s: [u for u in utts if u.split == s] for s in ("train", "test_sentences", "test_voices")}
+    corpus = SimpleNamespace(utterances=utts, splits=splits)
+    refs = {"v1": "the cat sat", "v2": "a dog ran home", "v3": "birds fly", "s1": "hello there"}
+    beam = {"v1": "the cat sat", "v2": "a dg ran hom", "v3": "bird fly", "s1": "helo there"}
+    greedy = {"v1": "te cat sat", "v2": "a dg rn hom", "v3": "brd fly", "s1": "helo thre"}
+
+    def split(ids: list[str]) -> dict:
+        return {"ids": ids, "refs": [refs[i] for i in ids], "greedy": {"hyps": [greedy[i] for i in ids]},
+                "beam": {"hyps": [beam[i] for i in ids]}, "utterances": len(ids)}  # fmt: skip
+
+    evaluation = {"splits": {"test_sentences": split(["s1"]), "test_voices": split(["v1", "v2", "v3"])}}
+    rows = plots.engine_rates(evaluation, corpus)
+    assert [(r["split"], r["engine"], r["heard"], r["utterances"]) for r in rows] == [
+        ("test_sentences", "flite", True, 1),
+        ("test_voices", "espeak", True, 1),
+        ("test_voices", "piper", False, 2),
+    ]
+    piper = rows[2]
+    assert piper["beam_cer"] == cer([refs["v2"], refs["v3"]], [beam["v2"], beam["v3"]]) == 3 / 23
+    assert piper["greedy_wer"] == wer([refs["v2"], refs["v3"]], [greedy["v2"], greedy["v3"]]) == 4 / 6
+    assert rows[1]["beam_cer"] == 0.0 and rows[1]["greedy_cer"] == 1 / 11
+    table = plots.engine_table(evaluation, corpus)
+    assert table.rows[2] == ["test_voices", "piper", "no", 2, round(500 / 23, 2), round(300 / 23, 2),
+                             round(400 / 6, 2), 50.0]  # fmt: skip

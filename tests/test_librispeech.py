@@ -378,8 +378,13 @@ def test_a_relative_root_is_made_absolute_before_keying(tmp_path, monkeypatch):
         assert all(u.path.is_relative_to((tmp_path / folder).resolve()) for u in corpus.utterances)
 
 
-def test_the_embedded_corpus_key_is_its_parameters_alone(tmp_path):
-    p = CorpusParams.from_dict({"librispeech_root": str(tmp_path)})
+def test_the_embedded_corpus_key_is_its_parameters_alone(tmp_path, monkeypatch):
+    from nap.corpus import piper
+
+    monkeypatch.setattr(piper, "available", lambda: True)  # else the held-out piper voice is left out
+    p = CorpusParams.from_dict({"librispeech_root": str(tmp_path), "engines": ["espeak", "piper"]})
+    assert p.key_dict() == p.to_dict()
+    p = CorpusParams.from_dict({"librispeech_root": str(tmp_path), "engines": ["espeak", "flite"]})
     without_piper = {k: v for k, v in p.to_dict().items() if k not in ("piper_voices", "test_piper_voices")}
     assert p.key_dict() == without_piper  # the piper counts count only when piper is an engine
     assert "librispeech_listing" not in p.__dict__  # the tree is not even looked at

@@ -1,5 +1,5 @@
 """The neural voice (piper): its IPA entries merged into phones, timings against the audio, seeding,
-the opt-in options that leave the default corpus key alone, and the error when it is missing."""
+the options that count only with piper as an engine, and a machine without it."""
 
 from __future__ import annotations
 
@@ -61,13 +61,35 @@ def test_the_ipa_table_maps_into_the_39_phones():
 
 
 # -- options: opt-in, keys kept ------------------------------------------------------------------
-def test_piper_options_leave_the_default_keys_alone():
+def test_piper_options_count_only_with_piper_as_an_engine():
     assert not [k for k in synth.SynthOptions().key() if "piper" in k]
-    assert not [k for k in CorpusParams().key_dict() if "piper" in k]
+    no_piper = CorpusParams.from_dict({"engines": ["espeak", "flite"], "test_piper_voices": 3})
+    assert not [k for k in no_piper.key_dict() if "piper" in k]
     with_piper = CorpusParams.from_dict({"engines": ["espeak", "piper"], "piper_voices": 2})
     assert with_piper.key_dict()["piper_voices"] == 2
     opts = synth.SynthOptions(engines=["espeak", "piper"], piper_voices=2)
     assert opts.key()["piper_voices"] == 2 and "piper_rate" in opts.key()
+
+
+def test_the_default_holds_piper_out_and_goes_on_without_it_where_it_is_missing(monkeypatch, capsys):
+    """By default piper speaks one held-out voice configuration; a machine without its packages
+    builds the corpus without it (the key of a corpus that never had piper), and says so."""
+    from nap.corpus import params
+
+    default = CorpusParams()
+    assert default.engines == ["espeak", "flite", "piper"]
+    assert (default.piper_voices, default.test_piper_voices) == (0, 1)
+    before_piper = CorpusParams.from_dict({"engines": ["espeak", "flite"]}).key_dict()
+    monkeypatch.setattr(piper, "available", lambda: True)
+    key = CorpusParams().key_dict()
+    assert key["engines"] == ["espeak", "flite", "piper"] and key["test_piper_voices"] == 1
+    monkeypatch.setattr(piper, "available", lambda: False)
+    params._warn_once.cache_clear()
+    missing = CorpusParams()
+    assert missing.engines_used == ["espeak", "flite"] and missing.key_dict() == before_piper
+    assert "held-out piper voice is left out (pip install piper-tts==1.8.0" in capsys.readouterr().err
+    # piper as a training voice is the corpus itself: kept, so the build names what to install
+    assert CorpusParams.from_dict({"piper_voices": 2}).engines_used == ["espeak", "flite", "piper"]
 
 
 def test_piper_voices_are_planned_after_the_others_without_changing_them():

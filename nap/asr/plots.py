@@ -94,6 +94,41 @@ def results_table(evaluation: dict[str, Any]) -> Table:
     )
 
 
+def engine_rates(evaluation: dict[str, Any], corpus: Any) -> list[dict[str, Any]]:
+    """Greedy and beam CER/WER per held-out split and synthesis engine (the first word of an
+    utterance's voice: espeak, flite, piper; or ``librispeech``), and whether the recognizer
+    heard that engine in training: a held-out engine is a voice family it never heard."""
+    from nap.asr.metrics import cer, wer
+
+    engine = {u.id: u.voice.split()[0] for u in corpus.utterances}
+    trained = {engine[u.id] for u in corpus.splits.get("train", [])}
+    out = []
+    for split, res in evaluation["splits"].items():
+        ids = res.get("ids", [])
+        for name in sorted({engine.get(i, "?") for i in ids}):
+            idx = [k for k, i in enumerate(ids) if engine.get(i, "?") == name]
+            refs = [res["refs"][k] for k in idx]
+            row: dict[str, Any] = {"split": split, "engine": name, "heard": name in trained}
+            row["utterances"] = len(idx)
+            for dec in ("greedy", "beam"):
+                hyps = [res[dec]["hyps"][k] for k in idx]
+                row[f"{dec}_cer"], row[f"{dec}_wer"] = cer(refs, hyps), wer(refs, hyps)
+            out.append(row)
+    return out
+
+
+def engine_table(evaluation: dict[str, Any], corpus: Any) -> Table:
+    """:func:`engine_rates` as a table (%)."""
+    rows = [
+        (r["split"], r["engine"], "yes" if r["heard"] else "no", r["utterances"], _percent(r["greedy_cer"]),
+         _percent(r["beam_cer"]), _percent(r["greedy_wer"]), _percent(r["beam_wer"]))
+        for r in engine_rates(evaluation, corpus)
+    ]  # fmt: skip
+    heads = ["split", "engine", "in training", "utterances"]
+    heads += ["CER greedy", "CER beam", "WER greedy", "WER beam"]
+    return table(rows, heads, title="error rates per synthesis engine")
+
+
 def error_rates_text(summary: dict[str, Any], aim: bool = False) -> str:
     """Chapter 2's sentence on the beam-search error rates of both held-out splits; with ``aim``,
     whether the default profile's aim (CER <= 12 % after <= 35 min of training) is met."""

@@ -30,7 +30,7 @@ from typing import Any
 VARIANTS: dict[str, dict[str, Any]] = {
     "study": {},
     "channel augmentation": {"asr.band_limit": 0.3, "asr.noise": 0.3},
-    "with the piper voice": {"corpus.engines": ["espeak", "flite", "piper"], "corpus.piper_voices": 4},
+    "with the piper voice": {"corpus.piper_voices": 4},
 }
 
 

@@ -158,6 +158,13 @@ def test_the_stage_on_the_tiny_profile(tiny_study):
     assert len(result.features()) == 8 and len(result.corpus()) == 506
     assert "CER greedy / beam" in str(result.headline_table())
     assert str(result.calibration_table()) and str(result.similarity_table())
+    # chapter 8: from the training domain outwards, the held-out piper voice an engine never heard
+    from nap.asr.plots import engine_rates
+
+    rows = result.domain_table(engine_rates(tiny_study.asr().evaluation, tiny_study.corpus())).rows
+    assert [r[:2] for r in rows] == [["held-out espeak voices", "yes"], ["held-out flite voices", "yes"],
+                                     ["held-out piper voices", "no"], ["real speech", "no"]]  # fmt: skip
+    assert rows[-1][2:] == [8, f"{s['beam_cer']:.1%}", f"{s['beam_wer']:.1%}"]
 
 
 @have_packages
@@ -187,3 +194,12 @@ def test_the_variants_benchmark_scores_like_the_stage(tiny_study, monkeypatch):
     assert row["synthetic"]["test_sentences_beam_cer"] == tiny_study.summary("asr")["test_sentences_beam_cer"]
     text = str(variants_table(result))
     assert "as the study" in text and "asterisk prompts" in text
+    speech = tiny_study.real_speech()
+    assert speech.variants() == result  # chapter 8 shows it
+    from nap.real_speech import results
+
+    other = {"variants": {"study": {**row, "asr": "asr-0123456789ab"}}}  # another study's recognizer
+    monkeypatch.setattr(results, "load_variants", lambda root: other)
+    assert speech.variants() is None
+    with pytest.raises(StoreError, match="no recognizer-variants benchmark of this study's recognizer"):
+        speech.variants_table()

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from nap.store import SUMMARY, StoreError, read_json
+from nap.store import PARAMS, SUMMARY, StoreError, read_json
 
 #: Similarity columns shown per layer: (key in a row, heading).
 COLUMNS = (
@@ -100,15 +100,22 @@ class RealSpeech:
         return read_phones(self.path / "reference_phones.tsv")
 
     def variants(self) -> dict[str, Any] | None:
-        """The recognizer-variants benchmark of this artifact's store, or None when not run."""
-        return load_variants(self.path.parent)
+        """The recognizer-variants benchmark of this artifact's store, or None when it was not
+        run, or was run against another study's recognizer (its row "study" is not this one's
+        recognizer: other parameters since, e.g. another corpus)."""
+        result = load_variants(self.path.parent)
+        if result is None:
+            return None
+        own = read_json(self.path / PARAMS).get("inputs", {}).get("asr")
+        study = result["variants"].get("study", {}).get("asr")
+        return result if study is None or study == f"asr-{own}" else None
 
     def variants_table(self) -> Any:
         """The recognizer-variants benchmark as a table (see :func:`variants_table`)."""
         result = self.variants()
         if result is None:
             raise StoreError(
-                f"no recognizer-variants benchmark in {self.path.parent}: "
+                f"no recognizer-variants benchmark of this study's recognizer in {self.path.parent}: "
                 "run benchmarks/bench_asr_variants.py"
             )
         return variants_table(result)
@@ -131,6 +138,23 @@ class RealSpeech:
             ("utterances the aligner could not align", s["reference_failed"], "left out of cascade and NAPs"),
         ]  # fmt: skip
         return table(rows, ["", "value", "note"], title="Real speech through the study")
+
+    def domain_table(self, engine_rates: list[dict[str, Any]]) -> Any:
+        """Beam CER and WER from the training domain outwards: each synthesis engine's held-out
+        voices (``engine_rates``: :func:`nap.asr.plots.engine_rates` of chapter 2), heard in
+        training or not, then real speech."""
+        from nap.display import table
+
+        rows = [
+            (f"held-out {r['engine']} voices", "yes" if r["heard"] else "no", r["utterances"],
+             _pct(r["beam_cer"]), _pct(r["beam_wer"]))
+            for r in engine_rates
+            if r["split"] == "test_voices"
+        ]  # fmt: skip
+        s = self.summary
+        rows.append(("real speech", "no", s["utterances"], _pct(s["beam_cer"]), _pct(s["beam_wer"])))
+        heads = ["speech", "engine in training", "utterances", "CER beam", "WER beam"]
+        return table(rows, heads, title="From the training domain outwards")
 
     def speaker_table(self) -> Any:
         """CER and WER per real speaker."""

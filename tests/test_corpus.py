@@ -304,7 +304,7 @@ def test_voice_plan_is_seeded_and_holds_out_pairs():
 def test_build_corpus_indexes_the_synthesized_corpus(small, tmp_path):
     work = tmp_path / "corpus.partial"
     shutil.copytree(small, work)  # a finished synthesis is reused, not redone
-    p = CorpusParams.from_dict({"minutes": 0.6, "seed": 3, **SMALL})
+    p = CorpusParams.from_dict({"minutes": 0.6, "seed": 3, "engines": ["espeak", "flite"], **SMALL})
     summary = build_corpus(work, p)
     assert summary["utterances"] == sum(summary["split_utterances"].values()) > 0
     assert summary["bad_input_skipped"] == 0 and summary["voices"] == 7 and summary["phones"] > 0

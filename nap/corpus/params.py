@@ -55,7 +55,9 @@ class CorpusParams(StageParams):
     test_piper_voices: int = param(
         1,
         "synth, with engine piper: piper configurations in test_voices (a held-out engine when "
-        "piper_voices is 0; else the same speaker with other settings)",
+        "piper_voices is 0; else the same speaker with other settings). Default study (AVX2, 2 cores): "
+        "beam CER 55.5 % on its 61 utterances, against 11.6 % and 47.7 % on held-out espeak-ng and "
+        "flite voices and ~70 % on real speech",
     )
     flite_heldout: int = param(
         1, "synth: flite voices (of kal16, awb, rms, slt) used only by held-out speakers"

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 
 @cache
 def _warn_once(message: str) -> None:
-    print(f"[nap] {message}", file=sys.stderr)
+    print(f"[nap] warning: {message}", file=sys.stderr)
 
 
 @dataclass(frozen=True)

@@ -166,9 +166,8 @@ def log_mel(audio: np.ndarray, sample_rate: int = SAMPLE_RATE, p: FeatureParams 
     return normalize(np.log(spec + np.float32(p.log_floor)), p)
 
 
-def normalize(log_mel: np.ndarray, p: FeatureParams) -> np.ndarray:
+def normalize(feats: np.ndarray, p: FeatureParams) -> np.ndarray:
     """Log mel powers (frames, n_mels) z-normalized as ``p.normalize`` says, float32."""
-    feats = log_mel
     if p.normalize == "utterance":
         feats = (feats - feats.mean()) / max(float(feats.std()), 1e-5)
     elif p.normalize == "band":
